@@ -1,0 +1,49 @@
+"""Real <-> complex packing of latent vectors.
+
+A real d-vector becomes ceil(d/2) complex symbols: the first half of the coordinates is the real
+part, the second half the imaginary part (an odd d is zero-padded with one coordinate first). This
+is the packing of the published code (spec mimo.md §1.2), written batch first.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def complex_dim(d: int) -> int:
+    """Number of complex symbols that carry a real ``d``-vector: ``ceil(d / 2)``."""
+    return (int(d) + 1) // 2
+
+
+def pack_complex(x: torch.Tensor) -> torch.Tensor:
+    """Pack real latents into complex symbols.
+
+    Args:
+        x: ``(..., d)`` real tensor.
+
+    Returns:
+        ``(..., ceil(d/2))`` complex tensor ``x[..., :h] + 1j * x[..., h:]`` after zero-padding to even
+        ``d`` (complex64 for float32 input, complex128 for float64).
+    """
+    if x.is_complex():
+        raise ValueError(f"pack_complex expects real input, got dtype {x.dtype}")
+    d = x.shape[-1]
+    if d % 2:
+        x = torch.nn.functional.pad(x, (0, 1))
+    half = x.shape[-1] // 2
+    return torch.complex(x[..., :half], x[..., half:])
+
+
+def unpack_complex(z: torch.Tensor, d: int) -> torch.Tensor:
+    """Inverse of :func:`pack_complex`.
+
+    Args:
+        z: ``(..., ceil(d/2))`` complex tensor.
+        d: the real dimension to return (drops the zero pad of an odd ``d``).
+
+    Returns:
+        ``(..., d)`` real tensor ``[Re z, Im z][..., :d]``.
+    """
+    if z.shape[-1] != complex_dim(d):
+        raise ValueError(f"unpack_complex: z has {z.shape[-1]} complex entries, expected ceil({d}/2) = {complex_dim(d)}")
+    return torch.cat([z.real, z.imag], dim=-1)[..., :d]
