@@ -36,14 +36,22 @@ from semalign.transceivers.base import SemanticTransceiver
 _DTYPE = torch.complex128  # the small matrices of the solver; the pass over the pilots stays in float32
 
 
+DOMAINS = ("real", "complex")
+PROCESSING = ("widely-linear", "strictly-linear")
+
+
 @dataclass(frozen=True)
 class GramStatistics:
     """Sufficient statistics of a pilot set for the linear solvers.
 
+    In the ``"complex"`` domain the latents are packed into complex symbols (m = ceil(d_tx/2),
+    p = ceil(d_rx/2)); in the ``"real"`` domain they stay real (m = d_tx, p = d_rx).
+
     Attributes:
         n: number of pilots.
+        domain: ``"complex"`` or ``"real"``.
         whitener: transmitter-side whitening fitted on the pilots.
-        y_mean: ``(..., p)`` complex mean of the packed receiver latents.
+        y_mean: ``(..., p)`` mean of the receiver latents (packed in the complex domain).
         sxx: ``(..., m, m)`` whitened Gram X X^H (= (n - 1) I for an exact whitening).
         cyx: ``(..., p, m)`` cross Gram Y X^H of centred targets and whitened inputs.
         tr_yy: ``(...,)`` tr(Y Y^H) of the centred targets.
@@ -51,6 +59,7 @@ class GramStatistics:
     """
 
     n: int
+    domain: str
     whitener: Whitener
     y_mean: torch.Tensor
     sxx: torch.Tensor
@@ -60,24 +69,40 @@ class GramStatistics:
     d_rx: int
 
 
-def gram_statistics(x: torch.Tensor, y: torch.Tensor) -> GramStatistics:
+def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> GramStatistics:
     """One pass over the pilots: ``x`` ``(..., n, d_tx)``, ``y`` ``(..., n, d_rx)`` real -> statistics."""
+    check_choice("domain", domain, DOMAINS)
     n = x.shape[-2]
-    xs = pack_complex(x.to(torch.float32))
-    ys = pack_complex(y.to(torch.float32))
+    xs, ys = x.to(torch.float32), y.to(torch.float32)
+    if domain == "complex":
+        xs, ys = pack_complex(xs), pack_complex(ys)
+    dtype = _DTYPE if domain == "complex" else torch.float64
     x_mean, y_mean = xs.mean(-2, keepdim=True), ys.mean(-2, keepdim=True)
     xc, yc = xs - x_mean, ys - y_mean
-    # Column-form products X X^H and Y X^H of the centred symbols (rows are samples here).
-    cxx = (xc.mT @ xc.conj()).to(_DTYPE)
-    cyx = (yc.mT @ xc.conj()).to(_DTYPE)
+    # Column-form products X X^H and Y X^H of the centred pilots (rows are samples here).
+    cxx = (xc.mT @ xc.conj()).to(dtype)
+    cyx = (yc.mT @ xc.conj()).to(dtype)
     tr_yy = yc.abs().square().sum((-2, -1)).to(torch.float64)
-    whitener = whitener_from_covariance(x_mean.squeeze(-2).to(_DTYPE), cxx / (n - 1), n=n, name="transmitter pilots")
+    whitener = whitener_from_covariance(x_mean.squeeze(-2).to(dtype), cxx / (n - 1), n=n, name="transmitter pilots")
     # Whitened statistics: X_w = L^{-1} X_c, so S = L^{-1} Cxx L^{-H} and C = Cyx L^{-H}.
     l_inv_cxx = torch.linalg.solve_triangular(whitener.chol, cxx, upper=False)
     sxx = torch.linalg.solve_triangular(whitener.chol, l_inv_cxx.mH, upper=False)  # L^{-1} (L^{-1} Cxx)^H
     cyx_w = torch.linalg.solve_triangular(whitener.chol.conj(), cyx.mT, upper=False).mT  # Cyx L^{-H}
     sxx = (sxx + sxx.mH) / 2
-    return GramStatistics(n=n, whitener=whitener, y_mean=y_mean.squeeze(-2).to(_DTYPE), sxx=sxx, cyx=cyx_w, tr_yy=tr_yy, d_tx=x.shape[-1], d_rx=y.shape[-1])
+    return GramStatistics(
+        n=n, domain=domain, whitener=whitener, y_mean=y_mean.squeeze(-2).to(dtype), sxx=sxx, cyx=cyx_w,
+        tr_yy=tr_yy, d_tx=x.shape[-1], d_rx=y.shape[-1],
+    )
+
+
+def real_composite(h: torch.Tensor) -> torch.Tensor:
+    """``(..., r, t)`` complex H -> ``(..., 2r, 2t)`` real [[Re H, -Im H], [Im H, Re H]].
+
+    It maps [Re s; Im s] to [Re(H s); Im(H s)]: a real matrix acting on it is a widely linear map.
+    """
+    top = torch.cat([h.real, -h.imag], dim=-1)
+    bottom = torch.cat([h.imag, h.real], dim=-1)
+    return torch.cat([top, bottom], dim=-2)
 
 
 def block_diagonal_channel(h: torch.Tensor, channel_uses: int) -> torch.Tensor:
@@ -94,7 +119,8 @@ def block_diagonal_channel(h: torch.Tensor, channel_uses: int) -> torch.Tensor:
 def mmse_decoder(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     """G step: the MMSE decoder ``(b, p, N_r)`` for the effective map ``hf = H F`` ``(b, N_r, m)``.
 
-    Solves G (HF S (HF)^H + n sigma^2 I) = C (HF)^H.
+    Solves G (HF S (HF)^H + n sigma^2 I) = C (HF)^H, where sigma^2 is the noise variance per
+    dimension of ``hf``'s output: the complex variance, or half of it per real dimension.
     """
     gram = hf @ stats.sxx @ hf.mH
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
@@ -127,6 +153,11 @@ def project_power_ball(c: torch.Tensor, power: float) -> torch.Tensor:
     return c * torch.clamp(power**0.5 / norm.clamp_min(1e-300), max=1.0)
 
 
+def noise_per_dimension(stats: GramStatistics, sigma2: torch.Tensor) -> torch.Tensor:
+    """Complex noise variance -> variance per solver dimension (halved per real component)."""
+    return sigma2 if stats.domain == "complex" else sigma2 / 2
+
+
 def alignment_objective(stats: GramStatistics, k: torch.Tensor, g: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     """Expected per-sample squared error (1/n)||Y - K X||^2 + sigma^2 ||G||^2 for K = G H F, ``(b,)``."""
     fit = stats.tr_yy - 2 * torch.einsum("bpm,...pm->b", k, stats.cyx.conj()).real
@@ -137,8 +168,20 @@ def alignment_objective(stats: GramStatistics, k: torch.Tensor, g: torch.Tensor,
 class LinearSemanticTransceiver(SemanticTransceiver):
     """Linear semantic precoder F and decoder G learned by ADMM from semantic pilots.
 
-    The transmitter packs x into m = ceil(d_tx/2) complex symbols, whitens them, and sends
-    s = F x_w (T x N_t symbols, ||F||_F^2 <= P); the receiver outputs ŷ = unpack(G r + mu_y).
+    The transmitter whitens x and sends s = F x_w (T x N_t complex symbols, ||F||_F^2 <= P, i.e. an
+    average energy P per latent); the receiver outputs ŷ = G r + mu_y.
+
+    ``processing`` chooses the class of linear maps:
+
+    - ``"strictly-linear"``: the published formulation. x is packed into m = ceil(d_tx/2) complex
+      symbols and F, G are complex matrices acting on the packed symbols and the received symbols.
+    - ``"widely-linear"`` (default): F and G are real-linear maps, i.e. they act on real and
+      imaginary parts separately (s = F_1 x + j F_2 x; ŷ = G_1 Re r + G_2 Im r). Packed real latents
+      are improper complex vectors, for which widely linear processing is the optimal linear
+      processing; strictly linear maps are the subset that commutes with multiplication by j. The
+      same ADMM runs on the real composite channel [[Re H, -Im H], [Im H, Re H]] with noise
+      variance sigma^2/2 per real dimension. At the same channel uses it reaches a lower MSE than
+      the strictly linear solution (which it contains), with the same cost per iteration.
 
     Args:
         channel, snr_db, power, snr_convention, channel_variance, channel_uses, awareness, seed,
@@ -147,12 +190,15 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         iterations: number of ADMM iterations (20 as published), or the cap when ``tol`` is set.
         tol: stop early once every configuration's relative primal and dual residuals are below it.
         init: ``"spectral"`` (default) or ``"random"`` start, see :meth:`initial_precoder`.
+        processing: ``"widely-linear"`` (default) or ``"strictly-linear"`` (see above).
 
     Attributes (after ``fit``):
-        precoder_: ``(b, T N_t, m)`` complex F (the feasible ADMM variable Z).
-        decoder_: ``(b, p, T N_r)`` complex G, the MMSE decoder refitted to ``precoder_``.
+        precoder_: F, the feasible ADMM variable Z: ``(b, T N_t, m)`` complex (strictly linear) or
+            ``(b, 2 T N_t, d_tx)`` real acting on [Re s; Im s] (widely linear).
+        decoder_: G, the MMSE decoder refitted to ``precoder_``: ``(b, p, T N_r)`` complex or
+            ``(b, d_rx, 2 T N_r)`` real acting on [Re r; Im r].
         whitener_: the transmitter-side :class:`~semalign.link.whitening.Whitener`.
-        y_mean_: ``(b or 1, p)`` complex receiver mean restored at the output.
+        y_mean_: ``(b or 1, p)`` receiver mean restored at the output.
         history_: per-iteration ``objective`` (training MSE per latent entry), ``primal_residual``,
             ``dual_residual``, each a list of ``(b,)`` tensors.
         n_iter_: iterations run.
@@ -174,6 +220,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         channel_uses: int = 1,
         awareness: str = "aware",
         init: str = "spectral",
+        processing: str = "widely-linear",
         seed: int = 0,
         device: str | torch.device | None = None,
     ) -> None:
@@ -192,9 +239,10 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self.iterations = check_positive_int("iterations", iterations)
         self.tol = None if tol is None else check_positive("tol", tol)
         self.init = check_choice("init", init, ("spectral", "random"))
+        self.processing = check_choice("processing", processing, PROCESSING)
 
     def initial_precoder(self, stats: GramStatistics, h_eff: torch.Tensor) -> torch.Tensor:
-        """Start F_0 ``(b, T N_t, m)`` with ||F_0||_F^2 = P.
+        """Start F_0 (the shape of ``precoder_``) with ||F_0||_F^2 = P.
 
         ``init="spectral"`` (default, deterministic): send the k strongest right singular directions of
         the whitened alignment map C = Y X^H along the k strongest right singular vectors of the
@@ -206,7 +254,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         if self.init == "random":
             gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
             parts = torch.randn((2, b, tn_tx, m), generator=gen, dtype=torch.float64)
-            f0 = torch.complex(parts[0], parts[1]).to(self.device_)
+            f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
         else:
             k = min(h_eff.shape[-2], tn_tx, m)
             v_align = torch.linalg.svd(stats.cyx, full_matrices=False).Vh[..., :k, :]  # (..., k, m)
@@ -225,15 +273,22 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             self
         """
         x, y = self._check_fit_inputs(x, y)
-        return self.fit_statistics(gram_statistics(x, y))
+        return self.fit_statistics(gram_statistics(x, y, self.domain))
+
+    @property
+    def domain(self) -> str:
+        """Solver domain: ``"complex"`` for strictly linear, ``"real"`` for widely linear processing."""
+        return "complex" if self.processing == "strictly-linear" else "real"
 
     def fit_statistics(self, stats: GramStatistics) -> "LinearSemanticTransceiver":
         """Learn F and G from precomputed :class:`GramStatistics` (shared or one per configuration)."""
-        if not hasattr(self, "d_tx_"):
-            self.check_antennas(stats.d_tx)
-            self.d_tx_, self.d_rx_ = stats.d_tx, stats.d_rx
+        if stats.domain != self.domain:
+            raise ValueError(f"statistics are in the {stats.domain!r} domain but processing={self.processing!r} needs {self.domain!r}")
+        self.check_antennas(stats.d_tx)
+        self.d_tx_, self.d_rx_ = stats.d_tx, stats.d_rx
         h_train, sigma2 = self._training_link()
-        h_eff = block_diagonal_channel(h_train, int(self.channel_uses))
+        h_eff = self._solver_channel(h_train)
+        sigma2 = noise_per_dimension(stats, sigma2)
         power, rho = float(self.power), self.rho
         sxx_eig = torch.linalg.eigh(stats.sxx)
 
@@ -268,10 +323,21 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self.training_objective_ = alignment_objective(stats, self.decoder_ @ h_eff @ z, self.decoder_, sigma2) / stats.d_rx
         return self
 
+    def _solver_channel(self, h: torch.Tensor) -> torch.Tensor:
+        """The channel the solver sees: I_T (x) H, as its real composite for widely linear processing."""
+        h_eff = block_diagonal_channel(h, int(self.channel_uses))
+        return real_composite(h_eff) if self.domain == "real" else h_eff
+
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
-        xw = self.whitener_.whiten(pack_complex(x).to(_DTYPE))  # (n, m) or (b, n, m)
-        return xw @ self.precoder_.mT
+        if self.domain == "complex":
+            xw = self.whitener_.whiten(pack_complex(x).to(_DTYPE))  # (n, m) or (b, n, m)
+            return xw @ self.precoder_.mT
+        s = self.whitener_.whiten(x.to(torch.float64)) @ self.precoder_.mT  # [Re s, Im s]
+        half = s.shape[-1] // 2
+        return torch.complex(s[..., :half], s[..., half:])
 
     def _decode(self, r: torch.Tensor) -> torch.Tensor:
+        if self.domain == "real":
+            return torch.cat([r.real, r.imag], dim=-1) @ self.decoder_.mT + self.y_mean_.unsqueeze(-2)
         y_c = r @ self.decoder_.mT + self.y_mean_.unsqueeze(-2)
         return unpack_complex(y_c, self.d_rx_)
