@@ -47,6 +47,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; cached data is not secret
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

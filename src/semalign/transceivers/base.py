@@ -184,16 +184,12 @@ class SemanticTransceiver:
             raise ValueError(f"x has {x.shape[-1]} features but the transceiver was fitted on d_tx = {self.d_tx_}")
         return x
 
-    def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Send transmitter latents over the link and return the receiver-space estimate.
-
-        Args:
-            x: ``(n, d_tx)`` real transmitter latents.
-            noise: add AWGN at the configured SNR (``False`` gives the noiseless output).
-            generator: noise source; by default a fixed generator seeded from ``seed``.
+    def received(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Receiver-side channel output r = H s + w for latents ``x`` ``(n, d_tx)``.
 
         Returns:
-            ``(n, d_rx)`` float32 estimates ŷ, or ``(b, n, d_rx)`` for a batch of configurations.
+            ``(b, n, T * n_rx)`` complex128 symbols, T channel uses of n_rx antennas each (always with
+            the configuration axis b).
         """
         self._check_fitted()
         x = self._check_transmit_input(x)
@@ -207,5 +203,18 @@ class SemanticTransceiver:
             gen = generator if generator is not None else self._noise_generator()
             parts = torch.randn((2, *r.shape), generator=gen, dtype=r.real.dtype, device=gen.device).to(r.device)
             r = r + torch.complex(parts[0], parts[1]) * torch.sqrt(sigma2 / 2).view(b, 1, 1, 1)
-        y_hat = self._decode(r.reshape(b, n, t * self.n_rx)).to(torch.float32)
+        return r.reshape(b, n, t * self.n_rx)
+
+    def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Send transmitter latents over the link and return the receiver-space estimate.
+
+        Args:
+            x: ``(n, d_tx)`` real transmitter latents.
+            noise: add AWGN at the configured SNR (``False`` gives the noiseless output).
+            generator: noise source; by default a fixed generator seeded from ``seed``.
+
+        Returns:
+            ``(n, d_rx)`` float32 estimates ŷ, or ``(b, n, d_rx)`` for a batch of configurations.
+        """
+        y_hat = self._decode(self.received(x, noise=noise, generator=generator)).to(torch.float32)
         return y_hat if self._batched else y_hat[0]

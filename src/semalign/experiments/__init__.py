@@ -1,0 +1,1 @@
+"""Experiments: study grids, resumable execution, result store and figures."""

@@ -1,0 +1,107 @@
+"""Figures drawn from stored result rows (never from live objects, so they can be redrawn).
+
+One line per method and awareness, the mean over seeds with a band of +-1 standard deviation; the
+no-channel ``clean`` accuracy is the dashed ceiling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+_COLOURS = {"linear-admm": "tab:blue", "eigen-k": "tab:green", "top-k": "tab:orange", "first-k": "tab:red"}
+_STYLES = {"aware": "-", "unaware": "--"}
+_MARKERS = ["o", "s", "^", "D", "v", "P"]
+
+
+def summarise(results: pl.DataFrame, by: list[str], value: str = "accuracy") -> pl.DataFrame:
+    """Mean, standard deviation and count of ``value`` over seeds for each group ``by``."""
+    return (
+        results.group_by(by)
+        .agg(pl.col(value).mean().alias("mean"), pl.col(value).std().fill_null(0.0).alias("std"), pl.len().alias("seeds"))
+        .sort(by)
+    )
+
+
+def _lines(ax, frame: pl.DataFrame, x: str, value: str, marker: str = "o", label_suffix: str = "") -> None:
+    stats = summarise(frame, ["method", "awareness", x], value)
+    for (method, awareness), group in stats.group_by(["method", "awareness"], maintain_order=True):
+        group = group.sort(x)
+        xs, mean, std = group[x].to_numpy(), group["mean"].to_numpy(), group["std"].to_numpy()
+        colour = _COLOURS.get(method, None)
+        ax.plot(xs, mean, _STYLES.get(awareness, "-"), marker=marker, color=colour, label=f"{method} ({awareness}){label_suffix}")
+        ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
+
+
+def _clean_line(ax, results: pl.DataFrame, experiment: str) -> None:
+    clean = results.filter((pl.col("method") == "clean") & (pl.col("experiment") == experiment))
+    if clean.height:
+        ax.axhline(clean["accuracy"].mean(), color="black", linestyle=":", label="clean (no channel)")
+
+
+def _caption(results: pl.DataFrame) -> str:
+    row = results.filter(pl.col("method") != "clean").row(0, named=True)
+    return (
+        f"{row['dataset']}: {row['tx_encoder']} -> {row['rx_encoder']}\nSNR convention '{row['snr_convention']}', "
+        f"channel variance {row['channel_variance']}, power {row['power']}; mean ± std over seeds"
+    )
+
+
+def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
+    frame = results.filter((pl.col("experiment") == "compression") & (pl.col("method") != "clean"))
+    budgets = sorted(frame["pilots_per_class"].unique().to_list(), reverse=True)
+    fig, axes = plt.subplots(1, len(budgets), figsize=(6 * len(budgets), 4.8), sharey=True, squeeze=False)
+    for ax, budget in zip(axes[0], budgets):
+        _lines(ax, frame.filter(pl.col("pilots_per_class") == budget), "compression_factor", value)
+        if value == "accuracy":
+            _clean_line(ax, results, "compression")
+        ax.set_xscale("log")
+        ax.set_xlabel("compression factor ζ (%)")
+        ax.set_title(f"{budget} semantic pilots per class, SNR {frame['snr_db'][0]:g} dB")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel(value)
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.suptitle(_caption(results), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
+    frame = results.filter((pl.col("experiment") == "snr") & (pl.col("method") != "clean"))
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    _lines(ax, frame, "snr_db", value)
+    if value == "accuracy":
+        _clean_line(ax, results, "snr")
+    row = frame.row(0, named=True)
+    ax.set_xlabel(f"SNR (dB, '{row['snr_convention']}' convention)")
+    ax.set_ylabel(value)
+    ax.set_title(f"N = {row['n_tx']} antennas (ζ = {row['compression_factor']:.3g} %), {row['pilots_per_class']} pilots per class", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.suptitle(_caption(results), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def draw_mimo_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
+    """Draw every single-link figure present in ``results`` into ``figures_dir``; returns the paths."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    experiments = set(results["experiment"].unique().to_list())
+    if "compression" in experiments:
+        drawn.append(accuracy_vs_compression(results, figures_dir / "accuracy_vs_compression.png"))
+        drawn.append(accuracy_vs_compression(results, figures_dir / "mse_vs_compression.png", value="mse"))
+    if "snr" in experiments:
+        drawn.append(accuracy_vs_snr(results, figures_dir / "accuracy_vs_snr.png"))
+        drawn.append(accuracy_vs_snr(results, figures_dir / "mse_vs_snr.png", value="mse"))
+    return drawn
