@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import semalign
-from semalign._checks import check_choice
+from semalign._checks import check_choice, check_positive_int
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.link.channel import channel_for_seed
 from semalign.link.noise import check_snr_convention
@@ -69,6 +69,12 @@ class MimoGrid:
         check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        for antennas in self.compression_antennas or ():
+            check_positive_int("compression_antennas", antennas)
+        for pilots in self.compression_pilots:
+            check_positive_int("compression_pilots", pilots)
+        check_positive_int("snr_antennas", self.snr_antennas)
+        check_positive_int("snr_pilots", self.snr_pilots)
 
     def antennas_for(self, d_tx: int) -> tuple[int, ...]:
         m = complex_dim(d_tx)
@@ -120,7 +126,16 @@ class Task:
 
 
 def plan_tasks(grid: MimoGrid, d_tx: int) -> list[Task]:
-    """Every task of the study, the clean references first."""
+    """Every task of the study, the clean references first.
+
+    Raises ``ValueError`` if an antenna count exceeds the complex latent size ceil(d_tx/2).
+    """
+    m = complex_dim(d_tx)
+    if grid.snr_antennas > m:
+        raise ValueError(
+            f"snr_antennas {grid.snr_antennas} exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); "
+            f"expected at most {m}"
+        )
     prefix = grid.settings_hash()
     tasks = [Task(exp, "clean", "none", None, None, seed, (), prefix) for exp in EXPERIMENTS for seed in grid.seeds]
     for seed in grid.seeds:
@@ -253,12 +268,16 @@ def run_mimo(grid: MimoGrid, out_dir: str | Path, *, device: str = "cpu", progre
 
     out_dir = Path(out_dir)
     pair = load_latents(grid.latents, **grid.latents_options)
+    # Validate antennas and pilot budgets before anything is written (pilots are cached for the run).
+    tasks = plan_tasks(grid, pair.d_tx)
+    runner = MimoRunner(grid, pair, device=device)
+    for seed in grid.seeds:
+        for pilots in sorted({*grid.compression_pilots, grid.snr_pilots}):
+            runner.pilots(seed, pilots)
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))
     done = store.done()
-    tasks = plan_tasks(grid, pair.d_tx)
     todo = [t for t in tasks if t.key not in done]
-    runner = MimoRunner(grid, pair, device=device)
     columns = (TextColumn("[bold]mimo[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
     with Progress(*columns, disable=not progress, transient=False) as bar:
         job = bar.add_task("", total=len(todo))

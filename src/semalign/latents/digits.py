@@ -282,12 +282,20 @@ def _ensure(names: list[str], cache_dir: str | os.PathLike | None) -> dict[str, 
         console = Console(stderr=True)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                    TimeElapsedColumn())  # fmt: skip
-        with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-            for spec in missing:
-                tensors, metadata = _train_encoder(spec, progress)
-                with atomic_open(_cache_file(spec, cache_dir)) as handle:
-                    handle.write(safetensors_save(tensors, metadata=metadata))
-                loaded[spec.name] = (tensors, metadata)
+        # One intra-op thread: these models are too small to gain from more, a single thread is
+        # robust to a busy machine, and the float reduction order (hence the cached latents) then
+        # does not depend on the machine's core count. The caller's setting is restored.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+                for spec in missing:
+                    tensors, metadata = _train_encoder(spec, progress)
+                    with atomic_open(_cache_file(spec, cache_dir)) as handle:
+                        handle.write(safetensors_save(tensors, metadata=metadata))
+                    loaded[spec.name] = (tensors, metadata)
+        finally:
+            torch.set_num_threads(threads)
     return loaded
 
 

@@ -38,7 +38,9 @@ NAME_KEYS = ("tx_encoder", "rx_encoder", "dataset", "metadata_json")
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise ValueError(f"path {str(path)!r} has unsupported suffix {path.suffix!r}; expected one of {', '.join(SUFFIXES)}")
+        raise ValueError(
+            f"path {str(path)!r} has unsupported suffix {path.suffix!r}; expected one of {', '.join(SUFFIXES)}"
+        )
     return suffix
 
 
@@ -79,7 +81,9 @@ def _read(path: Path, suffix: str) -> tuple[dict[str, torch.Tensor], dict[str, s
 
 def _labels(name: str, value: torch.Tensor) -> torch.Tensor:
     if value.ndim != 1 or value.is_complex():
-        raise ValueError(f"{name} must be a 1-D array of integer class ids, got dtype {value.dtype} shape {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must be a 1-D array of integer class ids, got dtype {value.dtype} shape {tuple(value.shape)}"
+        )
     if value.is_floating_point():
         if not torch.isfinite(value).all() or not torch.equal(value, value.round()):
             raise ValueError(f"{name} must hold integer class ids, got non-integer floating values")
@@ -99,7 +103,8 @@ def _split(arrays: dict[str, torch.Tensor], prefix: str) -> LatentSplit:
     labels = _labels(names[2], arrays[names[2]])
     counts = {names[0]: tx.shape[0], names[1]: rx.shape[0], names[2]: labels.shape[0]}
     if len(set(counts.values())) != 1:
-        raise ValueError(f"sample counts differ: {', '.join(f'{k} has {v}' for k, v in counts.items())}; expected equal counts")
+        listing = ", ".join(f"{key} has {count}" for key, count in counts.items())
+        raise ValueError(f"sample counts differ: {listing}; expected equal counts")
     return LatentSplit(tx, rx, labels)
 
 
@@ -206,7 +211,8 @@ def save_latents(pair: LatentPair, path: str | os.PathLike) -> Path:
     }
     with atomic_open(path) as handle:
         if suffix == ".npz":
-            np.savez(handle, **{k: v.numpy() for k, v in tensors.items()}, **{k: np.str_(v) for k, v in strings.items()})
+            arrays = {key: value.numpy() for key, value in tensors.items()}
+            np.savez(handle, **arrays, **{key: np.str_(value) for key, value in strings.items()})
         elif suffix == ".safetensors":
             from safetensors.torch import save
 

@@ -13,6 +13,20 @@ import torch
 from semalign._checks import check_positive, check_positive_int
 
 
+def _sionna_channel_tools():
+    """Import Sionna's channel helpers without letting the import reseed the global RNGs.
+
+    Sionna's configuration reseeds torch's default CPU and CUDA generators when it is first imported;
+    semalign promises never to touch global RNG state, so the import runs inside ``fork_rng``.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        from sionna.phy.channel.spatial_correlation import KroneckerModel
+        from sionna.phy.channel.utils import exp_corr_mat
+        from sionna.phy.utils import complex_normal
+    return KroneckerModel, exp_corr_mat, complex_normal
+
+
 def _check_correlation(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value < 1.0:
@@ -49,9 +63,7 @@ def rayleigh_channel(
     Returns:
         ``(n_rx, n_tx)`` or ``(batch, n_rx, n_tx)`` complex tensor.
     """
-    from sionna.phy.channel.spatial_correlation import KroneckerModel  # lazy: Sionna takes ~2 s to import
-    from sionna.phy.channel.utils import exp_corr_mat
-    from sionna.phy.utils import complex_normal
+    KroneckerModel, exp_corr_mat, complex_normal = _sionna_channel_tools()  # lazy: ~2 s to import
 
     n_rx = check_positive_int("n_rx", n_rx)
     n_tx = check_positive_int("n_tx", n_tx)

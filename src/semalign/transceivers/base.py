@@ -145,6 +145,10 @@ class SemanticTransceiver:
         y = as_real_matrix("y", y, allow_batch=True).to(self.device_)
         if x.shape[-2] != y.shape[-2]:
             raise ValueError(f"x and y must have the same number of samples: got x shape {tuple(x.shape)}, y shape {tuple(y.shape)}")
+        if x.shape[-2] < 2:
+            raise ValueError(
+                f"x and y hold {x.shape[-2]} pilot(s); expected at least 2 to estimate the latent means and covariances"
+            )
         for name, t in (("x", x), ("y", y)):
             if t.ndim == 3 and t.shape[0] != self.n_configurations:
                 raise ValueError(

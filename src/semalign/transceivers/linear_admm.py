@@ -73,7 +73,10 @@ def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> G
     """One pass over the pilots: ``x`` ``(..., n, d_tx)``, ``y`` ``(..., n, d_rx)`` real -> statistics."""
     check_choice("domain", domain, DOMAINS)
     n = x.shape[-2]
-    xs, ys = x.to(torch.float32), y.to(torch.float32)
+    # The pass over the pilots runs in the input's precision (float32 latents: float32 products,
+    # the fast path); everything after it is small and runs in double precision.
+    pass_dtype = torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
+    xs, ys = x.to(pass_dtype), y.to(pass_dtype)
     if domain == "complex":
         xs, ys = pack_complex(xs), pack_complex(ys)
     dtype = _DTYPE if domain == "complex" else torch.float64
@@ -246,7 +249,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
 
         ``init="spectral"`` (default, deterministic): send the k strongest right singular directions of
         the whitened alignment map C = Y X^H along the k strongest right singular vectors of the
-        training channel, k = min(T N_t, T N_r), with equal power; this is the structure of the
+        training channel, k = min(T N_t, T N_r, rank), with equal power; this is the structure of the
         solution for a well-conditioned channel, so ADMM starts close to it. ``init="random"``:
         i.i.d. CN(0, 1) entries from a generator seeded with ``seed``, scaled to the power budget.
         """
@@ -256,7 +259,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             parts = torch.randn((2, b, tn_tx, m), generator=gen, dtype=torch.float64)
             f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
         else:
-            k = min(h_eff.shape[-2], tn_tx, m)
+            k = min(h_eff.shape[-2], tn_tx, *stats.cyx.shape[-2:])  # streams the channel and the map both carry
             v_align = torch.linalg.svd(stats.cyx, full_matrices=False).Vh[..., :k, :]  # (..., k, m)
             v_chan = torch.linalg.svd(h_eff, full_matrices=True).Vh.mH[..., :k]  # (b, T N_t, k)
             f0 = v_chan @ v_align.expand(b, k, m)
