@@ -1,0 +1,26 @@
+"""Shared fixtures.
+
+Tests never write to the user's real cache: anything that trains the digits zoo uses the
+session-scoped ``digits_cache`` directory (trained once per test session, a few seconds).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def digits_cache(tmp_path_factory):
+    """A cache root holding the fully trained digits zoo (trained once per session)."""
+    from semalign.latents import train_digits_zoo
+
+    root = tmp_path_factory.mktemp("semalign-cache")
+    train_digits_zoo(cache_dir=root)
+    return root
+
+
+@pytest.fixture
+def digits_cache_env(digits_cache, monkeypatch):
+    """``$SEMALIGN_CACHE`` pointing at the trained session zoo, for tests using the default lookup."""
+    monkeypatch.setenv("SEMALIGN_CACHE", str(digits_cache))
+    return digits_cache

@@ -1,0 +1,74 @@
+"""The README's commands, run as a user would, and the method ranking on the default data."""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    """The two commands on the README's first lines (indented code)."""
+    lines = ROOT.joinpath("README.md").read_text().splitlines()[:6]
+    return [line.strip() for line in lines if line.startswith("    ")]
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
+    commands = readme_commands()
+    assert len(commands) == 2
+    assert "semalign reproduce mimo" in commands[0] and "pytest" in commands[1]
+    assert "torch==2.13.0" in commands[0] and "torch==2.13.0" in commands[1]  # CPU build: no CUDA download
+    ci = ROOT.joinpath(".ci/run").read_text()
+    assert "grep -m1 -E '^    pip install .*pytest' README.md" in ci and 'eval "${test_command}"' in ci
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """Run the main job of the README's first command (its part after the install)."""
+    job = readme_commands()[0].split("&&")[-1].strip()
+    out = tmp_path_factory.mktemp("readme") / "mimo"
+    argv = shlex.split(job) + ["--out", str(out), "--no-progress"]
+    argv[0] = str(Path(sys.executable).with_name("semalign"))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done.stdout
+
+
+@pytest.mark.slow
+def test_main_job_writes_results_figures_and_a_table(main_job):
+    out, stdout = main_job
+    results = pl.read_parquet(out / "results.parquet")
+    assert set(results["method"]) == {"linear-admm", "first-k", "top-k", "eigen-k", "clean"}
+    assert set(results["experiment"]) == {"compression", "snr"}
+    assert set(results.filter(pl.col("method") != "clean")["awareness"]) == {"aware", "unaware"}
+    assert results["seed"].n_unique() >= 2
+    assert {-20.0, -10.0, 10.0, 30.0} <= set(results.filter(pl.col("experiment") == "snr")["snr_db"])
+    for name in ("accuracy_vs_compression.png", "accuracy_vs_snr.png"):
+        assert (out / "figures" / name).stat().st_size > 10_000
+    assert "Mean accuracy" in stdout and "linear-admm" in stdout
+    clean = results.filter(pl.col("method") == "clean")["accuracy"].mean()
+    assert clean > 0.9  # the receiver's own classifier works on clean latents
+
+
+@pytest.mark.slow
+def test_admm_beats_every_baseline_in_mse_up_to_half_compression(main_job):
+    """At compression factors <= 50 %, ADMM's mean test MSE is below every baseline's by more than
+    the seed-to-seed spread (aware runs of the default data, every pilot budget)."""
+    out, _ = main_job
+    rows = pl.read_parquet(out / "results.parquet").filter(
+        (pl.col("experiment") == "compression") & (pl.col("awareness") == "aware") & (pl.col("compression_factor") <= 50)
+    )
+    stats = rows.group_by(["method", "pilots_per_class", "n_tx"]).agg(pl.col("mse").mean().alias("mean"), pl.col("mse").std().alias("std"))
+    admm = stats.filter(pl.col("method") == "linear-admm")
+    checked = 0
+    for baseline in ("first-k", "top-k", "eigen-k"):
+        joined = admm.join(stats.filter(pl.col("method") == baseline), on=["pilots_per_class", "n_tx"], suffix="_b")
+        for row in joined.iter_rows(named=True):
+            margin = row["mean_b"] - row["mean"]
+            assert margin > max(row["std"], row["std_b"]), (baseline, row)
+            checked += 1
+    assert checked >= 3 * 8
