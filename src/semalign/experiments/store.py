@@ -33,8 +33,7 @@ class ResultStore:
         """Store ``rows`` of task ``key`` atomically."""
         final = self.parts_dir / f"{key}.parquet"
         tmp = final.with_suffix(".parquet.tmp")
-        pl.DataFrame(rows, infer_schema_length=None).write_parquet(tmp)
-        os.replace(tmp, final)
+        _write_atomically(pl.DataFrame(rows, infer_schema_length=None), tmp, final)
 
     def load(self, keys: set[str] | None = None) -> pl.DataFrame:
         """Stored rows of ``keys`` (all parts if ``None``), concatenated diagonally (later settings
@@ -51,6 +50,15 @@ class ResultStore:
         frame = self.load(keys)
         if frame.height:
             frame = frame.sort(["experiment", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "seed"], nulls_last=True)
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
+        _write_atomically(frame, tmp, path)
         return path
+
+
+def _write_atomically(frame: pl.DataFrame, tmp: Path, final: Path) -> None:
+    """Write ``frame`` to ``tmp`` and rename it to ``final``; on any failure remove ``tmp``."""
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

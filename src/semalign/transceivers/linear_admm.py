@@ -161,10 +161,15 @@ def noise_per_dimension(stats: GramStatistics, sigma2: torch.Tensor) -> torch.Te
     return sigma2 if stats.domain == "complex" else sigma2 / 2
 
 
-def alignment_objective(stats: GramStatistics, k: torch.Tensor, g: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """Expected per-sample squared error (1/n)||Y - K X||^2 + sigma^2 ||G||^2 for K = G H F, ``(b,)``."""
-    fit = stats.tr_yy - 2 * torch.einsum("bpm,...pm->b", k, stats.cyx.conj()).real
-    fit = fit + torch.einsum("bpm,...mk,bpk->b", k, stats.sxx, k.conj()).real
+def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """Expected per-sample squared error (1/n)||Y - G HF X||^2 + sigma^2 ||G||^2, ``(b,)``.
+
+    Uses only small products: tr(K S K^H) = tr(G^H G (HF S HF^H)) and tr(K C^H) = tr(G (HF C^H))
+    for K = G HF, so the cost is O(N m (m + p)), like an iteration.
+    """
+    gram = hf @ stats.sxx @ hf.mH  # (b, N, N)
+    cross = (g * (hf @ stats.cyx.mH).mT).sum((-2, -1))  # tr(G HF C^H)
+    fit = stats.tr_yy - 2 * cross.real + ((g.mH @ g) * gram.mT).sum((-2, -1)).real  # tr(G^H G gram)
     return fit / stats.n + sigma2 * g.abs().square().sum((-2, -1))
 
 
@@ -307,7 +312,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             u = u + f - z
             primal = torch.linalg.matrix_norm(f - z)
             dual = rho * torch.linalg.matrix_norm(z - z_prev)
-            history["objective"].append(alignment_objective(stats, g @ h_eff @ f, g, sigma2) / stats.d_rx)
+            history["objective"].append(alignment_objective(stats, h_eff @ f, g, sigma2) / stats.d_rx)
             history["primal_residual"].append(primal)
             history["dual_residual"].append(dual)
             if self.tol is not None:
@@ -323,7 +328,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self.history_ = history
         self.n_iter_ = iteration
         self.statistics_ = stats
-        self.training_objective_ = alignment_objective(stats, self.decoder_ @ h_eff @ z, self.decoder_, sigma2) / stats.d_rx
+        self.training_objective_ = alignment_objective(stats, h_eff @ z, self.decoder_, sigma2) / stats.d_rx
         return self
 
     def _solver_channel(self, h: torch.Tensor) -> torch.Tensor:
