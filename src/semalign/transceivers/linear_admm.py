@@ -77,15 +77,19 @@ def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> G
     # the fast path); everything after it is small and runs in double precision.
     pass_dtype = torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
     xs, ys = x.to(pass_dtype), y.to(pass_dtype)
-    if domain == "complex":
-        xs, ys = pack_complex(xs), pack_complex(ys)
-    dtype = _DTYPE if domain == "complex" else torch.float64
     x_mean, y_mean = xs.mean(-2, keepdim=True), ys.mean(-2, keepdim=True)
     xc, yc = xs - x_mean, ys - y_mean
-    # Column-form products X X^H and Y X^H of the centred pilots (rows are samples here).
-    cxx = (xc.mT @ xc.conj()).to(dtype)
-    cyx = (yc.mT @ xc.conj()).to(dtype)
-    tr_yy = yc.abs().square().sum((-2, -1)).to(torch.float64)
+    # The only pass over the pilots: real Gram products (fast real GEMM), in column form X X^T, Y X^T.
+    cxx = (xc.mT @ xc).to(torch.float64)
+    cyx = (yc.mT @ xc).to(torch.float64)
+    tr_yy = yc.square().sum((-2, -1)).to(torch.float64)
+    x_mean, y_mean = x_mean.to(torch.float64), y_mean.to(torch.float64)
+    if domain == "complex":
+        # Packed c = a + j b from real halves [a, b]: sum c c^H = (AA + BB) + j (BA - AB), and the
+        # same for Y X^H, so the complex statistics are assembled from the real blocks.
+        cxx, cyx = _packed_gram(cxx), _packed_gram(cyx)
+        x_mean, y_mean = pack_complex(x_mean), pack_complex(y_mean)
+    dtype = _DTYPE if domain == "complex" else torch.float64
     whitener = whitener_from_covariance(x_mean.squeeze(-2).to(dtype), cxx / (n - 1), n=n, name="transmitter pilots")
     # Whitened statistics: X_w = L^{-1} X_c, so S = L^{-1} Cxx L^{-H} and C = Cyx L^{-H}.
     l_inv_cxx = torch.linalg.solve_triangular(whitener.chol, cxx, upper=False)
@@ -96,6 +100,18 @@ def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> G
         n=n, domain=domain, whitener=whitener, y_mean=y_mean.squeeze(-2).to(dtype), sxx=sxx, cyx=cyx_w,
         tr_yy=tr_yy, d_tx=x.shape[-1], d_rx=y.shape[-1],
     )
+
+
+def _packed_gram(g_yx: torch.Tensor) -> torch.Tensor:
+    """Complex Gram Y X^H of packed symbols from the real Gram ``g_yx`` = Y_r X_r^T ``(..., d_y, d_x)``.
+
+    With x = [a; b] and y = [e; f] (zero-padded to even length), sum (e + j f)(a - j b)^T =
+    (E A + F B) + j (F A - E B) in block notation.
+    """
+    g = torch.nn.functional.pad(g_yx, (0, g_yx.shape[-1] % 2, 0, g_yx.shape[-2] % 2))
+    hy, hx = g.shape[-2] // 2, g.shape[-1] // 2
+    ea, eb, fa, fb = g[..., :hy, :hx], g[..., :hy, hx:], g[..., hy:, :hx], g[..., hy:, hx:]
+    return torch.complex(ea + fb, fa - eb)
 
 
 def real_composite(h: torch.Tensor) -> torch.Tensor:
