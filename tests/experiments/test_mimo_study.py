@@ -1,0 +1,371 @@
+"""The single-link study end to end on small synthetic latents: rows, figures, resume, crashes,
+determinism, shared channels and the command line.
+
+Two full runs of a tiny grid are shared by the whole module (``study``: one clean run;
+``crashed_study``: a run interrupted after a few tasks, then resumed in another folder).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import polars as pl
+import pytest
+import torch
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+import semalign
+from semalign.cli import app
+from semalign.experiments import mimo
+from semalign.experiments.mimo import MimoRunner, plan_tasks, quick_grid, run_mimo
+from semalign.experiments.store import ResultStore
+from semalign.link.channel import channel_for_seed
+
+D_TX = 24  # ceil(D_TX / 2) = 12 complex symbols
+LATENTS = dict(n_train=600, n_test=300, d_tx=D_TX, d_rx=40, seed=0)
+GRID = dict(
+    latents="synthetic",
+    latents_options=LATENTS,
+    seeds=(1, 2),
+    compression_pilots=(30,),
+    compression_antennas=(1, 4, 12),
+    snr_values=(-10.0, 30.0),
+    snr_antennas=4,
+    snr_pilots=30,
+)
+REQUIRED_COLUMNS = (
+    "experiment", "method", "seed", "snr_db", "snr_convention", "channel_uses", "n_tx", "n_rx",
+    "compression_factor", "pilots_per_class", "awareness", "tx_encoder", "rx_encoder", "accuracy", "mse",
+    "semalign_version", "dataset", "iterations", "rho", "power", "channel_variance",
+)  # fmt: skip
+ROW_KEY = ["run_key", "snr_db"]
+VALUES = [*ROW_KEY, "experiment", "method", "awareness", "seed", "n_tx", "compression_factor", "accuracy", "mse", "noise_variance"]
+CRASH_AFTER = 7  # tasks finished before the simulated crash (4 clean references, then 3 fits)
+FIGURES = ("accuracy_vs_compression.png", "accuracy_vs_snr.png", "mse_vs_compression.png", "mse_vs_snr.png")
+
+
+class SimulatedCrash(Exception):
+    """Stands in for a kill or an out-of-memory error in the middle of a study."""
+
+
+def _rows(frame: pl.DataFrame, columns=VALUES) -> pl.DataFrame:
+    return frame.select(columns).sort(ROW_KEY, nulls_last=True)
+
+
+def _expected_rows(tasks) -> int:
+    return sum(1 if task.method == "clean" else len(task.snrs) for task in tasks)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The study's matrices are tiny: one intra-op thread is as fast on an idle machine, and avoids
+    a 10-20x slowdown from OpenMP spin-waiting when other processes share the cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return quick_grid(**GRID)
+
+
+@pytest.fixture(scope="module")
+def tasks(grid):
+    return plan_tasks(grid, D_TX)
+
+
+@pytest.fixture(scope="module")
+def study(grid, tmp_path_factory):
+    """One complete run: (folder, returned results)."""
+    out = tmp_path_factory.mktemp("mimo-study")
+    return out, run_mimo(grid, out, progress=False)
+
+
+@pytest.fixture(scope="module")
+def crashed_study(grid, tasks, tmp_path_factory):
+    """A run in a second folder that crashes after CRASH_AFTER tasks, then a resumed run.
+
+    Records what the crash left behind, which tasks the resumed run executed, and every channel
+    handed to a transceiver in either run.
+    """
+    out = tmp_path_factory.mktemp("mimo-crashed")
+    original_run, original_make = MimoRunner.run, mimo.make_transceiver
+    finished: list[str] = []
+    channels: list[tuple] = []
+
+    def crashing_run(self, task):
+        if len(finished) == CRASH_AFTER:
+            raise SimulatedCrash(f"simulated crash before {task.key}")
+        rows = original_run(self, task)
+        finished.append(task.key)
+        return rows
+
+    def spying_make(method, channel, snrs, grid_, awareness, seed, device):
+        channels.append((method, awareness, seed, channel.shape[-1], channel.clone()))
+        return original_make(method, channel, snrs, grid_, awareness, seed, device)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mimo, "make_transceiver", spying_make)
+        patch.setattr(MimoRunner, "run", crashing_run)
+        with pytest.raises(SimulatedCrash):
+            run_mimo(grid, out, progress=False)
+        after_crash = {
+            "parts": sorted(p.stem for p in (out / "parts").glob("*.parquet")),
+            "tmp": sorted(str(p) for p in out.rglob("*.tmp")),
+            "results": (out / "results.parquet").exists(),
+        }
+        resumed: list[str] = []
+
+        def counting_run(self, task):
+            resumed.append(task.key)
+            return original_run(self, task)
+
+        patch.setattr(MimoRunner, "run", counting_run)
+        results = run_mimo(grid, out, progress=False, figures=False)
+    return {"out": out, "finished": finished, "after_crash": after_crash, "resumed": resumed, "results": results, "channels": channels}
+
+
+# --------------------------------------------------------------------------------- the results
+def test_results_file_has_the_contract_columns(study):
+    out, results = study
+    stored = pl.read_parquet(out / "results.parquet")
+    missing = [c for c in REQUIRED_COLUMNS if c not in stored.columns]
+    assert not missing, f"results.parquet lacks {missing}"
+    assert set(stored.columns) == set(results.columns)
+    assert_frame_equal(_rows(stored, list(stored.columns)), _rows(results, list(stored.columns)))
+
+
+def test_one_row_per_planned_run(study, tasks):
+    _, results = study
+    assert results.height == _expected_rows(tasks) == 84
+    assert results.select(ROW_KEY).is_duplicated().sum() == 0
+    assert set(results["run_key"].unique()) == {t.key for t in tasks}
+    for task in tasks:
+        rows = results.filter(pl.col("run_key") == task.key)
+        if task.method == "clean":
+            assert rows.height == 1 and rows["snr_db"][0] is None
+        else:
+            assert sorted(rows["snr_db"].to_list()) == sorted(task.snrs)
+
+
+def test_methods_and_settings(study, grid):
+    _, results = study
+    assert set(results["method"].unique()) == {"linear-admm", "first-k", "top-k", "eigen-k", "clean"}
+    assert set(results["experiment"].unique()) == {"compression", "snr"}
+    assert set(results["seed"].unique()) == {1, 2}
+    fitted = results.filter(pl.col("method") != "clean")
+    assert set(fitted["awareness"].unique()) == {"aware", "unaware"}
+    assert set(results.filter(pl.col("method") == "clean")["awareness"].unique()) == {"none"}
+    assert set(fitted.filter(pl.col("experiment") == "compression")["snr_db"].unique()) == {grid.compression_snr_db}
+    assert set(fitted.filter(pl.col("experiment") == "snr")["snr_db"].unique()) == {-10.0, 30.0}
+    assert set(fitted.filter(pl.col("experiment") == "snr")["n_tx"].unique()) == {4}
+    assert (fitted["n_tx"] == fitted["n_rx"]).all() and (fitted["channel_uses"] == 1).all()
+    assert set(fitted["pilots_per_class"].unique()) == {30}
+    # Constant metadata recorded in every row.
+    assert set(results["snr_convention"].unique()) == {"total"}
+    assert set(results["channel_variance"].unique()) == {1.0}
+    assert set(results["power"].unique()) == {1.0}
+    assert set(results["semalign_version"].unique()) == {semalign.__version__}
+    assert set(results["dataset"].unique()) == {"synthetic"}
+    assert set(results["tx_encoder"].unique()) == {"synthetic-tx-d24-s0"}
+    assert results["rx_encoder"].unique().to_list()[0].startswith("synthetic-rx-d40")
+    linear = fitted.filter(pl.col("method") == "linear-admm")
+    assert set(linear["iterations"].unique()) == {grid.iterations} and set(linear["rho"].unique()) == {grid.rho}
+    baselines = fitted.filter(pl.col("method") != "linear-admm")
+    assert baselines["iterations"].is_null().all() and baselines["rho"].is_null().all()
+
+
+def test_compression_factor_is_symbols_per_complex_latent_entry(study):
+    _, results = study
+    fitted = results.filter(pl.col("method") != "clean")
+    m = math.ceil(D_TX / 2)
+    for n, factor in fitted.select("n_tx", "compression_factor").unique().iter_rows():
+        assert factor == pytest.approx(100.0 * n / m)
+    compression = fitted.filter(pl.col("experiment") == "compression")
+    assert sorted(compression["compression_factor"].unique().to_list()) == pytest.approx([100 / 12, 400 / 12, 100.0])
+
+
+def test_metrics_are_valid(study):
+    _, results = study
+    assert results["accuracy"].null_count() == 0 and results["mse"].null_count() == 0
+    assert results["accuracy"].is_between(0.0, 1.0).all()
+    assert results["mse"].is_finite().all() and (results["mse"] >= 0).all()
+    clean = results.filter(pl.col("method") == "clean")
+    assert (clean["mse"] == 0.0).all()
+    # The same classifier per seed: the clean reference does not depend on the experiment.
+    per_seed = clean.group_by("seed").agg(pl.col("accuracy").n_unique().alias("distinct"))
+    assert (per_seed["distinct"] == 1).all()
+    # A sanity check of the whole pipeline, not of the method: the full-size aware link at
+    # 30 dB carries much of the information (10 classes: chance is 0.1).
+    best = results.filter((pl.col("method") == "linear-admm") & (pl.col("awareness") == "aware") & (pl.col("snr_db") == 30.0))
+    assert best["accuracy"].mean() > 0.3
+
+
+def test_figures_are_drawn(study):
+    out, _ = study
+    for name in FIGURES:
+        path = out / "figures" / name
+        assert path.exists(), f"missing {name}"
+        data = path.read_bytes()
+        assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert (out / "grid.json").exists()
+
+
+# ------------------------------------------------------------------------------------------ resume
+def test_second_run_runs_nothing(study, grid, monkeypatch):
+    out, first = study
+
+    def must_not_run(self, task):
+        raise AssertionError(f"task {task.key} was rerun although its part is stored")
+
+    monkeypatch.setattr(MimoRunner, "run", must_not_run)
+    again = run_mimo(grid, out, progress=False)
+    assert_frame_equal(_rows(again, list(first.columns)), _rows(first, list(first.columns)))
+    assert_frame_equal(_rows(pl.read_parquet(out / "results.parquet"), list(first.columns)), _rows(first, list(first.columns)))
+
+
+def test_deleted_part_reruns_exactly_that_task(study, grid, tasks, monkeypatch, tmp_path):
+    source, first = study
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)
+    # A linear ADMM task: its Gram statistics were shared with other tasks in the first run.
+    victim = next(t for t in tasks if t.method == "linear-admm" and t.experiment == "compression" and t.n_antennas == 4)
+    (out / "parts" / f"{victim.key}.parquet").unlink()
+    original, calls = MimoRunner.run, []
+
+    def counting_run(self, task):
+        calls.append(task.key)
+        return original(self, task)
+
+    monkeypatch.setattr(MimoRunner, "run", counting_run)
+    again = run_mimo(grid, out, progress=False, figures=False)
+    assert calls == [victim.key]
+    assert (out / "parts" / f"{victim.key}.parquet").exists()
+    assert_frame_equal(_rows(again), _rows(first))  # same accuracy and mse: everything is seeded
+    assert_frame_equal(_rows(pl.read_parquet(out / "results.parquet")), _rows(first))
+
+
+def test_crash_leaves_only_finished_parts(crashed_study, tasks):
+    after = crashed_study["after_crash"]
+    assert after["parts"] == sorted(crashed_study["finished"])
+    assert len(after["parts"]) == CRASH_AFTER
+    assert after["tmp"] == []
+    assert not after["results"]  # nothing consolidated from a partial run
+
+
+def test_resume_after_crash_completes_without_duplicates(crashed_study, tasks):
+    out, results = crashed_study["out"], crashed_study["results"]
+    planned = {t.key for t in tasks}
+    # The resumed run executes exactly the tasks the crash did not finish.
+    assert sorted(crashed_study["resumed"]) == sorted(planned - set(crashed_study["finished"]))
+    assert len(crashed_study["resumed"]) == len(tasks) - CRASH_AFTER
+    assert results.height == _expected_rows(tasks)
+    assert results.select(ROW_KEY).is_duplicated().sum() == 0
+    assert set(results["run_key"].unique()) == planned
+    assert {p.stem for p in (out / "parts").glob("*.parquet")} == planned
+    assert list(out.rglob("*.tmp")) == []
+    stored = pl.read_parquet(out / "results.parquet")
+    assert stored.height == results.height and stored.select(ROW_KEY).is_duplicated().sum() == 0
+
+
+def test_crash_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch):
+    """A failure inside the part writer leaves neither the part nor its temporary file."""
+    store = ResultStore(tmp_path)
+
+    def failing_write(self, file, *args, **kwargs):
+        with open(file, "wb") as handle:
+            handle.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("task-a", [{"accuracy": 0.5, "mse": 0.1}])
+    assert store.done() == set()
+    assert list(tmp_path.rglob("*.tmp")) == []
+    assert list(tmp_path.rglob("*.parquet")) == []
+
+
+# -------------------------------------------------------------------------- determinism, channels
+def test_same_grid_in_two_folders_gives_identical_results(study, crashed_study):
+    _, first = study
+    second = crashed_study["results"]
+    assert_frame_equal(_rows(second), _rows(first))
+    assert (first["accuracy"].n_unique() > 5) and (first["mse"].n_unique() > 5)  # not trivially equal
+
+
+def test_channel_for_seed_is_reproducible():
+    for n in (1, 4, 12):
+        h = channel_for_seed(1, n, n)
+        assert h.shape == (n, n) and h.dtype == torch.complex64
+        assert torch.equal(h, channel_for_seed(1, n, n))
+        assert not torch.equal(h, channel_for_seed(2, n, n))
+
+
+def test_every_method_of_a_seed_sees_the_same_channel(crashed_study, grid):
+    channels = crashed_study["channels"]
+    assert {m for m, *_ in channels} == set(grid.methods)
+    for method, awareness, seed, n, channel in channels:
+        expected = channel_for_seed(seed, n, n, channel_variance=grid.channel_variance)
+        assert torch.equal(channel, expected.expand_as(channel)), (method, awareness, seed, n)
+
+
+def test_noise_variance_is_shared_across_methods(study):
+    _, results = study
+    fitted = results.filter(pl.col("method") != "clean")
+    groups = fitted.group_by(["seed", "snr_db", "n_tx"]).agg(
+        pl.col("noise_variance").n_unique().alias("distinct"), pl.col("method").n_unique().alias("methods")
+    )
+    assert (groups["distinct"] == 1).all()
+    assert (groups["methods"] == 4).all()
+    # The "total" convention with P = v = T = 1: sigma^2 = 1 / SNR_lin.
+    for snr, sigma2 in fitted.select("snr_db", "noise_variance").unique().iter_rows():
+        assert sigma2 == pytest.approx(10 ** (-snr / 10))
+
+
+# ---------------------------------------------------------------------------------- command line
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_cli_rejects_bad_seeds(tmp_path):
+    out = tmp_path / "never"
+    for seeds, message in (("x,y", "--seeds must be comma-separated integers"), (",", "--seeds must list at least one integer")):
+        result = CliRunner().invoke(app, ["reproduce", "mimo", "--seeds", seeds, "--out", str(out), "--no-progress"])
+        assert result.exit_code == 2, result.output
+        assert message in _flat(result.output)
+        assert "Traceback" not in result.output
+        assert isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
+def test_cli_rejects_unknown_snr_convention(tmp_path):
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["reproduce", "mimo", "--snr-convention", "peak", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "unknown snr_convention 'peak'" in _flat(result.output)
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_figures_without_results(tmp_path):
+    result = CliRunner().invoke(app, ["figures", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in _flat(result.output)
+    assert "semalign reproduce mimo" in _flat(result.output)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "figures").exists()
+
+
+def test_cli_redraws_figures_from_stored_results(study, tmp_path):
+    source, _ = study
+    shutil.copy(source / "results.parquet", tmp_path / "results.parquet")  # results only: no rerun possible
+    result = CliRunner().invoke(app, ["figures", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in FIGURES:
+        path = tmp_path / "figures" / name
+        assert path.exists() and path.stat().st_size > 1000
+        assert name in _flat(result.output).replace(" ", "")
