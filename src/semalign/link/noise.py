@@ -16,8 +16,6 @@ An SNR of ``inf`` dB means no noise; every finite SNR (0 dB included) has noise.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 SNR_CONVENTIONS = ("total", "per-antenna")
@@ -86,7 +84,3 @@ def complex_awgn(
     std = torch.sqrt(torch.as_tensor(variance, dtype=real_dtype, device=device) / 2.0)
     return torch.complex(parts[0], parts[1]) * std
 
-
-def snr_from_powers(signal_power: float, noise_power: float) -> float:
-    """Measured SNR in dB from average signal and noise powers (used by tests and diagnostics)."""
-    return 10.0 * math.log10(signal_power / noise_power)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from semalign._checks import as_real_matrix, check_choice, check_finite, check_positive, check_positive_int
-from semalign.link.noise import check_snr_convention, noise_variance
+from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
 from semalign.link.packing import complex_dim
 
 AWARENESS = ("aware", "unaware")
@@ -203,10 +203,9 @@ class SemanticTransceiver:
         s = s.reshape(b, n, t, self.n_tx).to(self._h.dtype)
         r = s @ self._h.mT.unsqueeze(1)  # (b, n, T, n_rx): r = H s for each channel use
         if noise:
-            sigma2 = self.noise_variance().to(r.real.dtype)
             gen = generator if generator is not None else self._noise_generator()
-            parts = torch.randn((2, *r.shape), generator=gen, dtype=r.real.dtype, device=gen.device).to(r.device)
-            r = r + torch.complex(parts[0], parts[1]) * torch.sqrt(sigma2 / 2).view(b, 1, 1, 1)
+            variance = self.noise_variance().view(b, 1, 1, 1).to(gen.device)
+            r = r + complex_awgn(tuple(r.shape), variance, generator=gen, dtype=r.dtype, device=gen.device).to(r.device)
         return r.reshape(b, n, t * self.n_rx)
 
     def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
