@@ -22,18 +22,18 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from semalign import LinearSemanticTransceiver, channel_for_seed, select_pilots
 from semalign.latents import synthetic_latents
+from semalign.tasks import mse
 from semalign.transceivers.linear_admm import gram_statistics
 
 SNR_DB, N, ITERATIONS = 20.0, 8, 20
 
 
 def test_mse(y_hat, y) -> float:
-    return float(((torch.as_tensor(np.asarray(y_hat), dtype=torch.float64) - y.double().cpu()) ** 2).mean())
+    return mse(torch.as_tensor(y_hat), y)
 
 
 def time_fit(make, x, y, repeats=3):

@@ -73,4 +73,6 @@ def accuracy(head: ClassifierHead, latents: torch.Tensor, labels: torch.Tensor) 
 
 def mse(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     """Mean squared error per latent entry, averaged over samples and dimensions."""
-    return float(((y_hat.to(torch.float64).cpu() - y.to(torch.float64).cpu()) ** 2).mean())
+    # In the inputs' precision on their device (torch's cascade summation keeps float32 means accurate).
+    dtype = torch.promote_types(y_hat.dtype, y.dtype)
+    return float(torch.nn.functional.mse_loss(y_hat.to(dtype), y.to(device=y_hat.device, dtype=dtype)))

@@ -1,5 +1,7 @@
 """Linear ADMM: each step against an independent computation on the explicit pilot matrices."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -9,8 +11,10 @@ from semalign.link.channel import rayleigh_channel
 from semalign.transceivers.linear_admm import (
     LinearSemanticTransceiver,
     alignment_objective,
+    decoder_products,
     gram_statistics,
     mmse_decoder,
+    objective_from_products,
     precoder_step,
     project_power_ball,
     real_composite,
@@ -68,6 +72,27 @@ def test_g_step_is_stationary_for_the_mmse_objective(domain):
     assert np.abs(grad).max() < 1e-8 * np.abs(yc @ a.conj().T).max()
 
 
+@pytest.mark.parametrize("isotropic", [True, False])
+@pytest.mark.parametrize("domain", ["complex", "real"])
+def test_decoder_products_equal_the_explicit_decoder(domain, isotropic):
+    """The iteration's G^H G, G^H C and objective equal those of the explicitly formed MMSE G."""
+    x, y = latents(n=400 if isotropic else 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 5 pilots: shrunk whitening, S not (n - 1) I
+        stats = gram_statistics(x, y, domain)
+    assert stats.isotropic == isotropic
+    h = rayleigh_channel(3, 2, generator=gen(1), batch=2, dtype=torch.complex128)
+    h = real_composite(h) if domain == "real" else h
+    f = torch.randn(2, h.shape[-1], stats.sxx.shape[-1], generator=gen(2), dtype=torch.float64).to(stats.sxx.dtype)
+    sigma2 = torch.tensor([0.3, 0.01], dtype=torch.float64)
+    hf = h @ f
+    g = mmse_decoder(stats, hf, sigma2)
+    products = decoder_products(stats, hf, sigma2, stats.cyx.mH @ stats.cyx)
+    torch.testing.assert_close(products.g_h_g, g.mH @ g, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(products.g_h_c, g.mH @ stats.cyx, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(objective_from_products(stats, hf, products, sigma2), alignment_objective(stats, hf, g, sigma2), rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize("domain", ["complex", "real"])
 def test_f_step_solves_the_sylvester_equation(domain):
     x, y = latents(n=60, d_tx=30)  # few pilots: the whitening is shrunk, so S is not a multiple of I
@@ -79,7 +104,7 @@ def test_f_step_solves_the_sylvester_equation(domain):
     dtype = stats.sxx.dtype
     m_mat = torch.randn(1, p, 4, generator=gen(3), dtype=torch.float64).to(dtype)
     zu = torch.randn(1, 4, m, generator=gen(4), dtype=torch.float64).to(dtype)
-    f = precoder_step(stats, m_mat, zu, rho, torch.linalg.eigh(stats.sxx))[0].numpy()
+    f = precoder_step(stats, m_mat.mH @ m_mat, m_mat.mH @ stats.cyx, zu, rho, torch.linalg.eigh(stats.sxx))[0].numpy()
     mm, target = m_mat[0].resolve_conj().numpy(), zu[0].resolve_conj().numpy()
     # Independent: the Kronecker form (S^T (x) M^H M + n rho I) vec F = vec R, one dense solve.
     # (S is singular here, so the published route through S^{-1} and a Sylvester solver cannot be used.)
@@ -91,6 +116,22 @@ def test_f_step_solves_the_sylvester_equation(domain):
     # Stationarity of (1/n)||Y - M F X||^2 + rho ||F - (Z - U)||^2.
     grad = -(mm.conj().T @ (yc - mm @ f @ xw) @ xw.conj().T) / n + rho * (f - target)
     assert np.abs(grad).max() < 1e-8
+
+
+@pytest.mark.parametrize("domain", ["complex", "real"])
+def test_f_step_with_exact_whitening_equals_the_diagonalised_solution(domain):
+    x, y = latents()  # enough pilots: S = (n - 1) I and the F step takes the plain linear solve
+    stats = gram_statistics(x, y, domain)
+    assert stats.isotropic
+    dtype = stats.sxx.dtype
+    m_mat = torch.randn(2, stats.cyx.shape[-2], 3, generator=gen(3), dtype=torch.float64).to(dtype)
+    zu = torch.randn(2, 3, stats.sxx.shape[-1], generator=gen(4), dtype=torch.float64).to(dtype)
+    normal = (m_mat.mH @ m_mat, m_mat.mH @ stats.cyx)
+    fast = precoder_step(stats, *normal, zu, 7.0, None)
+    general = precoder_step(stats, *normal, zu, 7.0, torch.linalg.eigh(stats.sxx))
+    torch.testing.assert_close(fast, general, rtol=1e-9, atol=1e-12)
+    with pytest.warns(RuntimeWarning):
+        assert not gram_statistics(x[:5], y[:5], domain).isotropic  # shrunk whitening
 
 
 def test_projection_on_the_power_ball():

@@ -192,16 +192,18 @@ class SemanticTransceiver:
         """Receiver-side channel output r = H s + w for latents ``x`` ``(n, d_tx)``.
 
         Returns:
-            ``(b, n, T * n_rx)`` complex128 symbols, T channel uses of n_rx antennas each (always with
-            the configuration axis b).
+            ``(b, n, T * n_rx)`` complex symbols (complex64 for float32 latents, complex128 for float64),
+            T channel uses of n_rx antennas each (always with the configuration axis b).
         """
         self._check_fitted()
         x = self._check_transmit_input(x)
         s = self._precode(x)  # (b, n, T * n_tx)
         b, n = s.shape[0], s.shape[1]
         t = int(self.channel_uses)
-        s = s.reshape(b, n, t, self.n_tx).to(self._h.dtype)
-        r = s @ self._h.mT.unsqueeze(1)  # (b, n, T, n_rx): r = H s for each channel use
+        # The symbols' precision is kept (complex64 for float32 latents): the per-sample pass is the cost.
+        s = s.reshape(b, n, t, self.n_tx)
+        s = s if s.dtype in (torch.complex64, torch.complex128) else s.to(self._h.dtype)
+        r = s @ self._h.to(s.dtype).mT.unsqueeze(1)  # (b, n, T, n_rx): r = H s for each channel use
         if noise:
             gen = generator if generator is not None else self._noise_generator()
             variance = self.noise_variance().view(b, 1, 1, 1).to(gen.device)

@@ -14,10 +14,12 @@ F = Z with Z in the power ball and iterates, with a scaled dual U:
     U <- U + F - Z
 
 Everything needs only the Gram statistics S = X X^H, C = Y X^H and tr(Y Y^H), computed in one pass
-over the pilots, so an iteration costs O(N m (m + p)) whatever the number of pilots n. The F step's
-Sylvester equation (M^H M) F S + n rho F = M^H C + n rho (Z - U) is solved exactly by diagonalising
-M^H M (N x N, every iteration) and S (m x m, once): with exact whitening S = (n-1) I and it is a
-plain linear solve. Differences from the published code (spec §7): regulariser n sigma^2 (not
+over the pilots. The iterations never form G: the F step needs only G^H G and G^H C, which follow
+from K = C^H C (m x m, once per fit) as P K P^H and P K with P = A^{-1} HF, A the decoder's normal
+matrix; so an iteration costs O(N m^2) whatever the number of pilots n and the receiver dimension p.
+The F step's Sylvester equation (M^H M) F S + n rho F = M^H C + n rho (Z - U) is solved exactly by
+diagonalising M^H M (N x N, every iteration) and S (m x m, once); with an exact whitening S = (n-1) I
+and it is a plain linear solve (Cholesky). Differences from the published code (spec §7): regulariser n sigma^2 (not
 n sigma (1+j)), centred target with its mean restored, the returned precoder is the feasible Z and
 the decoder is refitted to it.
 """
@@ -68,6 +70,17 @@ class GramStatistics:
     d_tx: int
     d_rx: int
 
+    @property
+    def isotropic(self) -> bool:
+        """True when S = (n - 1) I to rounding (an exact whitening): the F step is then a plain solve."""
+        eye = torch.eye(self.sxx.shape[-1], dtype=self.sxx.dtype, device=self.sxx.device)
+        return bool(((self.sxx - (self.n - 1) * eye).abs().amax() <= 1e-9 * (self.n - 1)).item())
+
+
+# Rows of pilots per block of the pass: the centred block stays small (no large temporary copy of
+# the pilots) while each block product is still a large, efficient GEMM.
+_PASS_BLOCK = 8192
+
 
 def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> GramStatistics:
     """One pass over the pilots: ``x`` ``(..., n, d_tx)``, ``y`` ``(..., n, d_rx)`` real -> statistics."""
@@ -78,12 +91,27 @@ def gram_statistics(x: torch.Tensor, y: torch.Tensor, domain: str = "real") -> G
     pass_dtype = torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
     xs, ys = x.to(pass_dtype), y.to(pass_dtype)
     x_mean, y_mean = xs.mean(-2, keepdim=True), ys.mean(-2, keepdim=True)
-    xc, yc = xs - x_mean, ys - y_mean
-    # The only pass over the pilots: real Gram products (fast real GEMM), in column form X X^T, Y X^T.
-    cxx = (xc.mT @ xc).to(torch.float64)
-    cyx = (yc.mT @ xc).to(torch.float64)
-    tr_yy = yc.square().sum((-2, -1)).to(torch.float64)
+    # The only pass over the pilots, in column form X X^T and Y X^T, block by block. Only x is centred:
+    # the centred columns of X sum to zero, so Y_c X_c^T = Y X_c^T exactly and y needs no centred copy.
+    cxx = xs.new_zeros(*xs.shape[:-2], xs.shape[-1], xs.shape[-1])
+    cyx = xs.new_zeros(*xs.shape[:-2], ys.shape[-1], xs.shape[-1])
+    sum_yy = torch.zeros(xs.shape[:-2], dtype=torch.float64, device=xs.device)
+    for start in range(0, n, _PASS_BLOCK):
+        xb = xs[..., start : start + _PASS_BLOCK, :] - x_mean
+        yb = ys[..., start : start + _PASS_BLOCK, :]
+        cxx += xb.mT @ xb
+        cyx += yb.mT @ xb
+        flat = yb.flatten(-2).unsqueeze(-2)  # (..., 1, rows * d_rx): sum of squares as one dot product
+        sum_yy += (flat @ flat.mT).squeeze((-2, -1)).to(torch.float64)
+    cxx, cyx = cxx.to(torch.float64), cyx.to(torch.float64)
     x_mean, y_mean = x_mean.to(torch.float64), y_mean.to(torch.float64)
+    # tr(Y_c Y_c^T) = sum ||y||^2 - n ||mean||^2; it only enters objective values, never the solution.
+    tr_yy = (sum_yy - n * y_mean.square().sum((-2, -1))).clamp_min(0.0)
+    if not all(bool(torch.isfinite(stat).all()) for stat in (cxx, cyx, tr_yy)):
+        raise ValueError(
+            "the pilot statistics are not finite: x or y holds NaN or infinite entries, or values so large "
+            f"that their products overflow {pass_dtype}; expected finite latents of moderate scale"
+        )
     if domain == "complex":
         # Packed c = a + j b from real halves [a, b]: sum c c^H = (AA + BB) + j (BA - AB), and the
         # same for Y X^H, so the complex statistics are assembled from the real blocks.
@@ -135,32 +163,87 @@ def block_diagonal_channel(h: torch.Tensor, channel_uses: int) -> torch.Tensor:
     return out
 
 
+def _decoder_system(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MMSE decoder's normal matrix A = HF S (HF)^H + n sigma^2 I ``(b, N_r, N_r)`` and HF S (HF)^H."""
+    if stats.isotropic:
+        gram = (stats.n - 1) * (hf @ hf.mH)  # S = (n - 1) I: one product fewer
+    else:
+        gram = hf @ stats.sxx @ hf.mH
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    # A relative 1e-12 loading keeps the noiseless (unaware) case solvable when HF is rank deficient.
+    loading = stats.n * sigma2.view(-1, 1, 1) + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1).view(-1, 1, 1)
+    return gram + loading * eye, gram
+
+
 def mmse_decoder(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     """G step: the MMSE decoder ``(b, p, N_r)`` for the effective map ``hf = H F`` ``(b, N_r, m)``.
 
     Solves G (HF S (HF)^H + n sigma^2 I) = C (HF)^H, where sigma^2 is the noise variance per
     dimension of ``hf``'s output: the complex variance, or half of it per real dimension.
     """
-    gram = hf @ stats.sxx @ hf.mH
-    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-    # A relative 1e-12 loading keeps the noiseless (unaware) case solvable when HF is rank deficient.
-    loading = stats.n * sigma2.view(-1, 1, 1) + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1).view(-1, 1, 1)
+    system, _ = _decoder_system(stats, hf, sigma2)
     rhs = (stats.cyx @ hf.mH).mH  # (HF) C^H
-    return torch.linalg.solve(gram + loading * eye, rhs).mH
+    return torch.linalg.solve(system, rhs).mH
 
 
-def precoder_step(stats: GramStatistics, m_mat: torch.Tensor, z_minus_u: torch.Tensor, rho: float, sxx_eig) -> torch.Tensor:
-    """F step: solve (M^H M) F S + n rho F = M^H C + n rho (Z - U) exactly.
+@dataclass(frozen=True)
+class DecoderProducts:
+    """What the F step and the objective need from the MMSE decoder G, without forming G.
+
+    With P = A^{-1} HF and K = C^H C: G^H C = P K and G^H G = P K P^H, both ``(b, N_r, ·)``, so an
+    iteration costs O(N m^2) whatever the receiver dimension p.
+
+    Attributes:
+        g_h_c: ``(b, N_r, m)`` G^H C.
+        g_h_g: ``(b, N_r, N_r)`` G^H G.
+        gram: ``(b, N_r, N_r)`` HF S (HF)^H.
+    """
+
+    g_h_c: torch.Tensor
+    g_h_g: torch.Tensor
+    gram: torch.Tensor
+
+
+def decoder_products(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor, c_h_c: torch.Tensor) -> DecoderProducts:
+    """G step in product form for ``hf`` ``(b, N_r, m)``; ``c_h_c`` is K = C^H C ``(..., m, m)``."""
+    system, gram = _decoder_system(stats, hf, sigma2)
+    p_mat = torch.linalg.solve(system, hf)  # A^{-1} HF (A is Hermitian, so G^H = P C^H)
+    g_h_c = p_mat @ c_h_c
+    return DecoderProducts(g_h_c=g_h_c, g_h_g=g_h_c @ p_mat.mH, gram=gram)
+
+
+def objective_from_products(stats: GramStatistics, hf: torch.Tensor, products: DecoderProducts, sigma2: torch.Tensor) -> torch.Tensor:
+    """:func:`alignment_objective` of (F, G) from :class:`DecoderProducts`, at no extra product cost.
+
+    (1/n)(tr(Y Y^H) - 2 Re tr(G HF C^H) + tr(G^H G HF S HF^H)) + sigma^2 tr(G^H G), with
+    tr(G HF C^H) = sum(HF * conj(G^H C)).
+    """
+    cross = (hf * products.g_h_c.conj()).sum((-2, -1)).real
+    quadratic = (products.g_h_g * products.gram.mT).sum((-2, -1)).real
+    trace_ghg = torch.diagonal(products.g_h_g, dim1=-2, dim2=-1).real.sum(-1)
+    return (stats.tr_yy - 2 * cross + quadratic) / stats.n + sigma2 * trace_ghg
+
+
+def precoder_step(
+    stats: GramStatistics, m_h_m: torch.Tensor, m_h_c: torch.Tensor, z_minus_u: torch.Tensor, rho: float, sxx_eig=None
+) -> torch.Tensor:
+    """F step: solve (M^H M) F S + n rho F = M^H C + n rho (Z - U) exactly, for M = G H.
 
     Args:
-        m_mat: ``(b, p, N_t)`` M = G H.
+        m_h_m: ``(b, N_t, N_t)`` M^H M = H^H (G^H G) H.
+        m_h_c: ``(b, N_t, m)`` M^H C = H^H (G^H C).
         z_minus_u: ``(b, N_t, m)``.
-        sxx_eig: ``(eigenvalues (..., m), eigenvectors (..., m, m))`` of S, computed once per fit.
+        sxx_eig: ``(eigenvalues (..., m), eigenvectors (..., m, m))`` of S, computed once per fit; or
+            ``None`` when S = (n - 1) I (``stats.isotropic``), where the equation is the linear system
+            ((n - 1) M^H M + n rho I) F = right-hand side, solved by Cholesky.
     """
-    lam_s, q_s = sxx_eig
-    lam_m, q_m = torch.linalg.eigh(m_mat.mH @ m_mat)
     n_rho = stats.n * rho
-    rhs = m_mat.mH @ stats.cyx + n_rho * z_minus_u
+    rhs = m_h_c + n_rho * z_minus_u
+    if sxx_eig is None:
+        eye = torch.eye(m_h_m.shape[-1], dtype=m_h_m.dtype, device=m_h_m.device)
+        return torch.cholesky_solve(rhs, torch.linalg.cholesky((stats.n - 1) * m_h_m + n_rho * eye))
+    lam_s, q_s = sxx_eig
+    lam_m, q_m = torch.linalg.eigh(m_h_m)
     rotated = q_m.mH @ rhs @ q_s
     rotated = rotated / (lam_m.unsqueeze(-1) * lam_s.unsqueeze(-2) + n_rho)
     return q_m @ rotated @ q_s.mH
@@ -223,7 +306,8 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             ``(b, d_rx, 2 T N_r)`` real acting on [Re r; Im r].
         whitener_: the transmitter-side :class:`~semalign.link.whitening.Whitener`.
         y_mean_: ``(b or 1, p)`` receiver mean restored at the output.
-        history_: per-iteration ``objective`` (training MSE per latent entry), ``primal_residual``,
+        history_: per-iteration ``objective`` (training MSE per latent entry of the iterate F and its
+            MMSE decoder, before that iteration's F step), ``primal_residual``,
             ``dual_residual``, each a list of ``(b,)`` tensors.
         n_iter_: iterations run.
     """
@@ -281,7 +365,9 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
         else:
             k = min(h_eff.shape[-2], tn_tx, *stats.cyx.shape[-2:])  # streams the channel and the map both carry
-            v_align = torch.linalg.svd(stats.cyx, full_matrices=False).Vh[..., :k, :]  # (..., k, m)
+            # Right singular vectors of C as the leading eigenvectors of C^H C (m x m, cheaper than an SVD of C).
+            _, eigvec = torch.linalg.eigh(stats.cyx.mH @ stats.cyx)
+            v_align = eigvec.flip(-1)[..., :k].mH  # (..., k, m), strongest first
             v_chan = torch.linalg.svd(h_eff, full_matrices=True).Vh.mH[..., :k]  # (b, T N_t, k)
             f0 = v_chan @ v_align.expand(b, k, m)
         return f0 * (float(self.power) ** 0.5 / torch.linalg.matrix_norm(f0).view(-1, 1, 1))
@@ -314,21 +400,23 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         h_eff = self._solver_channel(h_train)
         sigma2 = noise_per_dimension(stats, sigma2)
         power, rho = float(self.power), self.rho
-        sxx_eig = torch.linalg.eigh(stats.sxx)
+        sxx_eig = None if stats.isotropic else torch.linalg.eigh(stats.sxx)
+        c_h_c = stats.cyx.mH @ stats.cyx  # K = C^H C (m x m): the iterations never touch the p receiver dims
 
         f = self.initial_precoder(stats, h_eff)
         z, u = f.clone(), torch.zeros_like(f)
         history: dict[str, list[torch.Tensor]] = {"objective": [], "primal_residual": [], "dual_residual": []}
         for iteration in range(1, self.iterations + 1):
-            g = mmse_decoder(stats, h_eff @ f, sigma2)
-            m_mat = g @ h_eff
-            f = precoder_step(stats, m_mat, z - u, rho, sxx_eig)
+            hf = h_eff @ f
+            g_step = decoder_products(stats, hf, sigma2, c_h_c)  # the MMSE G for this F, in product form
+            history["objective"].append(objective_from_products(stats, hf, g_step, sigma2) / stats.d_rx)
+            m_h_m = h_eff.mH @ g_step.g_h_g @ h_eff
+            f = precoder_step(stats, m_h_m, h_eff.mH @ g_step.g_h_c, z - u, rho, sxx_eig)
             z_prev = z
             z = project_power_ball(f + u, power)
             u = u + f - z
             primal = torch.linalg.matrix_norm(f - z)
             dual = rho * torch.linalg.matrix_norm(z - z_prev)
-            history["objective"].append(alignment_objective(stats, h_eff @ f, g, sigma2) / stats.d_rx)
             history["primal_residual"].append(primal)
             history["dual_residual"].append(dual)
             if self.tol is not None:
@@ -345,6 +433,9 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self.n_iter_ = iteration
         self.statistics_ = stats
         self.training_objective_ = alignment_objective(stats, h_eff @ z, self.decoder_, sigma2) / stats.d_rx
+        # The whitening folded into the precoder, F L^{-1}, so transmitting is one product per sample.
+        self._tx_map = torch.linalg.solve_triangular(stats.whitener.chol, z, upper=False, left=False)
+        self._tx_offset = (self._tx_map @ stats.whitener.mean.unsqueeze(-1)).squeeze(-1).unsqueeze(-2)
         return self
 
     def _solver_channel(self, h: torch.Tensor) -> torch.Tensor:
@@ -353,15 +444,19 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         return real_composite(h_eff) if self.domain == "real" else h_eff
 
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
+        # s = F L^{-1} (x - mu), with F L^{-1} and F L^{-1} mu precomputed at fit time. Like the pass
+        # over the pilots, the per-sample work runs in the latents' precision (float32 -> complex64).
+        real = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
         if self.domain == "complex":
-            xw = self.whitener_.whiten(pack_complex(x).to(_DTYPE))  # (n, m) or (b, n, m)
-            return xw @ self.precoder_.mT
-        s = self.whitener_.whiten(x.to(torch.float64)) @ self.precoder_.mT  # [Re s, Im s]
+            cplx = torch.complex64 if real == torch.float32 else torch.complex128
+            return pack_complex(x.to(real)) @ self._tx_map.to(cplx).mT - self._tx_offset.to(cplx)
+        s = x.to(real) @ self._tx_map.to(real).mT - self._tx_offset.to(real)  # [Re s, Im s]
         half = s.shape[-1] // 2
         return torch.complex(s[..., :half], s[..., half:])
 
     def _decode(self, r: torch.Tensor) -> torch.Tensor:
+        real = r.real.dtype
         if self.domain == "real":
-            return torch.cat([r.real, r.imag], dim=-1) @ self.decoder_.mT + self.y_mean_.unsqueeze(-2)
-        y_c = r @ self.decoder_.mT + self.y_mean_.unsqueeze(-2)
+            return torch.cat([r.real, r.imag], dim=-1) @ self.decoder_.to(real).mT + self.y_mean_.to(real).unsqueeze(-2)
+        y_c = r @ self.decoder_.to(r.dtype).mT + self.y_mean_.to(r.dtype).unsqueeze(-2)
         return unpack_complex(y_c, self.d_rx_)
