@@ -11,6 +11,7 @@ on synthetic 384 -> 768 latents, including evaluation on the test set.
 
 Size: n = 42,000 pilots, 384 -> 768 real dims, N = 8, 20 iterations, per-antenna SNR convention,
 20 dB. Usage: python benchmarks/bench_linear_admm.py [--skip-reference] [--skip-grid] [--device cuda]
+[--reference-dir DIR]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def time_fit(make, x, y, repeats=3):
     return statistics.median(times), model
 
 
-def single_fit(pair, device, skip_reference):
+def single_fit(pair, device, skip_reference, reference_dir):
     x, y = pair.train.tx[:42_000].to(device), pair.train.rx[:42_000].to(device)
     h = channel_for_seed(0, N, N, device=device)
     gen = lambda: torch.Generator(device=device).manual_seed(1)  # noqa: E731
@@ -59,7 +60,7 @@ def single_fit(pair, device, skip_reference):
         results[processing] = (seconds, test_mse(model.transmit(pair.test.tx.to(device), generator=gen()).cpu(), pair.test.rx))
         print(f"semalign {processing:16s}: fit {seconds:7.3f} s (median of 3), test MSE {results[processing][1]:.5f}", flush=True)
     if not skip_reference:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "reference"))
+        sys.path.insert(0, str(reference_dir))
         from reference_admm import ReferenceADMM
 
         start = time.perf_counter()
@@ -100,12 +101,13 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--reference-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "reference", help="folder holding reference_admm.py (default: ../shared/reference)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
     start = time.perf_counter()
     pair = synthetic_latents(n_train=42_000, n_test=10_000, d_tx=384, d_rx=768, seed=0)
     print(f"synthetic latents 384 -> 768, 42,000 + 10,000 samples: {time.perf_counter() - start:.1f} s")
-    single_fit(pair, args.device, args.skip_reference)
+    single_fit(pair, args.device, args.skip_reference, args.reference_dir)
     if not args.skip_grid:
         compression_grid(pair, args.device)
 

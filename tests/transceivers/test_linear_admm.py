@@ -157,7 +157,7 @@ def test_one_admm_iteration_equals_the_explicit_pilot_computation(processing):
     xw, yc = explicit_matrices(x, y, stats)
     h_eff = model._solver_channel(model._training_link()[0])[0].resolve_conj().numpy()
     sigma2 = model.noise_variance().item() / (2 if processing == "widely-linear" else 1)
-    f = model.initial_precoder(stats, model._solver_channel(model._training_link()[0]))[0].resolve_conj().numpy()
+    f = model.initial_precoder(stats)[0].resolve_conj().numpy()
     z, u, n = f.copy(), np.zeros_like(f), xw.shape[1]
     a = h_eff @ f @ xw
     g = yc @ a.conj().T @ np.linalg.inv(a @ a.conj().T + n * sigma2 * np.eye(a.shape[0]))
@@ -241,3 +241,23 @@ def test_noiseless_full_size_link_approaches_least_squares():
     ls_mse = ((xc @ coef + y.mean(0) - y) ** 2).mean().item()
     assert ((model.transmit(x).double() - y) ** 2).mean().item() == pytest.approx(ls_mse, rel=1e-3)
     assert alignment_objective is not None
+
+
+@pytest.mark.parametrize("processing", ["widely-linear", "strictly-linear"])
+@pytest.mark.parametrize("channel_uses", [1, 2])
+def test_spectral_start_uses_the_solver_channels_singular_vectors(processing, channel_uses):
+    """The directions built from H's SVD are orthonormal right singular vectors of I_T (x) H (or its
+    real composite), strongest first, even though those singular values repeat."""
+    h = rayleigh_channel(3, 2, generator=gen(8), batch=2, dtype=torch.complex128)
+    model = LinearSemanticTransceiver(h, processing=processing, channel_uses=channel_uses)
+    v = model._channel_directions(model.domain)
+    h_eff = model._solver_channel(model._training_link()[0])
+    eye = torch.eye(v.shape[-1], dtype=v.dtype)
+    torch.testing.assert_close(v.mH @ v, eye.expand_as(v), rtol=0, atol=1e-12)
+    hv = h_eff @ v
+    gains = torch.linalg.vector_norm(hv, dim=-2)
+    expected = torch.linalg.svdvals(h_eff)
+    expected = torch.nn.functional.pad(expected, (0, v.shape[-1] - expected.shape[-1]))  # null directions
+    torch.testing.assert_close(gains, expected, rtol=1e-10, atol=1e-10)
+    gram = hv.mH @ hv  # images of distinct right singular vectors are orthogonal
+    torch.testing.assert_close(gram, torch.diag_embed(gains**2).to(gram.dtype), rtol=0, atol=1e-10)

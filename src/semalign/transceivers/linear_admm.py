@@ -272,6 +272,17 @@ def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor
     return fit / stats.n + sigma2 * g.abs().square().sum((-2, -1))
 
 
+def _canonical_phase(vectors: torch.Tensor) -> torch.Tensor:
+    """Fix the arbitrary sign (phase) of each column of ``(..., d, k)`` singular/eigen vectors.
+
+    Each column is rotated so that its largest-modulus entry is real and positive, so the spectral
+    start does not depend on the linear algebra backend (CPU and CUDA return different signs).
+    """
+    pivot = torch.gather(vectors, -2, vectors.abs().argmax(-2, keepdim=True))  # (..., 1, k)
+    phase = pivot / pivot.abs().clamp_min(1e-300)
+    return vectors * phase.conj()
+
+
 class LinearSemanticTransceiver(SemanticTransceiver):
     """Linear semantic precoder F and decoder G learned by ADMM from semantic pilots.
 
@@ -349,7 +360,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self.init = check_choice("init", init, ("spectral", "random"))
         self.processing = check_choice("processing", processing, PROCESSING)
 
-    def initial_precoder(self, stats: GramStatistics, h_eff: torch.Tensor) -> torch.Tensor:
+    def initial_precoder(self, stats: GramStatistics) -> torch.Tensor:
         """Start F_0 (the shape of ``precoder_``) with ||F_0||_F^2 = P.
 
         ``init="spectral"`` (default, deterministic): send the k strongest right singular directions of
@@ -358,19 +369,42 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         solution for a well-conditioned channel, so ADMM starts close to it. ``init="random"``:
         i.i.d. CN(0, 1) entries from a generator seeded with ``seed``, scaled to the power budget.
         """
-        b, tn_tx, m = self.n_configurations, h_eff.shape[-1], stats.sxx.shape[-1]
+        t, n_tx, n_rx = int(self.channel_uses), self.n_tx, self.n_rx
+        width = t * n_tx * (2 if stats.domain == "real" else 1)  # rows of F
+        b, m = self.n_configurations, stats.sxx.shape[-1]
         if self.init == "random":
             gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
-            parts = torch.randn((2, b, tn_tx, m), generator=gen, dtype=torch.float64)
+            parts = torch.randn((2, b, width, m), generator=gen, dtype=torch.float64)
             f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
         else:
-            k = min(h_eff.shape[-2], tn_tx, *stats.cyx.shape[-2:])  # streams the channel and the map both carry
+            k = min(width, t * n_rx * (2 if stats.domain == "real" else 1), *stats.cyx.shape[-2:])  # streams both carry
             # Right singular vectors of C as the leading eigenvectors of C^H C (m x m, cheaper than an SVD of C).
             _, eigvec = torch.linalg.eigh(stats.cyx.mH @ stats.cyx)
-            v_align = eigvec.flip(-1)[..., :k].mH  # (..., k, m), strongest first
-            v_chan = torch.linalg.svd(h_eff, full_matrices=True).Vh.mH[..., :k]  # (b, T N_t, k)
+            v_align = _canonical_phase(eigvec.flip(-1)[..., :k]).mH  # (..., k, m), strongest first
+            v_chan = self._channel_directions(stats.domain)[..., :k]  # (b, rows of F, k)
             f0 = v_chan @ v_align.expand(b, k, m)
         return f0 * (float(self.power) ** 0.5 / torch.linalg.matrix_norm(f0).view(-1, 1, 1))
+
+    def _channel_directions(self, domain: str) -> torch.Tensor:
+        """Right singular vectors of the solver's channel, strongest first, with a canonical phase.
+
+        Built from the SVD of the n_rx x n_tx training channel itself, because the solver's channel
+        I_T (x) H (and its real composite) has repeated singular values whose vectors a generic SVD
+        returns in a backend-dependent basis: e_t (x) v_i for each use t, and, in the real domain,
+        [Re c; Im c] and [-Im c; Re c] (the directions c and j c) for each complex direction c.
+        """
+        h = self._training_link()[0]
+        v = _canonical_phase(torch.linalg.svd(h, full_matrices=True).Vh.mH)  # (b, n_tx, n_tx)
+        t = int(self.channel_uses)
+        eye_t = torch.eye(t, dtype=v.dtype, device=v.device)
+        b, n_tx = v.shape[0], v.shape[-1]
+        # Column i * T + u is e_u (x) v_i: row index u * n_tx + row of v.
+        blocks = torch.einsum("uw,bni->buniw", eye_t, v).reshape(b, t * n_tx, n_tx * t)
+        if domain == "complex":
+            return blocks
+        re, im = blocks.real, blocks.imag
+        pairs = torch.stack([torch.cat([re, im], dim=-2), torch.cat([-im, re], dim=-2)], dim=-1)
+        return pairs.reshape(b, 2 * t * n_tx, 2 * n_tx * t)
 
     def fit(self, x, y) -> "LinearSemanticTransceiver":
         """Learn F and G from pilots.
@@ -403,7 +437,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         sxx_eig = None if stats.isotropic else torch.linalg.eigh(stats.sxx)
         c_h_c = stats.cyx.mH @ stats.cyx  # K = C^H C (m x m): the iterations never touch the p receiver dims
 
-        f = self.initial_precoder(stats, h_eff)
+        f = self.initial_precoder(stats)
         z, u = f.clone(), torch.zeros_like(f)
         history: dict[str, list[torch.Tensor]] = {"objective": [], "primal_residual": [], "dual_residual": []}
         for iteration in range(1, self.iterations + 1):
