@@ -18,6 +18,7 @@ from semalign.link.noise import noise_variance  # noqa: E402
 from semalign.transceivers.baselines import EigenKTransceiver, FirstKTransceiver, TopKTransceiver  # noqa: E402
 from semalign.transceivers.base import NotFittedError  # noqa: E402
 from semalign.transceivers.linear_admm import LinearSemanticTransceiver  # noqa: E402
+from semalign.transceivers.neural import NeuralSemanticTransceiver  # noqa: E402
 
 __all__ = [
     "EigenKTransceiver",
@@ -25,6 +26,7 @@ __all__ = [
     "LatentPair",
     "LatentSplit",
     "LinearSemanticTransceiver",
+    "NeuralSemanticTransceiver",
     "NotFittedError",
     "TopKTransceiver",
     "channel_for_seed",

@@ -1,8 +1,9 @@
-"""Single-link semantic transceivers: linear ADMM and the First-K / Top-K / Eigen-K baselines."""
+"""Single-link semantic transceivers: linear ADMM, neural, and the First-K / Top-K / Eigen-K baselines."""
 
 from semalign.transceivers.base import NotFittedError, SemanticTransceiver
 from semalign.transceivers.baselines import BASELINES, EigenKTransceiver, FirstKTransceiver, TopKTransceiver
 from semalign.transceivers.linear_admm import GramStatistics, LinearSemanticTransceiver, gram_statistics
+from semalign.transceivers.neural import NeuralSemanticTransceiver
 
 __all__ = [
     "BASELINES",
@@ -10,6 +11,7 @@ __all__ = [
     "FirstKTransceiver",
     "GramStatistics",
     "LinearSemanticTransceiver",
+    "NeuralSemanticTransceiver",
     "NotFittedError",
     "SemanticTransceiver",
     "TopKTransceiver",

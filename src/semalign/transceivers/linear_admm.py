@@ -34,6 +34,7 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign.link.packing import pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, whitener_from_covariance
 from semalign.transceivers.base import SemanticTransceiver
+from semalign.transceivers.flops import complex_dense_flops, real_dense_flops
 
 _DTYPE = torch.complex128  # the small matrices of the solver; the pass over the pilots stays in float32
 
@@ -471,6 +472,13 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         self._tx_map = torch.linalg.solve_triangular(stats.whitener.chol, z, upper=False, left=False)
         self._tx_offset = (self._tx_map @ stats.whitener.mean.unsqueeze(-1)).squeeze(-1).unsqueeze(-2)
         return self
+
+    def inference_flops(self) -> torch.Tensor:
+        """FLOPs ``(b,)`` per latent for the precoder (whitening folded in) and the decoder, counting
+        non-zero weights (formula in :mod:`semalign.transceivers.flops`)."""
+        self._check_fitted()
+        dense = complex_dense_flops if self.domain == "complex" else real_dense_flops
+        return (dense(self._tx_map) + dense(self.decoder_)).cpu()
 
     def _solver_channel(self, h: torch.Tensor) -> torch.Tensor:
         """The channel the solver sees: I_T (x) H, as its real composite for widely linear processing."""
