@@ -58,3 +58,17 @@ def test_study_runs_on_cuda(tmp_path, digits_cache_env):
     grid = dataclasses.replace(quick_grid(), seeds=(27,), compression_antennas=(2, 8), snr_values=(10.0,))
     results = run_mimo(grid, tmp_path, device="cuda", progress=False, figures=False)
     assert results.height > 0 and results["accuracy"].is_finite().all()
+
+
+def test_neural_on_cuda_trains_like_cpu(pair):
+    """Noiseless (unaware) training is deterministic up to float rounding on either device."""
+    from semalign import NeuralSemanticTransceiver
+
+    h = torch.stack([channel_for_seed(s, 4, 4) for s in range(2)])
+    kwargs = dict(awareness="unaware", epochs=3, seed=2, lam=[0.0, 1e-3])
+    cpu = NeuralSemanticTransceiver(h, **kwargs).fit(pair.train.tx, pair.train.rx)
+    gpu = NeuralSemanticTransceiver(h, device="cuda", **kwargs).fit(pair.train.tx, pair.train.rx)
+    assert gpu.encoder_.layers[0].weight_real.device.type == "cuda"
+    torch.testing.assert_close(gpu.transmit(pair.test.tx, noise=False).cpu(), cpu.transmit(pair.test.tx, noise=False), rtol=1e-2, atol=1e-2)
+    noisy = NeuralSemanticTransceiver(h, snr_db=10.0, device="cuda", epochs=2).fit(pair.train.tx, pair.train.rx)
+    assert torch.isfinite(noisy.transmit(pair.test.tx)).all() and noisy.sparsity_.shape == (2,)

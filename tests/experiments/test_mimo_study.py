@@ -34,16 +34,20 @@ GRID = dict(
     snr_values=(-10.0, 30.0),
     snr_antennas=4,
     snr_pilots=30,
+    flops_pilots=30,
+    flops_antennas=(1, 4),
+    flops_lams=(0.0, 1e-3),
+    neural_epochs=8,
 )
 REQUIRED_COLUMNS = (
     "experiment", "method", "seed", "snr_db", "snr_convention", "channel_uses", "n_tx", "n_rx",
     "compression_factor", "pilots_per_class", "awareness", "tx_encoder", "rx_encoder", "accuracy", "mse",
     "semalign_version", "dataset", "iterations", "rho", "power", "channel_variance",
 )  # fmt: skip
-ROW_KEY = ["run_key", "snr_db"]
+ROW_KEY = ["run_key", "snr_db", "lam"]
 VALUES = [*ROW_KEY, "experiment", "method", "awareness", "seed", "n_tx", "compression_factor", "accuracy", "mse", "noise_variance"]
-CRASH_AFTER = 7  # tasks finished before the simulated crash (4 clean references, then 3 fits)
-FIGURES = ("accuracy_vs_compression.png", "accuracy_vs_snr.png", "mse_vs_compression.png", "mse_vs_snr.png")
+CRASH_AFTER = 9  # tasks finished before the simulated crash (6 clean references, then 3 fits)
+FIGURES = ("accuracy_vs_compression.png", "accuracy_vs_snr.png", "mse_vs_compression.png", "mse_vs_snr.png", "accuracy_vs_flops.png")
 
 
 class SimulatedCrash(Exception):
@@ -55,7 +59,7 @@ def _rows(frame: pl.DataFrame, columns=VALUES) -> pl.DataFrame:
 
 
 def _expected_rows(tasks) -> int:
-    return sum(1 if task.method == "clean" else len(task.snrs) for task in tasks)
+    return sum(1 if task.method == "clean" else len(task.configurations) for task in tasks)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,9 +108,9 @@ def crashed_study(grid, tasks, tmp_path_factory):
         finished.append(task.key)
         return rows
 
-    def spying_make(method, channel, snrs, grid_, awareness, seed, device):
+    def spying_make(method, channel, snrs, grid_, awareness, seed, device, lams=None):
         channels.append((method, awareness, seed, channel.shape[-1], channel.clone()))
-        return original_make(method, channel, snrs, grid_, awareness, seed, device)
+        return original_make(method, channel, snrs, grid_, awareness, seed, device, lams)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mimo, "make_transceiver", spying_make)
@@ -141,7 +145,9 @@ def test_results_file_has_the_contract_columns(study):
 
 def test_one_row_per_planned_run(study, tasks):
     _, results = study
-    assert results.height == _expected_rows(tasks) == 84
+    # 6 clean references (3 experiments x 2 seeds); 2 seeds x 5 methods x 2 awareness x (3 compression
+    # + 2 SNR rows); flops: 2 seeds x 2 antenna counts x (1 linear + 2 neural lam rows).
+    assert results.height == _expected_rows(tasks) == 6 + 100 + 12
     assert results.select(ROW_KEY).is_duplicated().sum() == 0
     assert set(results["run_key"].unique()) == {t.key for t in tasks}
     for task in tasks:
@@ -149,13 +155,13 @@ def test_one_row_per_planned_run(study, tasks):
         if task.method == "clean":
             assert rows.height == 1 and rows["snr_db"][0] is None
         else:
-            assert sorted(rows["snr_db"].to_list()) == sorted(task.snrs)
+            assert sorted(rows["snr_db"].to_list()) == sorted(snr for snr, _ in task.configurations)
 
 
 def test_methods_and_settings(study, grid):
     _, results = study
-    assert set(results["method"].unique()) == {"linear-admm", "first-k", "top-k", "eigen-k", "clean"}
-    assert set(results["experiment"].unique()) == {"compression", "snr"}
+    assert set(results["method"].unique()) == {"linear-admm", "neural", "first-k", "top-k", "eigen-k", "clean"}
+    assert set(results["experiment"].unique()) == {"compression", "snr", "flops"}
     assert set(results["seed"].unique()) == {1, 2}
     fitted = results.filter(pl.col("method") != "clean")
     assert set(fitted["awareness"].unique()) == {"aware", "unaware"}
@@ -313,6 +319,26 @@ def test_every_method_of_a_seed_sees_the_same_channel(crashed_study, grid):
         assert torch.equal(channel, expected.expand_as(channel)), (method, awareness, seed, n)
 
 
+def test_flops_experiment_rows(study, grid):
+    _, results = study
+    flops = results.filter((pl.col("experiment") == "flops") & (pl.col("method") != "clean"))
+    assert set(flops["method"].unique()) == {"linear-admm", "neural"}
+    assert set(flops["awareness"].unique()) == {"aware"} and set(flops["n_tx"].unique()) == set(grid.flops_antennas)
+    neural = flops.filter(pl.col("method") == "neural")
+    assert sorted(neural["lam"].unique().to_list()) == sorted(grid.flops_lams)
+    assert neural["sparsity"].is_between(0.0, 1.0).all() and (neural["flops"] > 0).all()
+    dense = neural.filter(pl.col("lam") == 0.0)
+    assert (dense["sparsity"] == 0.0).all()
+    # Every linear and neural row carries its FLOPs; baselines carry none.
+    fitted = results.filter(pl.col("method").is_in(["linear-admm", "neural"]))
+    assert fitted["flops"].is_not_null().all()
+    assert results.filter(pl.col("method").is_in(["first-k", "top-k", "eigen-k"]))["flops"].is_null().all()
+    # At the same antenna count the linear maps cost far less than the dense networks.
+    for n in grid.flops_antennas:
+        lin = flops.filter((pl.col("method") == "linear-admm") & (pl.col("n_tx") == n))["flops"].max()
+        assert lin < dense.filter(pl.col("n_tx") == n)["flops"].min()
+
+
 def test_noise_variance_is_shared_across_methods(study):
     _, results = study
     fitted = results.filter(pl.col("method") != "clean")
@@ -320,7 +346,7 @@ def test_noise_variance_is_shared_across_methods(study):
         pl.col("noise_variance").n_unique().alias("distinct"), pl.col("method").n_unique().alias("methods")
     )
     assert (groups["distinct"] == 1).all()
-    assert (groups["methods"] == 4).all()
+    assert (groups["methods"] == len(mimo.METHODS)).all()
     # The "total" convention with P = v = T = 1: sigma^2 = 1 / SNR_lin.
     for snr, sigma2 in fitted.select("snr_db", "noise_variance").unique().iter_rows():
         assert sigma2 == pytest.approx(10 ** (-snr / 10))

@@ -286,7 +286,7 @@ def test_transmit_with_other_dimension(cls, latents, channel):
 
 # ---------------------------------------------------------------------------- experiment grid
 def test_grid_unknown_method_lists_valid_methods():
-    with pytest.raises(ValueError, match=r"unknown method 'bogus'; expected one of 'linear-admm', 'first-k', 'top-k', 'eigen-k'"):
+    with pytest.raises(ValueError, match=r"unknown method 'bogus'; expected one of 'linear-admm', 'neural', 'first-k', 'top-k', 'eigen-k'"):
         MimoGrid(methods=("bogus",))
 
 
@@ -339,6 +339,8 @@ _SMALL = dict(latents="synthetic", latents_options=dict(n_train=200, n_test=50, 
     ("kwargs", "message"),
     [
         (dict(snr_antennas=13), r"snr_antennas 13 exceeds"),
+        (dict(flops_antennas=(2, 14)), r"flops_antennas 14 exceeds the complex latent size ceil\(d_tx/2\) = 12"),
+        (dict(flops_pilots=21), r"per_class=21 exceeds the size of class"),
         (dict(compression_antennas=(1, 16)), r"compression_antennas \[16\] exceed"),
         (dict(compression_pilots=(10, 25)), r"per_class=25 exceeds the size of class \d+, which has 20 samples"),
         (dict(snr_pilots=30), r"per_class=30 exceeds the size of class"),
@@ -347,7 +349,7 @@ _SMALL = dict(latents="synthetic", latents_options=dict(n_train=200, n_test=50, 
 def test_run_fails_before_writing_anything(kwargs, message, tmp_path):
     """An impossible grid fails before the first task, leaving no output folder behind."""
     out = tmp_path / "study"
-    settings = dict(compression_antennas=(1, 4), compression_pilots=(10,), snr_antennas=4, snr_pilots=10)
+    settings = dict(compression_antennas=(1, 4), compression_pilots=(10,), snr_antennas=4, snr_pilots=10, flops_pilots=10)
     grid = MimoGrid(**_SMALL, **{**settings, **kwargs})
     with pytest.raises(ValueError, match=message):
         run_mimo(grid, out, progress=False, figures=False)

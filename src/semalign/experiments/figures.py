@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-_COLOURS = {"linear-admm": "tab:blue", "eigen-k": "tab:green", "top-k": "tab:orange", "first-k": "tab:red"}
+_COLOURS = {"linear-admm": "tab:blue", "neural": "tab:purple", "eigen-k": "tab:green", "top-k": "tab:orange", "first-k": "tab:red"}
 _STYLES = {"aware": "-", "unaware": "--"}
 _MARKERS = ["o", "s", "^", "D", "v", "P"]
 
@@ -92,6 +92,37 @@ def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") 
     return path
 
 
+def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
+    """Accuracy vs inference FLOPs per latent: one linear point and one neural curve (over the
+    sparsity weight lam) per antenna count, each the mean over seeds of accuracy and FLOPs."""
+    frame = results.filter((pl.col("experiment") == "flops") & (pl.col("method") != "clean"))
+    frame = frame.with_columns(pl.col("lam").fill_null(0.0))
+    stats = (
+        frame.group_by(["method", "n_tx", "lam"])
+        .agg(pl.col("flops").mean(), pl.col("accuracy").mean().alias("mean"), pl.col("accuracy").std().fill_null(0.0).alias("std"), pl.col("compression_factor").first(), pl.col("sparsity").mean())
+        .sort(["method", "n_tx", "flops"])
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for k, ((method, n), group) in enumerate(stats.group_by(["method", "n_tx"], maintain_order=True)):
+        label = f"{method}, N = {n} (ζ ≈ {group['compression_factor'][0]:.3g} %)"
+        style = "-" if method == "neural" else ""
+        ax.errorbar(group["flops"].to_numpy(), group["mean"].to_numpy(), yerr=group["std"].to_numpy(), fmt=style, marker=_MARKERS[k % len(_MARKERS)], color=_COLOURS.get(method), capsize=3, label=label, alpha=0.5 + 0.5 * (k % 2))
+    _clean_line(ax, results, "flops")
+    ax.set_xscale("log")
+    ax.set_xlabel("inference FLOPs per latent (transmitter + receiver, non-zero weights)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    snr = frame["snr_db"][0]
+    ax.set_title(f"neural curves over the sparsity weight lam; SNR {snr:g} dB, {frame['pilots_per_class'][0]} pilots per class", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.suptitle(_caption(results), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def draw_mimo_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
     """Draw every single-link figure present in ``results`` into ``figures_dir``; returns the paths."""
     figures_dir = Path(figures_dir)
@@ -104,4 +135,6 @@ def draw_mimo_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Pa
     if "snr" in experiments:
         drawn.append(accuracy_vs_snr(results, figures_dir / "accuracy_vs_snr.png"))
         drawn.append(accuracy_vs_snr(results, figures_dir / "mse_vs_snr.png", value="mse"))
+    if "flops" in experiments:
+        drawn.append(accuracy_vs_flops(results, figures_dir / "accuracy_vs_flops.png"))
     return drawn

@@ -1,8 +1,8 @@
-"""The single-link study of the MIMO paper: accuracy vs compression factor and vs SNR.
+"""The single-link study of the MIMO paper: accuracy vs compression factor, vs SNR and vs FLOPs.
 
 A :class:`MimoGrid` describes the study; :func:`plan_tasks` expands it into tasks (one method,
-awareness, pilot budget, antenna count and seed; the SNR values of a task are fitted as one batch
-of configurations); :func:`run_mimo` executes the tasks not yet stored, writes each task's rows as
+awareness, pilot budget, antenna count and seed; the SNR values of a task, or the sparsity weights
+of a neural ``flops`` task, are fitted as one batch of configurations); :func:`run_mimo` executes the tasks not yet stored, writes each task's rows as
 soon as it finishes, merges them into ``results.parquet`` and draws the figures.
 
 Every method of a seed sees the same channel (:func:`~semalign.link.channel.channel_for_seed`), the
@@ -29,9 +29,12 @@ from semalign.link.packing import complex_dim
 from semalign.tasks import accuracy, mse, train_classifier
 from semalign.transceivers.baselines import BASELINES
 from semalign.transceivers.linear_admm import LinearSemanticTransceiver, gram_statistics
+from semalign.transceivers.neural import NeuralSemanticTransceiver
 
-METHODS = ("linear-admm", "first-k", "top-k", "eigen-k")
-EXPERIMENTS = ("compression", "snr")
+METHODS = ("linear-admm", "neural", "first-k", "top-k", "eigen-k")
+EXPERIMENTS = ("compression", "snr", "flops")
+# Methods whose inference cost is compared in the ``flops`` experiment (spec mimo.md §3.4).
+FLOPS_METHODS = ("linear-admm", "neural")
 PAPER_SEEDS = (27, 42, 100, 123, 144, 200)
 
 
@@ -39,7 +42,9 @@ PAPER_SEEDS = (27, 42, 100, 123, 144, 200)
 class MimoGrid:
     """The study's settings. ``compression_antennas=None`` means powers of two up to the full
     complex latent size ceil(d_tx/2), which is included. Antennas are square (N_t = N_r = N), one
-    channel use per latent, as in the paper."""
+    channel use per latent, as in the paper. The ``flops`` experiment fits linear ADMM and the
+    neural model (over the sparsity weights ``flops_lams``, batched) at ``flops_antennas``, aware,
+    at ``compression_snr_db`` with ``flops_pilots`` pilots per class."""
 
     latents: str = "digits"
     latents_options: dict = field(default_factory=dict)
@@ -60,6 +65,13 @@ class MimoGrid:
     processing: str = "widely-linear"
     pilot_method: str = "random"
     pilot_grouping: str = "label"
+    neural_epochs: int = 100
+    neural_lr: float = 1e-2
+    neural_batch_size: int = 256
+    neural_validation_fraction: float = 0.1
+    flops_antennas: tuple[int, ...] = (2, 4)
+    flops_lams: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
+    flops_pilots: int = 100
 
     def __post_init__(self) -> None:
         for method in self.methods:
@@ -75,6 +87,14 @@ class MimoGrid:
             check_positive_int("compression_pilots", pilots)
         check_positive_int("snr_antennas", self.snr_antennas)
         check_positive_int("snr_pilots", self.snr_pilots)
+        check_positive_int("neural_epochs", self.neural_epochs)
+        check_positive_int("neural_batch_size", self.neural_batch_size)
+        check_positive_int("flops_pilots", self.flops_pilots)
+        for antennas in self.flops_antennas:
+            check_positive_int("flops_antennas", antennas)
+        for lam in self.flops_lams:
+            if not float(lam) >= 0 or lam == float("inf"):
+                raise ValueError(f"flops_lams must be finite numbers >= 0, got {lam!r}")
 
     def antennas_for(self, d_tx: int) -> tuple[int, ...]:
         m = complex_dim(d_tx)
@@ -90,7 +110,7 @@ class MimoGrid:
         """Short hash of everything that changes a row; it prefixes task keys so a changed grid
         never reuses stale parts in the same folder."""
         fixed = asdict(self)
-        for swept in ("seeds", "methods", "awareness", "compression_antennas", "compression_pilots", "snr_values"):
+        for swept in ("seeds", "methods", "awareness", "compression_antennas", "compression_pilots", "snr_values", "flops_antennas", "flops_lams"):
             fixed.pop(swept)
         return hashlib.sha1(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
@@ -108,7 +128,8 @@ def full_grid(**overrides) -> MimoGrid:
 
 @dataclass(frozen=True)
 class Task:
-    """One fit: a method, awareness, pilot budget, antenna count and seed, over ``snrs`` at once."""
+    """One fit: a method, awareness, pilot budget, antenna count and seed, over ``snrs`` (or, for a
+    neural ``flops`` task, over the sparsity weights ``lams`` at one SNR) at once."""
 
     experiment: str
     method: str
@@ -118,11 +139,20 @@ class Task:
     seed: int
     snrs: tuple[float, ...]
     prefix: str
+    lams: tuple[float, ...] = ()
 
     @property
     def key(self) -> str:
         pilots = "all" if self.pilots_per_class is None else self.pilots_per_class
-        return f"{self.prefix}-{self.experiment}-{self.method}-{self.awareness}-p{pilots}-n{self.n_antennas}-s{self.seed}"
+        lams = "-lam" + hashlib.sha1(json.dumps(list(self.lams)).encode()).hexdigest()[:6] if self.lams else ""
+        return f"{self.prefix}-{self.experiment}-{self.method}-{self.awareness}-p{pilots}-n{self.n_antennas}-s{self.seed}{lams}"
+
+    @property
+    def configurations(self) -> list[tuple[float, float | None]]:
+        """``(snr_db, lam)`` of each configuration fitted at once."""
+        if self.lams:
+            return [(self.snrs[0], float(lam)) for lam in self.lams]
+        return [(float(snr), None) for snr in self.snrs]
 
 
 def plan_tasks(grid: MimoGrid, d_tx: int) -> list[Task]:
@@ -131,13 +161,15 @@ def plan_tasks(grid: MimoGrid, d_tx: int) -> list[Task]:
     Raises ``ValueError`` if an antenna count exceeds the complex latent size ceil(d_tx/2).
     """
     m = complex_dim(d_tx)
-    if grid.snr_antennas > m:
-        raise ValueError(
-            f"snr_antennas {grid.snr_antennas} exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); "
-            f"expected at most {m}"
-        )
+    for name, antennas in (("snr_antennas", grid.snr_antennas), *(("flops_antennas", a) for a in grid.flops_antennas)):
+        if antennas > m:
+            raise ValueError(
+                f"{name} {antennas} exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); expected at most {m}"
+            )
     prefix = grid.settings_hash()
-    tasks = [Task(exp, "clean", "none", None, None, seed, (), prefix) for exp in EXPERIMENTS for seed in grid.seeds]
+    flops_methods = [method for method in grid.methods if method in FLOPS_METHODS]
+    experiments = [exp for exp in EXPERIMENTS if exp != "flops" or flops_methods]
+    tasks = [Task(exp, "clean", "none", None, None, seed, (), prefix) for exp in experiments for seed in grid.seeds]
     for seed in grid.seeds:
         for method in grid.methods:
             for aw in grid.awareness:
@@ -145,11 +177,16 @@ def plan_tasks(grid: MimoGrid, d_tx: int) -> list[Task]:
                     for n in grid.antennas_for(d_tx):
                         tasks.append(Task("compression", method, aw, pilots, n, seed, (grid.compression_snr_db,), prefix))
                 tasks.append(Task("snr", method, aw, grid.snr_pilots, grid.snr_antennas, seed, tuple(grid.snr_values), prefix))
+        for method in flops_methods:
+            lams = tuple(grid.flops_lams) if method == "neural" else ()
+            for n in grid.flops_antennas:
+                tasks.append(Task("flops", method, "aware", grid.flops_pilots, n, seed, (grid.compression_snr_db,), prefix, lams))
     return tasks
 
 
-def make_transceiver(method: str, channel: torch.Tensor, snrs, grid: MimoGrid, awareness: str, seed: int, device: str):
-    """The transceiver of ``method`` for a batch of configurations ``channel`` ``(b, N, N)``."""
+def make_transceiver(method: str, channel: torch.Tensor, snrs, grid: MimoGrid, awareness: str, seed: int, device: str, lams=None):
+    """The transceiver of ``method`` for a batch of configurations ``channel`` ``(b, N, N)`` (``lams``:
+    the neural sparsity weight of each configuration)."""
     common = dict(
         snr_db=torch.as_tensor(snrs, dtype=torch.float64),
         power=grid.power,
@@ -161,6 +198,16 @@ def make_transceiver(method: str, channel: torch.Tensor, snrs, grid: MimoGrid, a
     )
     if method == "linear-admm":
         return LinearSemanticTransceiver(channel, rho=grid.rho, iterations=grid.iterations, processing=grid.processing, **common)
+    if method == "neural":
+        return NeuralSemanticTransceiver(
+            channel,
+            epochs=grid.neural_epochs,
+            lr=grid.neural_lr,
+            batch_size=grid.neural_batch_size,
+            validation_fraction=grid.neural_validation_fraction,
+            lam=0.0 if lams is None else list(lams),
+            **common,
+        )
     return BASELINES[method](channel, **common)
 
 
@@ -219,8 +266,11 @@ class MimoRunner:
         x, y = self.pair.train.tx[idx].to(self.device), self.pair.train.rx[idx].to(self.device)
         n = task.n_antennas
         h = channel_for_seed(task.seed, n, n, channel_variance=self.grid.channel_variance, device=self.device)
-        channel = h.unsqueeze(0).expand(len(task.snrs), n, n)
-        model = make_transceiver(task.method, channel, task.snrs, self.grid, task.awareness, task.seed, self.device)
+        configurations = task.configurations
+        snrs = [snr for snr, _ in configurations]
+        lams = [lam for _, lam in configurations] if task.lams else None
+        channel = h.unsqueeze(0).expand(len(configurations), n, n)
+        model = make_transceiver(task.method, channel, snrs, self.grid, task.awareness, task.seed, self.device, lams)
         start = time.perf_counter()
         if task.method == "linear-admm":
             stats_key = (task.seed, task.pilots_per_class)
@@ -231,8 +281,10 @@ class MimoRunner:
             model.fit(x, y)
         fit_seconds = time.perf_counter() - start
         y_hat = model.transmit(test.tx.to(self.device), generator=test_noise_generator(task.seed, self.device))
+        flops = model.inference_flops() if hasattr(model, "inference_flops") else None
+        linear, neural = task.method == "linear-admm", task.method == "neural"
         rows = []
-        for i, snr in enumerate(task.snrs):
+        for i, (snr, lam) in enumerate(configurations):
             rows.append(
                 {
                     **base,
@@ -246,10 +298,17 @@ class MimoRunner:
                     "accuracy": accuracy(head, y_hat[i], test.labels),
                     "mse": mse(y_hat[i], test.rx),
                     "noise_variance": float(model.noise_variance()[i]),
-                    "iterations": self.grid.iterations if task.method == "linear-admm" else None,
-                    "rho": self.grid.rho if task.method == "linear-admm" else None,
-                    "processing": self.grid.processing if task.method == "linear-admm" else None,
-                    "fit_seconds": fit_seconds / len(task.snrs),
+                    "flops": None if flops is None else int(flops[i]),
+                    "sparsity": float(model.sparsity_[i]) if neural else None,
+                    "lam": (0.0 if lam is None else lam) if neural else None,
+                    "iterations": self.grid.iterations if linear else None,
+                    "rho": self.grid.rho if linear else None,
+                    "processing": self.grid.processing if linear else None,
+                    "epochs": int(model.n_epochs_) if neural else None,
+                    "best_epoch": int(model.best_epoch_[i]) if neural else None,
+                    "learning_rate": self.grid.neural_lr if neural else None,
+                    "batch_size": self.grid.neural_batch_size if neural else None,
+                    "fit_seconds": fit_seconds / len(configurations),
                 }
             )
         return rows
@@ -272,7 +331,7 @@ def run_mimo(grid: MimoGrid, out_dir: str | Path, *, device: str = "cpu", progre
     tasks = plan_tasks(grid, pair.d_tx)
     runner = MimoRunner(grid, pair, device=device)
     for seed in grid.seeds:
-        for pilots in sorted({*grid.compression_pilots, grid.snr_pilots}):
+        for pilots in sorted({*grid.compression_pilots, grid.snr_pilots, grid.flops_pilots}):
             runner.pilots(seed, pilots)
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))

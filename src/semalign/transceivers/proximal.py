@@ -6,9 +6,11 @@ of the L1 term in Adam's own diagonal metric: each complex weight is soft-thresh
 
     w <- w * max(0, 1 - tau_i / |w|),   tau_i = lr * lam / (sqrt(v_i) + eps),
 
-with v_i Adam's bias-corrected second moment (averaged over the real and imaginary parts). In this
-metric the fixed points of "Adam step then prox" are the stationary points of MSE + lam ||W||_1: a
-weight stays non-zero only where the MSE gradient reaches lam in size. That makes ``lam`` an
+with v_i Adam's bias-corrected second moment. The modulus prox needs one scale per complex weight,
+so the step first shares Adam's second moment between each weight's real and imaginary parts (their
+mean: Adam's metric becomes isotropic per complex weight, as in complex-valued Adam). In this metric
+the fixed points of "Adam step then prox" are the stationary points of MSE + lam ||W||_1: a weight
+stays non-zero only where the MSE gradient reaches lam in size, and then points against it. That makes ``lam`` an
 interpretable weight in loss units, unlike a threshold fixed at lr * lam (which, against Adam's
 normalised steps, prunes everything once lam > 1).
 
@@ -33,14 +35,16 @@ def proximal_l1_step(optimizer: torch.optim.Adam, weight_pairs: list[tuple[torch
         weight_pairs: the penalised parameters.
         lam: ``(b,)`` L1 weight per configuration (0 leaves that configuration untouched).
     """
-    if not bool((lam > 0).any()):
-        return
     group = optimizer.param_groups[0]
     lr, (_, beta2), eps = group["lr"], group["betas"], group["eps"]
     for real, imag in weight_pairs:
         s_real, s_imag = optimizer.state[real], optimizer.state[imag]
-        correction = 1.0 - beta2 ** float(s_real["step"])
-        v_hat = (s_real["exp_avg_sq"] + s_imag["exp_avg_sq"]) / (2.0 * correction)
+        shared = (s_real["exp_avg_sq"] + s_imag["exp_avg_sq"]) / 2  # one scale per complex weight
+        s_real["exp_avg_sq"].copy_(shared)
+        s_imag["exp_avg_sq"].copy_(shared)
+        if not bool((lam > 0).any()):
+            continue
+        v_hat = shared / (1.0 - beta2 ** float(s_real["step"]))
         tau = lr * lam.view(-1, 1, 1).to(v_hat.dtype) / (v_hat.sqrt() + eps)
         modulus = torch.sqrt(real.square() + imag.square())
         shrink = torch.clamp(1.0 - tau / modulus.clamp_min(1e-30), min=0.0)
