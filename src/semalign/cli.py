@@ -54,7 +54,7 @@ def reproduce_mimo(
     channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Single-link study: accuracy vs compression factor and vs SNR for every method.
+    """Single-link study: accuracy vs compression factor, vs SNR and vs inference FLOPs for every method.
 
     Resumes: tasks already stored in OUT/parts are skipped.
     """
