@@ -52,6 +52,15 @@ def _caption(results: pl.DataFrame) -> str:
     )
 
 
+def _save(fig, results: pl.DataFrame, path: Path) -> Path:
+    """Caption every figure the same way, write it to ``path`` and free it."""
+    fig.suptitle(_caption(results), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
     frame = results.filter((pl.col("experiment") == "compression") & (pl.col("method") != "clean"))
     budgets = sorted(frame["pilots_per_class"].unique().to_list(), reverse=True)
@@ -66,11 +75,7 @@ def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "acc
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(value)
     axes[0][-1].legend(fontsize=8, loc="best")
-    fig.suptitle(_caption(results), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, results, path)
 
 
 def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
@@ -85,11 +90,7 @@ def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") 
     ax.set_title(f"N = {row['n_tx']} antennas (ζ = {row['compression_factor']:.3g} %), {row['pilots_per_class']} pilots per class", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    fig.suptitle(_caption(results), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, results, path)
 
 
 def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
@@ -116,11 +117,7 @@ def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
     ax.set_title(f"neural curves over the sparsity weight lam; SNR {snr:g} dB, {frame['pilots_per_class'][0]} pilots per class", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    fig.suptitle(_caption(results), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, results, path)
 
 
 def draw_mimo_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
