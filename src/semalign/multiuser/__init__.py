@@ -1,7 +1,23 @@
-"""Multi-user settings. So far: the single-pair building blocks of the interference game
-(semantic water-filling and the closed-form semantic best response, spec game.md §4)."""
+"""Multi-user settings. So far: the interference game with primary users (spec game.md): semantic
+water-filling, closed-form best responses, primary-user protection, the full-MIMO and
+fixed-eigenmode games with Jacobi / Gauss-Seidel / asynchronous updates, and their conditions."""
 
-from semalign.multiuser.best_response import BestResponse, semantic_best_response
+from semalign.multiuser.best_response import BestResponse, budgeted_best_response, priced_best_response, semantic_best_response
+from semalign.multiuser.conditions import ConditionReport, check_conditions
+from semalign.multiuser.game import Equilibrium, GameDidNotConverge, solve_game
+from semalign.multiuser.network import InterferenceNetwork
 from semalign.multiuser.water_filling import semantic_water_filling
 
-__all__ = ["BestResponse", "semantic_best_response", "semantic_water_filling"]
+__all__ = [
+    "BestResponse",
+    "ConditionReport",
+    "Equilibrium",
+    "GameDidNotConverge",
+    "InterferenceNetwork",
+    "budgeted_best_response",
+    "check_conditions",
+    "priced_best_response",
+    "semantic_best_response",
+    "semantic_water_filling",
+    "solve_game",
+]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from semalign.multiuser.prices import price_search
 from semalign.multiuser.water_filling import semantic_water_filling
 
 _DTYPE = torch.complex128
@@ -66,6 +67,34 @@ def pair_mse(alignment: torch.Tensor, channel: torch.Tensor, precoder: torch.Ten
     return alignment.abs().square().sum((-2, -1)) - 2 * cross + quadratic
 
 
+def whitened_gram(channel: torch.Tensor, interference: torch.Tensor) -> torch.Tensor:
+    """K = H^H R^{-1} H ``(..., n_T, n_T)``, the interference-whitened channel Gram matrix.
+
+    Raises ``ValueError`` unless R is Hermitian positive definite.
+    """
+    if channel.shape[-2] != interference.shape[-1] or interference.shape[-1] != interference.shape[-2]:
+        raise ValueError(f"interference must be (n_R, n_R) = ({channel.shape[-2]}, {channel.shape[-2]}), got {tuple(interference.shape[-2:])}")
+    chol, info = torch.linalg.cholesky_ex((interference + interference.mH) / 2)
+    if bool((info != 0).any()):
+        raise ValueError("interference must be Hermitian positive definite (it includes the noise covariance)")
+    h_white = torch.linalg.solve_triangular(chol, channel, upper=False)  # L^{-1} H, L L^H = R
+    k_mat = h_white.mH @ h_white
+    return (k_mat + k_mat.mH) / 2
+
+
+def concentrated_mse(alignment: torch.Tensor, gram: torch.Tensor, precoder: torch.Tensor) -> torch.Tensor:
+    """MSE above e_LS with the Wiener decoder: tr(A (I + F^H K F)^{-1} A^H) ``(...,)`` (spec §4.2)."""
+    d = precoder.shape[-1]
+    system = torch.eye(d, dtype=precoder.dtype, device=precoder.device) + precoder.mH @ gram @ precoder
+    return torch.diagonal(alignment @ torch.linalg.solve(system, alignment.mH), dim1=-2, dim2=-1).sum(-1).real
+
+
+def _semantic_directions(alignment: torch.Tensor, n_tx: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Weights w (all of them, descending), V_A^H rows and the stream count k = min(n_T, d, m)."""
+    _, s, vh_a = torch.linalg.svd(alignment, full_matrices=False)
+    return s.square(), vh_a, min(n_tx, s.shape[-1])
+
+
 def semantic_best_response(alignment, channel, interference, power, *, method: str = "active-set") -> BestResponse:
     """Best response of one pair to the interference-plus-noise covariance ``interference``.
 
@@ -73,28 +102,140 @@ def semantic_best_response(alignment, channel, interference, power, *, method: s
         alignment: ``(..., m, d)`` complex alignment matrix A (receiver latent vs whitened transmitter latent).
         channel: ``(..., n_R, n_T)`` the pair's direct channel H.
         interference: ``(..., n_R, n_R)`` Hermitian positive definite R (noise plus the others' interference).
-        power: P > 0.
+        power: P > 0, a number or ``(...,)``.
         method: water-filling solver, see :func:`~semalign.multiuser.water_filling.semantic_water_filling`.
     """
     a = torch.as_tensor(alignment).to(_DTYPE)
     h = torch.as_tensor(channel).to(_DTYPE)
     r = torch.as_tensor(interference).to(_DTYPE)
-    if h.shape[-2] != r.shape[-1] or r.shape[-1] != r.shape[-2]:
-        raise ValueError(f"interference must be (n_R, n_R) = ({h.shape[-2]}, {h.shape[-2]}), got {tuple(r.shape[-2:])}")
-    r = (r + r.mH) / 2
-    chol, info = torch.linalg.cholesky_ex(r)
-    if bool((info != 0).any()):
-        raise ValueError("interference must be Hermitian positive definite (it includes the noise covariance)")
-    h_white = torch.linalg.solve_triangular(chol, h, upper=False)  # R^{-1/2} H (Cholesky form)
-    k_mat = h_white.mH @ h_white
-    lam, v_k = torch.linalg.eigh((k_mat + k_mat.mH) / 2)
+    lam, v_k = torch.linalg.eigh(whitened_gram(h, r))
     lam, v_k = lam.flip(-1).clamp_min(0.0), v_k.flip(-1)  # strongest first
-    _, s, vh_a = torch.linalg.svd(a, full_matrices=False)
-    w_all = s.square()
-    k = min(h.shape[-1], a.shape[-1], w_all.shape[-1])
+    w_all, vh_a, k = _semantic_directions(a, h.shape[-1])
     weights, gains = w_all[..., :k], lam[..., :k]
     powers, _ = semantic_water_filling(weights, gains, power, method=method)
     precoder = (v_k[..., :, :k] * powers.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
     decoder = wiener_decoder(a, h, precoder, r)
     mse = (weights / (1 + gains * powers)).sum(-1) + w_all[..., k:].sum(-1)
     return BestResponse(precoder, decoder, powers, gains, weights, mse, precoder @ precoder.mH)
+
+
+def _priced_precoder(gram, cost_values, cost_vectors, multiplier, w_all, vh_a, k):
+    """Minimiser of tr(A (I + F^H K F)^{-1} A^H) + tr(F^H M F) for M = mu I + C (spec §5.2).
+
+    With M^{-1/2} K M^{-1/2} = V diag(lam) V^H (descending), F = M^{-1/2} V_k diag(sqrt(pbar)) V_A,k^H
+    and pbar_i = [sqrt(w_i / lam_i) - 1 / lam_i]^+ (the water level is absorbed into M). C's
+    eigenvectors diagonalise M for every mu, so only one eigendecomposition is needed per mu.
+    """
+    scale = (multiplier.unsqueeze(-1) + cost_values).rsqrt().to(_DTYPE)
+    m_inv_sqrt = (cost_vectors * scale.unsqueeze(-2)) @ cost_vectors.mH
+    k_bar = m_inv_sqrt @ gram @ m_inv_sqrt
+    lam, v = torch.linalg.eigh((k_bar + k_bar.mH) / 2)
+    lam, v = lam.flip(-1)[..., :k].clamp_min(0.0), v.flip(-1)[..., :, :k]
+    w = w_all[..., :k]
+    usable = (lam > 0) & (w > 0)
+    safe = torch.where(usable, lam, torch.ones_like(lam))
+    pbar = torch.where(usable, (torch.sqrt(w / safe) - 1 / safe).clamp_min(0.0), torch.zeros_like(lam))
+    return (m_inv_sqrt @ v * pbar.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
+
+
+def priced_best_response(alignment, channel, interference, power, pu_gram, prices, *, steps: int = 60) -> BestResponse:
+    """Best response when interference at primary receivers is priced (spec §5.2-5.3).
+
+    Minimises MSE(F) + sum_p eta_p tr(G_p F F^H G_p^H) subject to ||F||_F^2 <= P. The power
+    multiplier mu is found by bisection (the power is non-increasing in mu); with all prices zero
+    this is :func:`semantic_best_response`.
+
+    Args:
+        alignment, channel, interference, power: as in :func:`semantic_best_response`.
+        pu_gram: ``(..., J, n_T, n_T)`` C_p = G_p^H G_p of the pair's channels to the primary receivers.
+        prices: ``(..., J)`` eta_p >= 0.
+        steps: bisection steps on log(mu).
+    """
+    a = torch.as_tensor(alignment).to(_DTYPE)
+    h = torch.as_tensor(channel).to(_DTYPE)
+    r = torch.as_tensor(interference).to(_DTYPE)
+    eta = torch.as_tensor(prices, dtype=torch.float64, device=a.device)
+    gram = whitened_gram(h, r)
+    w_all, vh_a, k = _semantic_directions(a, h.shape[-1])
+    batch = gram.shape[:-2]
+    p_total = torch.as_tensor(power, dtype=torch.float64, device=a.device).expand(batch)
+    cost = (eta.to(_DTYPE)[..., None, None] * pu_gram).sum(-3)
+    cost_values, cost_vectors = torch.linalg.eigh((cost + cost.mH) / 2)
+    cost_values = cost_values.clamp_min(0.0)
+
+    def precoder_at(mu):
+        return _priced_precoder(gram, cost_values, cost_vectors, mu, w_all, vh_a, k)
+
+    def power_at(mu):
+        return precoder_at(mu).abs().square().sum((-2, -1))
+
+    # The unpriced water level bounds mu from above up to a few doublings; check and widen.
+    lam = torch.linalg.eigvalsh(gram).flip(-1)[..., :k].clamp_min(0.0)
+    _, level = semantic_water_filling(w_all[..., :k], lam, p_total)
+    high = torch.where(level > 0, level.clamp_min(1e-150) ** -2, torch.ones_like(level)) * 4.0
+    for _ in range(60):
+        over = power_at(high) > p_total
+        if not bool(over.any()):
+            break
+        high = torch.where(over, high * 16.0, high)
+    low = high * 1e-15
+    slack = power_at(low) <= p_total  # the priced optimum uses less than P: mu ~ 0
+    log_low, log_high = low.log(), high.log()
+    for _ in range(int(steps)):
+        mid = (log_low + log_high) / 2
+        over = power_at(mid.exp()) > p_total
+        log_low, log_high = torch.where(over, mid, log_low), torch.where(over, log_high, mid)
+    mu = torch.where(slack, low, log_high.exp())
+    precoder = precoder_at(mu)
+    return _response(a, h, r, gram, precoder, w_all, k)
+
+
+def _response(a, h, r, gram, precoder, w_all, k) -> BestResponse:
+    """Package a precoder with its Wiener decoder, stream powers and MSE (exact concentrated form)."""
+    covariance = precoder @ precoder.mH
+    # Stream powers and gains along the precoder's own singular directions.
+    u, s, _ = torch.linalg.svd(precoder, full_matrices=False)
+    powers = s[..., :k].square()
+    gains = torch.diagonal(u.mH @ gram @ u, dim1=-2, dim2=-1).real[..., :k]
+    mse = concentrated_mse(a, gram, precoder)
+    return BestResponse(precoder, wiener_decoder(a, h, precoder, r), powers, gains, w_all[..., :k], mse, covariance)
+
+
+def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 50) -> tuple[BestResponse, torch.Tensor]:
+    """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p (spec §5.2).
+
+    The dual is solved by bisection on each price (nested over the power multiplier, coordinate
+    sweeps for several primary users); the problem is not convex in F, but the duality gap was zero
+    in every check (spec T3b and the tests). A residual violation from coordinate sweeps (J > 1) is
+    removed by scaling F down, which keeps it feasible.
+
+    Args:
+        pu_channels: ``(..., J, N_p, n_T)`` G_p.
+        limits: ``(..., J)`` I_p > 0.
+
+    Returns:
+        ``(response, prices (..., J))``.
+    """
+    a = torch.as_tensor(alignment).to(_DTYPE)
+    h = torch.as_tensor(channel).to(_DTYPE)
+    r = torch.as_tensor(interference).to(_DTYPE)
+    g = torch.as_tensor(pu_channels).to(_DTYPE)
+    pu_gram = g.mH @ g
+    limits = torch.as_tensor(limits, dtype=torch.float64, device=a.device)
+
+    def evaluate(eta):
+        response = priced_best_response(a, h, r, power, pu_gram, eta, steps=steps)
+        return response, _pu_load(pu_gram, response.covariance)
+
+    prices, response, load = price_search(evaluate, limits, steps=steps)
+    scale = (limits / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1)
+    if bool((scale < 1).any()):
+        precoder = response.precoder * scale.sqrt().to(_DTYPE)[..., None, None]
+        w_all, _, k = _semantic_directions(a, h.shape[-1])
+        response = _response(a, h, r, whitened_gram(h, r), precoder, w_all, k)
+    return response, prices
+
+
+def _pu_load(pu_gram: torch.Tensor, covariance: torch.Tensor) -> torch.Tensor:
+    """``(..., J)`` tr(G_p Q G_p^H) = tr(C_p Q)."""
+    return torch.diagonal(pu_gram @ covariance.unsqueeze(-3), dim1=-2, dim2=-1).sum(-1).real

@@ -1,0 +1,201 @@
+"""The interference network of the semantic game (spec game.md §2), batched over instances.
+
+Q secondary pairs share a MIMO interference channel with J primary receivers. Everything is column
+form and complex128, with a leading batch axis B of independent instances (seeds, channel draws),
+so a study solves many games in one call:
+
+* ``alignment`` ``(B, Q, m, d)``: A_q = E[ybar_q x~_q^H], the pair's alignment matrix between its
+  whitened transmitter latent x~_q and centred receiver latent ybar_q (pairs with smaller latents
+  are zero-padded, which changes nothing: padded directions have weight 0);
+* ``channels`` ``(B, Q, Q, n_R, n_T)``: ``channels[:, q, r]`` = H_qr, from SU transmitter r to SU
+  receiver q (receive before transmit, as everywhere in semalign);
+* ``noise`` ``(B, Q, n_R, n_R)``: R_q^0, thermal noise plus the primary transmitters' interference;
+* ``power`` ``(B, Q)``: budgets P_q (energy per latent, spread over the n_T dimensions);
+* ``pu_channels`` ``(B, J, Q, N_p, n_T)``: G_pq, from SU transmitter q to primary receiver p, and
+  ``pu_limits`` ``(B, J)``: the interference limits I_p^max, with ``pu_protection`` one of
+  ``"none"``, ``"null"`` (null shaping: G_pq F_q = 0), ``"individual"`` (tr(G_pq Q_q G_pq^H) <=
+  I_p^max / Q for every pair) or ``"global"`` (sum_q tr(G_pq Q_q G_pq^H) <= I_p^max, handled with
+  prices).
+
+Pair q's interference-plus-noise covariance is R_{-q} = R_q^0 + sum_{r != q} H_qr Q_r H_qr^H with
+Q_r = F_r F_r^H: the others affect a pair only through their transmit covariances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from semalign._checks import check_choice
+
+DTYPE = torch.complex128
+PU_PROTECTIONS = ("none", "null", "individual", "global")
+
+
+def _complex(name: str, value, ndim: int) -> torch.Tensor:
+    tensor = torch.as_tensor(value)
+    if not (tensor.is_complex() or tensor.is_floating_point()):
+        raise ValueError(f"{name} must be a real or complex tensor, got dtype {tensor.dtype}")
+    tensor = tensor.to(DTYPE)
+    if tensor.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(tensor.shape)}")
+    if not torch.isfinite(torch.view_as_real(tensor)).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return tensor
+
+
+@dataclass(frozen=True)
+class InterferenceNetwork:
+    """A batch of B interference networks (shapes in the module docstring).
+
+    Attributes beyond the inputs:
+        residual_mse: ``(B, Q)`` e_q^LS, the linear mismatch no transceiver removes (added to every MSE).
+        null_basis: ``(B, Q, n_T_full, n_T)`` orthonormal basis U_q^perp of the PUs' null space
+            (zero columns where it is smaller than n_T) when the network was produced by
+            :meth:`null_shaped`, else ``None``; precoders of the shaped network map back as U F.
+    """
+
+    alignment: torch.Tensor
+    channels: torch.Tensor
+    noise: torch.Tensor
+    power: torch.Tensor
+    residual_mse: torch.Tensor | None = None
+    pu_channels: torch.Tensor | None = None
+    pu_limits: torch.Tensor | None = None
+    pu_protection: str = "none"
+    null_basis: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("pu_protection", self.pu_protection, PU_PROTECTIONS)
+        a = _complex("alignment", self.alignment, 4)
+        h = _complex("channels", self.channels, 5)
+        r0 = _complex("noise", self.noise, 4)
+        b, q = a.shape[:2]
+        if h.shape[:3] != (b, q, q):
+            raise ValueError(f"channels must be (B, Q, Q, n_R, n_T) = ({b}, {q}, {q}, ...), got {tuple(h.shape)}")
+        n_r = h.shape[-2]
+        if r0.shape != (b, q, n_r, n_r):
+            raise ValueError(f"noise must be (B, Q, n_R, n_R) = ({b}, {q}, {n_r}, {n_r}), got {tuple(r0.shape)}")
+        if not bool((torch.linalg.eigvalsh((r0 + r0.mH) / 2) > 0).all()):
+            raise ValueError("noise covariances R_q^0 must be Hermitian positive definite (include the thermal noise)")
+        p = torch.as_tensor(self.power, dtype=torch.float64, device=a.device).expand(b, q).clone()
+        if not (torch.isfinite(p).all() and (p > 0).all()):
+            raise ValueError(f"power must be finite and > 0, got {self.power!r}")
+        e_ls = torch.zeros(b, q, dtype=torch.float64, device=a.device) if self.residual_mse is None else torch.as_tensor(self.residual_mse, dtype=torch.float64).expand(b, q)
+        object.__setattr__(self, "alignment", a)
+        object.__setattr__(self, "channels", h)
+        object.__setattr__(self, "noise", (r0 + r0.mH) / 2)
+        object.__setattr__(self, "power", p)
+        object.__setattr__(self, "residual_mse", e_ls)
+        if self.pu_protection == "none":
+            return
+        if self.pu_channels is None:
+            raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_channels (B, J, Q, N_p, n_T)")
+        g = _complex("pu_channels", self.pu_channels, 5)
+        if g.shape[0] != b or g.shape[2] != q or g.shape[-1] != h.shape[-1]:
+            raise ValueError(f"pu_channels must be (B, J, Q, N_p, n_T) = ({b}, J, {q}, N_p, {h.shape[-1]}), got {tuple(g.shape)}")
+        object.__setattr__(self, "pu_channels", g)
+        if self.pu_protection in ("individual", "global"):
+            if self.pu_limits is None:
+                raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limits (B, J)")
+            limits = torch.as_tensor(self.pu_limits, dtype=torch.float64, device=a.device).expand(b, g.shape[1]).clone()
+            if not (torch.isfinite(limits).all() and (limits > 0).all()):
+                raise ValueError(f"pu_limits must be finite and > 0, got {self.pu_limits!r}")
+            object.__setattr__(self, "pu_limits", limits)
+
+    # ---- sizes -----------------------------------------------------------------------------
+
+    @property
+    def n_instances(self) -> int:
+        return self.alignment.shape[0]
+
+    @property
+    def n_pairs(self) -> int:
+        return self.alignment.shape[1]
+
+    @property
+    def n_tx(self) -> int:
+        return self.channels.shape[-1]
+
+    @property
+    def n_rx(self) -> int:
+        return self.channels.shape[-2]
+
+    @property
+    def n_primary(self) -> int:
+        return 0 if self.pu_channels is None else self.pu_channels.shape[1]
+
+    @property
+    def direct_channels(self) -> torch.Tensor:
+        """``(B, Q, n_R, n_T)`` H_qq."""
+        return torch.diagonal(self.channels, dim1=1, dim2=2).permute(0, 3, 1, 2)
+
+    def pair_limits(self) -> torch.Tensor:
+        """``(B, J, Q)`` each pair's own interference budget: I_p^max / Q for individual budgets."""
+        if self.pu_limits is None:
+            raise ValueError("this network has no interference limits")
+        return (self.pu_limits / self.n_pairs).unsqueeze(-1).expand(-1, -1, self.n_pairs)
+
+    # ---- covariances ------------------------------------------------------------------------
+
+    def interference(self, covariances: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
+        """R_{-q} = R_q^0 + sum_{r != q} H_qr Q_r H_qr^H.
+
+        Args:
+            covariances: ``(B, Q, n_T, n_T)`` transmit covariances Q_r.
+            pairs: optional index tensor of the receivers wanted (default: all).
+
+        Returns:
+            ``(B, len(pairs), n_R, n_R)``.
+        """
+        idx = torch.arange(self.n_pairs, device=covariances.device) if pairs is None else torch.as_tensor(pairs, device=covariances.device)
+        h = self.channels[:, idx]  # (B, S, Q, n_R, n_T)
+        received = h @ covariances.unsqueeze(1) @ h.mH  # (B, S, Q, n_R, n_R)
+        others = (idx.unsqueeze(-1) != torch.arange(self.n_pairs, device=idx.device)).to(received.dtype)
+        return self.noise[:, idx] + (received * others[None, :, :, None, None]).sum(2)
+
+    def pu_interference(self, covariances: torch.Tensor) -> torch.Tensor:
+        """``(B, J, Q)`` I_pq = tr(G_pq Q_q G_pq^H), the interference pair q causes at primary p."""
+        if self.pu_channels is None:
+            return torch.zeros(self.n_instances, 0, self.n_pairs, dtype=torch.float64, device=covariances.device)
+        g = self.pu_channels
+        return torch.diagonal(g @ covariances.unsqueeze(1) @ g.mH, dim1=-2, dim2=-1).sum(-1).real
+
+    # ---- null shaping ------------------------------------------------------------------------
+
+    def null_shaped(self, tolerance: float = 1e-10) -> "InterferenceNetwork":
+        """The equivalent network in which every transmitter is confined to the null space of its
+        stacked PU channels [G_1q; ...; G_Jq] (spec §5.1): H_qr -> H_qr U_r, G_pq -> G_pq U_q = 0.
+
+        Raises ``ValueError`` when some transmitter has no null space (n_T <= rank of its PU channels).
+        """
+        if self.pu_channels is None:
+            raise ValueError("null shaping needs pu_channels")
+        b, j, q, n_p, n_t = self.pu_channels.shape
+        stacked = self.pu_channels.permute(0, 2, 1, 3, 4).reshape(b, q, j * n_p, n_t)
+        _, s, vh = torch.linalg.svd(stacked, full_matrices=True)
+        rank = torch.zeros(b, q, dtype=torch.long)
+        if s.shape[-1]:
+            rank = (s > tolerance * s[..., :1].clamp_min(1e-300)).sum(-1)
+        if bool((rank >= n_t).any()):
+            raise ValueError(
+                f"null shaping needs n_T > rank of the stacked PU channels; n_T = {n_t} but the rank reaches {int(rank.max())}: "
+                "use more transmit dimensions (antennas or channel uses) or fewer primary-receiver antennas"
+            )
+        # Right singular vectors beyond the rank span the null space; zero the others.
+        keep = (torch.arange(n_t, device=rank.device) >= rank.unsqueeze(-1)).to(DTYPE)
+        basis = vh.mH * keep.unsqueeze(-2)  # (B, Q, n_T, n_T), zero columns outside the null space
+        channels = self.channels @ basis.unsqueeze(1)  # H_qr U_r
+        return replace(
+            self,
+            channels=channels,
+            pu_channels=self.pu_channels @ basis.unsqueeze(1),
+            pu_protection="none",
+            pu_limits=None,
+            null_basis=basis,
+        )
+
+    def lift(self, precoders: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, Q, n_T, d)`` precoders of a null-shaped network back to antenna space."""
+        return precoders if self.null_basis is None else self.null_basis @ precoders
