@@ -1,4 +1,4 @@
-"""Command-line interface: ``semalign reproduce mimo`` and ``semalign figures``."""
+"""Command-line interface: ``semalign reproduce mimo``, ``semalign reproduce game`` and ``semalign figures``."""
 
 from __future__ import annotations
 
@@ -84,18 +84,70 @@ def reproduce_mimo(
     console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
 
 
-@app.command("figures")
-def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
-    """Redraw the figures of OUT from its stored results (no rerun)."""
+@reproduce_app.command("game")
+def reproduce_game(
+    out: Path = typer.Option(Path("semalign-results/game"), "--out", help="Output folder (results.parquet, figures/, parts/)."),
+    full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
+    latents: str = typer.Option("digits", "--latents", help="Secondary pairs: digits (zoo encoders, default) or synthetic agents."),
+    schedule: str = typer.Option("gauss-seidel", "--schedule", help="Update schedule of the games: jacobi, gauss-seidel or async."),
+    snr_db: float = typer.Option(20.0, "--snr-db", help="SNR in dB (convention: --snr-convention)."),
+    snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Interference game with primary users: per-pair accuracy vs compression, cross-channel gain and
+    the primary users' interference limit, and convergence vs the conditions C1/C2, for the
+    fixed-eigenmode and full-MIMO games and the baselines (ignore-interference, centralized, orthogonal).
+
+    Resumes: tasks already stored in OUT/parts are skipped.
+    """
+    from semalign.experiments.game import full_grid, quick_grid, run_game
+
+    try:
+        grid = (full_grid if full else quick_grid)(latents=latents, schedule=schedule, snr_db=snr_db, snr_convention=snr_convention)
+        parsed = _parse_seeds(seeds)
+        if parsed:
+            grid = replace(grid, seeds=parsed)
+        results = run_game(grid, out, progress=progress)
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    _print_game_summary(results)
+    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
+
+
+def _print_game_summary(results) -> None:
     import polars as pl
 
-    from semalign.experiments.figures import draw_mimo_figures
+    table = Table(title="Mean over seeds and pairs (convergence: fraction of instances converged)")
+    for column in ("experiment", "method", "accuracy", "mse", "converged", "rows"):
+        table.add_column(column, justify="left" if column in ("experiment", "method") else "right")
+    summary = (
+        results.group_by(["experiment", "method"])
+        .agg(pl.col("accuracy").mean() if "accuracy" in results.columns else pl.lit(None).alias("accuracy"), pl.col("mse").mean() if "mse" in results.columns else pl.lit(None).alias("mse"), pl.col("converged").cast(pl.Float64).mean(), pl.len().alias("rows"))
+        .sort(["experiment", "method"])
+    )
+    for row in summary.iter_rows(named=True):
+        accuracy = "" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        mse = "" if row["mse"] is None else f"{row['mse']:.4f}"
+        table.add_row(row["experiment"], row["method"], accuracy, mse, f"{row['converged']:.2f}", str(row["rows"]))
+    console.print(table)
+
+
+@app.command("figures")
+def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
+    """Redraw the figures of OUT from its stored results (no rerun); single-link or game results."""
+    import polars as pl
+
+    from semalign.experiments.figures import draw_game_figures, draw_mimo_figures
 
     path = out / "results.parquet"
     if not path.exists():
-        console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` first")
+        console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`) first")
         raise typer.Exit(code=2)
-    for drawn in draw_mimo_figures(pl.read_parquet(path), out / "figures"):
+    results = pl.read_parquet(path)
+    draw = draw_game_figures if "n_pairs" in results.columns else draw_mimo_figures
+    for drawn in draw(results, out / "figures"):
         console.print(f"wrote {drawn}")
 
 

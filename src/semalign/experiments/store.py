@@ -49,7 +49,9 @@ class ResultStore:
         tmp = path.with_suffix(".parquet.tmp")
         frame = self.load(keys)
         if frame.height:
-            frame = frame.sort(["experiment", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "seed"], nulls_last=True)
+            # A stable order for readers: by whichever of the usual keys the study has.
+            order = [c for c in ("experiment", "method", "awareness", "pu_protection", "pilots_per_class", "n_tx", "channel_uses", "cross_gain_db", "pu_limit_db", "snr_db", "seed", "draw", "pair") if c in frame.columns]
+            frame = frame.sort(order, nulls_last=True)
         _write_atomically(frame, tmp, path)
         return path
 

@@ -201,20 +201,56 @@ def _response(a, h, r, gram, precoder, w_all, k) -> BestResponse:
     return BestResponse(precoder, wiener_decoder(a, h, precoder, r), powers, gains, w_all[..., :k], mse, covariance)
 
 
+def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k) -> torch.Tensor:
+    """The priced minimiser for M = mu (I + sum_p t_p C_p), with mu set by the power budget.
+
+    With S = (I + sum_p t_p C_p)^{-1/2} and S K S = V diag(lam) V^H (descending), the minimiser is
+    F = S V_k diag(sqrt(q)) V_A,k^H with q_i = [nu sqrt(w_i/lam_i) - 1/lam_i]^+ and nu = mu^{-1/2}.
+    Its power sum_i q_i ||S v_i||^2 is piecewise linear and increasing in nu, so nu is exact: a
+    water-filling with column weights ||S v_i||^2 (spec §5.2 with the ratios t_p = eta_p / mu).
+    """
+    cost = (ratios.to(_DTYPE)[..., None, None] * pu_gram).sum(-3)
+    c_vals, c_vecs = torch.linalg.eigh((cost + cost.mH) / 2)
+    s_mat = (c_vecs * (1 + c_vals.clamp_min(0.0)).rsqrt().to(_DTYPE).unsqueeze(-2)) @ c_vecs.mH
+    k_t = s_mat @ gram @ s_mat
+    lam, v = torch.linalg.eigh((k_t + k_t.mH) / 2)
+    lam, v = lam.flip(-1)[..., :k].clamp_min(0.0), v.flip(-1)[..., :, :k]
+    columns = s_mat @ v
+    col_energy = columns.abs().square().sum(-2)  # ||S v_i||^2
+    w = w_all[..., :k]
+    usable = (lam > 0) & (w > 0)
+    safe = torch.where(usable, lam, torch.ones_like(lam))
+    root = torch.where(usable, torch.sqrt(w / safe), torch.zeros_like(lam))
+    inv = torch.where(usable, 1 / safe, torch.zeros_like(lam))
+    # Exact level: modes switch on in decreasing order of root/inv = sqrt(w lam); for the n strongest,
+    # nu_n = (P + sum a_i inv_i) / sum a_i root_i; take the largest n whose weakest mode is on.
+    order = torch.argsort(torch.where(usable, w * lam, torch.full_like(w, -1.0)), dim=-1, descending=True)
+    r_s, i_s, a_s, u_s = (torch.gather(t, -1, order) for t in (root, inv, col_energy, usable))
+    p_total = torch.as_tensor(power, dtype=torch.float64, device=lam.device).expand(lam.shape[:-1])
+    levels = (p_total.unsqueeze(-1) + (a_s * i_s).cumsum(-1)) / (a_s * r_s).cumsum(-1).clamp_min(1e-300)
+    valid = (levels * r_s - i_s > 0) & u_s
+    count = (valid.long() * torch.arange(1, k + 1, device=lam.device)).amax(-1).clamp_min(1)
+    nu = torch.gather(levels, -1, (count - 1).unsqueeze(-1))
+    q = torch.where(usable, (nu * root - inv).clamp_min(0.0), torch.zeros_like(lam))
+    return (columns * q.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
+
+
 def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 50) -> tuple[BestResponse, torch.Tensor]:
     """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p (spec §5.2).
 
-    The dual is solved by bisection on each price (nested over the power multiplier, coordinate
-    sweeps for several primary users); the problem is not convex in F, but the duality gap was zero
-    in every check (spec T3b and the tests). A residual violation from coordinate sweeps (J > 1) is
-    removed by scaling F down, which keeps it feasible.
+    The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate
+    sweeps for several primary users); for each ratio vector the power multiplier is exact
+    (:func:`_ratio_precoder`). The problem is not convex in F, but the duality gap was zero in every
+    check (spec T3b and the tests). If a limit cannot be met with the budget fully used (the price
+    ratio would have to be infinite), or coordinate sweeps leave a residual violation, F is scaled
+    down until every limit holds, which keeps it feasible.
 
     Args:
         pu_channels: ``(..., J, N_p, n_T)`` G_p.
         limits: ``(..., J)`` I_p > 0.
 
     Returns:
-        ``(response, prices (..., J))``.
+        ``(response, ratios (..., J))`` with ratios t_p = eta_p / mu.
     """
     a = torch.as_tensor(alignment).to(_DTYPE)
     h = torch.as_tensor(channel).to(_DTYPE)
@@ -222,18 +258,17 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
     g = torch.as_tensor(pu_channels).to(_DTYPE)
     pu_gram = g.mH @ g
     limits = torch.as_tensor(limits, dtype=torch.float64, device=a.device)
+    gram = whitened_gram(h, r)
+    w_all, vh_a, k = _semantic_directions(a, h.shape[-1])
 
-    def evaluate(eta):
-        response = priced_best_response(a, h, r, power, pu_gram, eta, steps=steps)
-        return response, _pu_load(pu_gram, response.covariance)
+    def evaluate(ratios):
+        precoder = _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k)
+        return precoder, _pu_load(pu_gram, precoder @ precoder.mH)
 
-    prices, response, load = price_search(evaluate, limits, steps=steps)
+    ratios, precoder, load = price_search(evaluate, limits, steps=steps)
     scale = (limits / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1)
-    if bool((scale < 1).any()):
-        precoder = response.precoder * scale.sqrt().to(_DTYPE)[..., None, None]
-        w_all, _, k = _semantic_directions(a, h.shape[-1])
-        response = _response(a, h, r, whitened_gram(h, r), precoder, w_all, k)
-    return response, prices
+    precoder = precoder * scale.sqrt().to(_DTYPE)[..., None, None]
+    return _response(a, h, r, gram, precoder, w_all, k), ratios
 
 
 def _pu_load(pu_gram: torch.Tensor, covariance: torch.Tensor) -> torch.Tensor:

@@ -153,12 +153,15 @@ def eigenmode_response(
     w, p_total = game.weights[:, idx], game.power[:, idx]
     c = game.pu_leakage[:, :, idx]  # (B, J, S, k)
     if limits is not None:
-        def evaluate(eta):  # eta (B, S, J)
-            p = priced_water_filling(w, gains, p_total, (eta.transpose(1, 2).unsqueeze(-1) * c).sum(1))
+        # With price ratios t_p = eta_p / mu the levels are mu (1 + sum_p t_p c_{p,i}): for fixed t this
+        # is plain semantic water-filling with weights w_i / (1 + sum_p t_p c_{p,i}), exact.
+        def evaluate(ratios):  # (B, S, J)
+            scaled = w / (1 + (ratios.transpose(1, 2).unsqueeze(-1) * c).sum(1))
+            p = semantic_water_filling(scaled, gains, p_total)[0]
             return p, (c * p.unsqueeze(1)).sum(-1).transpose(1, 2)
 
         _, p, load = price_search(evaluate, limits.transpose(1, 2))
-        # Coordinate sweeps (J > 1) may leave a tiny violation: scale down to feasibility.
+        # A limit unreachable at full power, or a residual from coordinate sweeps: scale to feasibility.
         scale = (limits.transpose(1, 2) / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1, keepdim=True)
         return p * scale
     if prices is not None and c.shape[1]:
