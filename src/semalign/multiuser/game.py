@@ -297,6 +297,12 @@ def solve_game(
         prices, outcome, _ = price_search(evaluate, network.pu_limits, steps=price_steps)
         # Report every update made over the price search, so the cost of the broker is visible.
         outcome = (*outcome[:2], warm["updates"], *outcome[3:])
+        # The last solve stops at the game's tolerance, which can overshoot a limit by ~the tolerance:
+        # scale every pair down by the same factor so the returned point is feasible.
+        load = network.pu_interference(game.covariances(outcome[0])).sum(-1)
+        factor = (network.pu_limits / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1)
+        state = outcome[0] * (factor if variant == "fixed-eigenmode" else factor.sqrt().to(DTYPE)).view(-1, *[1] * (outcome[0].ndim - 1))
+        outcome = (state, *outcome[1:])
     else:
         outcome = _iterate(game, state0, prices=None, **run)
     state, converged, iterations, residuals, gaps = outcome
