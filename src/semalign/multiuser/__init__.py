@@ -6,6 +6,7 @@ from semalign.multiuser.best_response import BestResponse, budgeted_best_respons
 from semalign.multiuser.conditions import ConditionReport, check_conditions
 from semalign.multiuser.game import Equilibrium, GameDidNotConverge, solve_game
 from semalign.multiuser.network import InterferenceNetwork
+from semalign.multiuser.semantic_game import SemanticInterferenceGame
 from semalign.multiuser.water_filling import semantic_water_filling
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Equilibrium",
     "GameDidNotConverge",
     "InterferenceNetwork",
+    "SemanticInterferenceGame",
     "budgeted_best_response",
     "check_conditions",
     "priced_best_response",
