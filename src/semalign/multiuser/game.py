@@ -204,8 +204,8 @@ class _FixedEigenmode:
 def _iterate(game, state, schedule, tolerance, max_iterations, prices, generator, max_delay):
     b = state.shape[0]
     q = state.shape[1]
-    converged = torch.zeros(b, dtype=torch.bool)
-    iterations = torch.zeros(b, dtype=torch.long)
+    converged = torch.zeros(b, dtype=torch.bool, device=state.device)
+    iterations = torch.zeros(b, dtype=torch.long, device=state.device)
     residuals, gaps = [], []
     history = [state]
     for step in range(max_iterations + 1):
