@@ -155,3 +155,20 @@ def test_bad_input_is_named():
         FederatedDownlink(channels).fit(s, [users[0][:10], *users[1:]])
     with pytest.raises(RuntimeError, match="not fitted"):
         FederatedDownlink(channels).transmit(s)
+
+
+def test_dask_workers_give_the_in_process_result():
+    """The AP and each user as Dask actors on separate worker processes (a LocalCluster on
+    loopback) exchange only the protocol's messages and reach the same precoder and equalisers."""
+    pytest.importorskip("dask.distributed")
+    s, users, channels = _data(k=2)
+    local = FederatedDownlink(channels, snr_db=10.0, rounds=5, record_messages=True).fit(s, users)
+    remote = FederatedDownlink(channels, snr_db=10.0, rounds=5, record_messages=True, executor="dask", workers=2).fit(s, users)
+    torch.testing.assert_close(remote.precoder_, local.precoder_, rtol=1e-10, atol=1e-12)
+    for a, b in zip(remote.users_, local.users_):
+        torch.testing.assert_close(a.decoder, b.decoder, rtol=1e-9, atol=1e-11)
+    assert remote.bytes_uplink_ == local.bytes_uplink_ and remote.bytes_downlink_ == local.bytes_downlink_
+    assert [(m.sender, m.receiver, m.kind) for m in remote.messages_] == [(m.sender, m.receiver, m.kind) for m in local.messages_]
+    estimates = remote.transmit(s, noise=False)
+    for x_hat, y_hat in zip(estimates, local.transmit(s, noise=False)):
+        torch.testing.assert_close(x_hat, y_hat, rtol=1e-9, atol=1e-9)

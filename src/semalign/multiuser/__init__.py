@@ -1,9 +1,16 @@
-"""Multi-user settings. So far: the interference game with primary users (spec game.md): semantic
-water-filling, closed-form best responses, primary-user protection, the full-MIMO and
-fixed-eigenmode games with Jacobi / Gauss-Seidel / asynchronous updates, and their conditions."""
+"""Multi-user settings.
+
+* The interference game with primary users (spec game.md): semantic water-filling, closed-form best
+  responses, primary-user protection, the full-MIMO and fixed-eigenmode games with Jacobi /
+  Gauss-Seidel / asynchronous updates, their conditions, and :class:`SemanticInterferenceGame`.
+* The federated downlink (spec federated.md): :class:`FederatedDownlink`, a shared semantic
+  pre-equaliser at an access point and local equalisers at users, trained by explicit messages,
+  in process or on Dask workers.
+"""
 
 from semalign.multiuser.best_response import BestResponse, budgeted_best_response, priced_best_response, semantic_best_response
 from semalign.multiuser.conditions import ConditionReport, check_conditions
+from semalign.multiuser.federated import FederatedDownlink
 from semalign.multiuser.game import Equilibrium, GameDidNotConverge, solve_game
 from semalign.multiuser.network import InterferenceNetwork
 from semalign.multiuser.semantic_game import SemanticInterferenceGame
@@ -13,6 +20,7 @@ __all__ = [
     "BestResponse",
     "ConditionReport",
     "Equilibrium",
+    "FederatedDownlink",
     "GameDidNotConverge",
     "InterferenceNetwork",
     "SemanticInterferenceGame",

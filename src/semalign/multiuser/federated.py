@@ -43,6 +43,7 @@ from semalign.link.whitening import Whitener, fit_whitener
 from semalign.transceivers.linear_admm import block_diagonal_channel, project_power_ball
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
+EXECUTORS = ("local", "dask")
 BYTES_PER_ENTRY = 8  # complex64
 
 
@@ -66,35 +67,143 @@ class Message:
 
 
 class _User:
-    """A user's private state: its whitened pilots, whitener, channel and equaliser."""
+    """A user's private state (whitened pilots, whitener, channel, equaliser) and its protocol steps.
 
-    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float) -> None:
+    It is created where the user lives (in this process, or on a Dask worker) and only ever answers
+    with protocol messages: the uplink products, and a scalar training objective for the log.
+    """
+
+    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float, threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
         self.name = name
         self.d = latents.shape[-1]
         packed = pack_complex(latents)
         self.whitener: Whitener = fit_whitener(packed, name=f"{name} pilots")
-        self.x_white = self.whitener.whiten(packed).mT  # (m_k, n), column form
+        self.x_white = self.whitener.whiten(packed).mT.to(channel.dtype)  # (m_k, n), column form
         self.channel = channel  # (T N_r, T N_t)
         self.sigma2 = sigma2
         self.decoder: torch.Tensor | None = None
 
-    def g_step(self, received: torch.Tensor) -> None:
-        """MMSE equaliser for the received pilots ``(T N_r, n)`` (spec §2.3 step 2, corrected)."""
+    def receive(self, symbols: torch.Tensor) -> float:
+        """Receive the broadcast pilots ``(T N_t, n)`` through the channel, refit the MMSE equaliser
+        (spec §2.3 step 2, corrected regulariser n sigma^2 I) and return the training objective per
+        real latent entry (noise included), a diagnostic for the log."""
+        received = self.channel @ symbols
         n = received.shape[-1]
         gram = received @ received.mH
         eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
         loading = n * self.sigma2 + 1e-12 * torch.diagonal(gram).real.mean()  # as the single-link G step
-        rhs = received @ self.x_white.mH  # Y X^H
-        self.decoder = torch.linalg.solve(gram + loading * eye, rhs).mH
+        self.decoder = torch.linalg.solve(gram + loading * eye, received @ self.x_white.mH).mH  # X Y^H (Y Y^H + n s2 I)^-1
+        error = self.x_white - self.decoder @ received
+        value = error.abs().square().sum() / n + self.sigma2 * self.decoder.abs().square().sum()
+        return float(value / (2 * self.x_white.shape[0]))
 
     def uplink(self) -> dict[str, torch.Tensor]:
+        """The user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
         a = self.decoder @ self.channel
         return {"m1": a.mH @ a, "m2": a.mH @ self.x_white}
+
+    def snapshot(self) -> "_User":
+        """The state needed to simulate transmission afterwards (fetched once, after training)."""
+        return self
 
     def estimate(self, received: torch.Tensor) -> torch.Tensor:
         """``(n, T N_r)`` received symbols -> ``(n, d_k)`` real latents (de-whitened)."""
         white = received @ self.decoder.mT
         return unpack_complex(self.whitener.colour(white), self.d)
+
+
+class _AccessPoint:
+    """The AP's private state (whitened pilots, F, Z, U) and its protocol steps."""
+
+    def __init__(self, latents: torch.Tensor, start: torch.Tensor, *, variant: str, rho: float, power: float, n_users: int, threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        packed = pack_complex(latents)
+        self.whitener = fit_whitener(packed, name="AP pilots")
+        self.s_white = self.whitener.whiten(packed).mT.to(start.dtype)  # (m_0, n)
+        self.variant, self.rho, self.power, self.n_users = variant, rho, power, n_users
+        shape = (n_users, *start.shape) if variant == "multi-link" else start.shape
+        self.f = start.expand(shape).clone()
+        self.z, self.u = self.f.clone(), torch.zeros_like(self.f)
+
+    def broadcast(self, final: bool = False) -> list[tuple[str | int, torch.Tensor]]:
+        """The pilot symbols to send: F S_w to all (one broadcast), or F_k S_w to user k (multi-link).
+        ``final`` sends the feasible Z, to which the users fit the equalisers they keep."""
+        f = self.z if final else self.f
+        if self.variant == "multi-link":
+            return [(k, f[k] @ self.s_white) for k in range(self.n_users)]
+        return [("all", f @ self.s_white)]
+
+    def update(self, uplinks: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        """F step from the users' messages, power-ball projection, dual step (spec §2.3 steps 4-7)."""
+        n = self.s_white.shape[1]
+        n_rho = n * self.rho
+        eye = torch.eye(self.f.shape[-2], dtype=self.f.dtype)
+        anchor = self.z - self.u
+        sw_h = self.s_white.mH
+        if self.variant == "federated-admm":  # exact consensus ADMM: the summed normal equations
+            rhs = sum(msg["m2"] for msg in uplinks) @ sw_h + n_rho * anchor
+            f = torch.linalg.solve((n - 1) * sum(msg["m1"] for msg in uplinks) + n_rho * eye, rhs)
+        else:
+            local = torch.stack(
+                [torch.linalg.solve((n - 1) * msg["m1"] + n_rho * eye, msg["m2"] @ sw_h + n_rho * (anchor[k] if self.variant == "multi-link" else anchor))
+                 for k, msg in enumerate(uplinks)]
+            )  # fmt: skip
+            f = local if self.variant == "multi-link" else local.mean(0)
+        z_prev = self.z
+        flat = (f + self.u).reshape(-1, *f.shape[-2:])
+        self.f, self.z = f, project_power_ball(flat, self.power).reshape(f.shape)
+        self.u = self.u + self.f - self.z
+        return {
+            "primal_residual": float(torch.linalg.vector_norm(self.f - self.z)),
+            "dual_residual": float(self.rho * torch.linalg.vector_norm(self.z - z_prev)),
+            "power": float(self.f.abs().square().sum() / (self.n_users if self.variant == "multi-link" else 1)),
+        }
+
+    def snapshot(self) -> dict:
+        return {"precoder": self.z, "whitener": self.whitener, "n_pilots": self.s_white.shape[1]}
+
+
+class _InProcess:
+    """Runs the roles as plain objects in this process."""
+
+    def create(self, role, *args, **kwargs):
+        return role(*args, **kwargs)
+
+    def call(self, objects, method, *args):
+        return [getattr(obj, method)(*args) for obj in objects]
+
+    def close(self):
+        pass
+
+
+class _DaskActors:
+    """Runs each role as a Dask actor on its own worker; only method arguments and results (the
+    protocol's messages) travel between them."""
+
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        self.cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.client = Client(scheduler or self.cluster)
+        self.addresses = sorted(self.client.scheduler_info()["workers"])
+        self.placed = 0
+
+    def create(self, role, *args, **kwargs):
+        worker = self.addresses[self.placed % len(self.addresses)]
+        self.placed += 1
+        return self.client.submit(role, *args, threads=1, actor=True, pure=False, workers=[worker], **kwargs).result()
+
+    def call(self, objects, method, *args):
+        futures = [getattr(obj, method)(*args) for obj in objects]  # all in flight at once
+        return [future.result() for future in futures]
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 class FederatedDownlink:
@@ -111,6 +220,9 @@ class FederatedDownlink:
             strongest right singular vectors of sum_k H_k^H H_k on the first whitened AP dimensions,
             equal power); scaled to ||F_0||^2 = P.
         record_messages: keep every message in ``messages_``.
+        executor: ``"local"`` (every role in this process) or ``"dask"`` (the AP and each user as
+            Dask actors on separate workers: a ``LocalCluster`` of ``workers`` processes by default,
+            or the cluster at ``scheduler``, e.g. ``"tcp://host:8786"``).
 
     Attributes after :meth:`fit`:
         precoder_: ``(T N_t, m_0)`` the feasible Z (``(K, T N_t, m_0)`` for multi-link).
@@ -135,6 +247,9 @@ class FederatedDownlink:
         rounds: int = 30,
         initial_precoder: torch.Tensor | None = None,
         record_messages: bool = False,
+        executor: str = "local",
+        scheduler: str | None = None,
+        workers: int | None = None,
     ) -> None:
         h = torch.as_tensor(channels)
         if h.ndim != 3 or not h.is_complex():
@@ -150,6 +265,9 @@ class FederatedDownlink:
         self.rounds = check_positive_int("rounds", rounds)
         self.initial_precoder = initial_precoder
         self.record_messages = bool(record_messages)
+        self.executor = check_choice("executor", executor, EXECUTORS)
+        self.scheduler = scheduler
+        self.workers = None if workers is None else check_positive_int("workers", workers)
 
     @property
     def n_users(self) -> int:
@@ -183,7 +301,12 @@ class FederatedDownlink:
         return f0 * (self.power**0.5 / torch.linalg.matrix_norm(f0).clamp_min(1e-300))
 
     def fit(self, ap_latents, user_latents: Sequence) -> "FederatedDownlink":
-        """Run the protocol on paired pilots: ``ap_latents`` ``(n, d_0)`` and one ``(n, d_k)`` per user."""
+        """Run the protocol on paired pilots: ``ap_latents`` ``(n, d_0)`` and one ``(n, d_k)`` per user.
+
+        With ``executor="dask"`` the AP and every user are Dask actors on the cluster's workers; the
+        driver hands each its own pilots once at start (standing in for data already on that
+        machine) and then only relays the protocol's messages. Both executors give the same result.
+        """
         s = as_real_matrix("ap_latents", ap_latents)
         if len(user_latents) != self.n_users:
             raise ValueError(f"user_latents must hold one (n, d_k) matrix per user ({self.n_users}), got {len(user_latents)}")
@@ -194,79 +317,44 @@ class FederatedDownlink:
         sigma2 = self.noise_variance()
         real = torch.promote_types(s.dtype, torch.float32)
         cdtype = torch.complex128 if real == torch.float64 else torch.complex64
-        # AP side: its whitened pilots (it never sees a user latent).
-        self.ap_whitener_ = fit_whitener(pack_complex(s.to(real)), name="AP pilots")
-        s_white = self.ap_whitener_.whiten(pack_complex(s.to(real))).mT.to(cdtype)  # (m_0, n)
-        n, m0 = s_white.shape[1], s_white.shape[0]
         lifted = block_diagonal_channel(self.channels.to(cdtype), self.channel_uses)  # (K, T N_r, T N_t)
-        self.users_ = [_User(f"user{k}", x.to(real), lifted[k], sigma2) for k, x in enumerate(xs)]
+        start = self._start(complex_dim(s.shape[1]), cdtype)
+        runtime = _DaskActors(self.scheduler, self.workers or min(self.n_users + 1, 4)) if self.executor == "dask" else _InProcess()
         self.messages_: list[Message] = []
         self.bytes_uplink_ = self.bytes_downlink_ = 0
-        f0 = self._start(m0, cdtype)
-        shape = (self.n_users, *f0.shape) if self.variant == "multi-link" else f0.shape
-        f = f0.expand(shape).clone()
-        z, u = f.clone(), torch.zeros_like(f)
-        n_rho = n * self.rho
-        eye = torch.eye(f0.shape[0], dtype=cdtype)
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
-        for t in range(self.rounds):
-            self._downlink(t, f, s_white)
-            messages = [self._uplink(t, user) for user in self.users_]
-            history["objective"].append(sum(self._user_objective(user, f, s_white, k) for k, user in enumerate(self.users_)))
-            anchor = z - u
-            sw_h = s_white.mH
-            if self.variant == "federated-admm":
-                m1 = sum(msg["m1"] for msg in messages)
-                rhs = sum(msg["m2"] for msg in messages) @ sw_h + n_rho * anchor
-                f = torch.linalg.solve((n - 1) * m1 + n_rho * eye, rhs)
-            else:
-                local = torch.stack(
-                    [torch.linalg.solve((n - 1) * msg["m1"] + n_rho * eye, msg["m2"] @ sw_h + n_rho * (anchor if self.variant == "federated-prox" else anchor[k]))
-                     for k, msg in enumerate(messages)]
-                )  # fmt: skip
-                f = local.mean(0) if self.variant == "federated-prox" else local
-            z_prev = z
-            z = project_power_ball((f + u).reshape(-1, *f0.shape), self.power).reshape(shape)
-            u = u + f - z
-            history["primal_residual"].append(float(torch.linalg.vector_norm(f - z)))
-            history["dual_residual"].append(float(self.rho * torch.linalg.vector_norm(z - z_prev)))
-            history["power"].append(float(f.abs().square().sum() / (self.n_users if self.variant == "multi-link" else 1)))
-        # Transmit with the feasible precoder; users refit their equalisers to it.
-        self.precoder_ = z
-        self._downlink(self.rounds, z, s_white)
-        self.channel_uses_ = (self.rounds + 1) * n * self.channel_uses
+        try:
+            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.power, n_users=self.n_users)
+            users = [runtime.create(_User, f"user{k}", x.to(real), lifted[k], sigma2) for k, x in enumerate(xs)]
+            for t in range(self.rounds + 1):
+                final = t == self.rounds  # the last broadcast sends Z; users keep the equalisers fitted to it
+                objective = 0.0
+                for receiver, symbols in runtime.call([ap], "broadcast", final)[0]:
+                    targets = users if receiver == "all" else [users[receiver]]
+                    self._log(Message(t, "ap", "all users" if receiver == "all" else f"user{receiver}", "pilots", {"symbols": symbols}))
+                    objective += sum(runtime.call(targets, "receive", symbols))
+                if final:
+                    break
+                history["objective"].append(objective)
+                uplinks = runtime.call(users, "uplink")
+                for k, payload in enumerate(uplinks):
+                    self._log(Message(t, f"user{k}", "ap", "normal equations", payload))
+                for key, value in runtime.call([ap], "update", uplinks)[0].items():
+                    history[key].append(value)
+            ap_state = runtime.call([ap], "snapshot")[0]
+            self.users_ = runtime.call(users, "snapshot")
+        finally:
+            runtime.close()
+        self.precoder_ = ap_state["precoder"]
+        self.ap_whitener_ = ap_state["whitener"]
+        self.n_pilots_ = ap_state["n_pilots"]
+        self.channel_uses_ = (self.rounds + 1) * self.n_pilots_ * self.channel_uses
         self.history_ = history
-        self.n_pilots_ = n
         return self
 
     def _precoder_of(self, f: torch.Tensor, k: int) -> torch.Tensor:
         return f[k] if self.variant == "multi-link" else f
 
-    def _downlink(self, t: int, f: torch.Tensor, s_white: torch.Tensor) -> None:
-        """Broadcast F S_w over the air; each user sees H_k F S_w and refits its equaliser."""
-        if self.variant == "multi-link":
-            for k, user in enumerate(self.users_):
-                symbols = f[k] @ s_white
-                self._log(Message(t, "ap", user.name, "pilots", {"symbols": symbols}))
-                user.g_step(user.channel @ symbols)
-            return
-        symbols = f @ s_white  # one broadcast: T N_t x n symbols
-        self._log(Message(t, "ap", "all users", "pilots", {"symbols": symbols}))
-        for user in self.users_:
-            user.g_step(user.channel @ symbols)
-
-    def _uplink(self, t: int, user: _User) -> dict[str, torch.Tensor]:
-        payload = user.uplink()
-        self._log(Message(t, user.name, "ap", "normal equations", payload))
-        return payload
-
-    def _user_objective(self, user: _User, f: torch.Tensor, s_white: torch.Tensor, k: int) -> float:
-        """Whitened training MSE per entry of user k (evaluated in the simulation, not a message)."""
-        hf = user.channel @ self._precoder_of(f, k)
-        n = s_white.shape[1]
-        error = user.x_white - user.decoder @ hf @ s_white
-        # Per real latent entry (2 m_k of them), as the single-link objective.
-        return float((error.abs().square().sum() / n + user.sigma2 * user.decoder.abs().square().sum()) / (2 * user.x_white.shape[0]))
 
     @torch.no_grad()
     def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
