@@ -235,7 +235,7 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k) -> torch.Te
     return (columns * q.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
 
 
-def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 50) -> tuple[BestResponse, torch.Tensor]:
+def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40) -> tuple[BestResponse, torch.Tensor]:
     """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p (spec §5.2).
 
     The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate

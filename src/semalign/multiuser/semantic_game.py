@@ -234,10 +234,10 @@ class SemanticInterferenceGame:
         noise = self.noise_variance_ * torch.eye(n_r, dtype=DTYPE).expand(b, q, n_r, n_r)
         extra = {}
         if self.primary_users:
-            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit())
+            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit(), dtype=torch.float64)
             extra = dict(pu_channels=self._lift(self.pu_channels_per_use_, uses), pu_limits=limits, pu_protection=self.pu_protection)
         return InterferenceNetwork(
-            alignment, self._lift(self.channels_per_use_, uses), noise, torch.full((b, q), self.power), residual_mse=residual, **extra
+            alignment, self._lift(self.channels_per_use_, uses), noise, torch.full((b, q), self.power, dtype=torch.float64), residual_mse=residual, **extra
         )
 
     def _check_fitted(self) -> None:
@@ -300,7 +300,7 @@ class SemanticInterferenceGame:
         extra = {}
         if self.primary_users:
             protection = "individual" if self.pu_protection == "global" else self.pu_protection
-            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / self.n_pairs)
+            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / self.n_pairs, dtype=torch.float64)
             extra = dict(pu_channels=self._lift(self.pu_channels_per_use_[:, :, pair : pair + 1], uses), pu_limits=limits, pu_protection=protection)
         return InterferenceNetwork(
             net.alignment[:, pair : pair + 1],

@@ -1,0 +1,249 @@
+"""First-K and Top-K baselines for the multi-user downlink, without giving users the AP's latents.
+
+The published multi-user baselines (spec federated.md §3.3, §7 item 15) let every user fit a
+least-squares map from the AP's *raw pilot latents* S to its own latents, which contradicts the
+privacy premise of the federated method (a user never sees the AP's latents). Here the users only
+ever see what the channel delivers:
+
+1. **AP, features.** The AP packs its latent into m_0 = ceil(d_0/2) complex coordinates and keeps
+   K = T min(N_t, N_r) of them (at most m_0):
+
+   * ``"first-k"``: the first K coordinates;
+   * ``"top-k"``: the K coordinates with the largest pilot variance E|s_i - mu_i|^2 of the *raw*
+     AP latent, chosen once by the AP alone (fixed indices; no per-sample selection, so no genie
+     side information is needed: the users never learn which coordinates were kept).
+
+   The kept coordinates are whitened with the pilots' mean and Cholesky factor (zero mean, identity
+   covariance). For First-K this equals the first K coordinates of the whole whitened latent,
+   because the Cholesky whitening is lower triangular.
+2. **AP, precoder.** One broadcast serves every user, so the K unit-variance features go on
+   S = min(N_t, N_r) common streams per channel use, the strongest eigenvectors V of
+   sum_k H_k^H H_k, with equal power: x_t = a V p_t, a = sqrt(P / K), so every latent costs energy P
+   over its T channel uses. With one user V holds the channel's right singular vectors, as in the
+   single-link baselines (:mod:`semalign.transceivers.baselines`).
+3. **Pilots over the air.** The AP broadcasts the n precoded pilot features once (n T channel uses);
+   user k receives r = H_k x + w (noisy, w ~ CN(0, sigma^2 I)).
+4. **User k, equaliser.** The linear MMSE estimate of the features from its effective channel
+   E_k = a H_k V: p̂ = (E_k^H E_k + sigma^2 I)^{-1} E_k^H r. With one user E_k = a U diag(sigma_i)
+   and this is exactly the per-stream MMSE of the single-link baselines, g_i =
+   a sigma_i / (a^2 sigma_i^2 + sigma^2). The user knows E_k (perfect CSI, like every method here);
+   the AP broadcasts a V once as a control message, counted in ``bytes_downlink_``.
+5. **User k, semantic map.** A ridge least-squares map (real, widely linear: on [Re p̂, Im p̂]) from
+   the *equalised received pilot features* to its own pilot latents, with intercept. No uplink.
+
+Assumption, stated plainly: the user learns its map from the noisy features the channel delivered,
+never from the AP's latents S or from the noiseless features; it only needs to know which received
+pilot belongs to which of its own samples (the pilot order, as in the federated protocol). What a
+user holds is inspectable: ``users_[k].received_pilots`` is everything it got from the AP besides
+the control message ``a V``.
+
+Accounting: ``bytes_downlink_`` counts the pilot broadcast (T N_t n complex64 entries) and the
+control message a V; ``bytes_uplink_`` is 0; ``channel_uses_`` is n T (one over-the-air broadcast).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from semalign._checks import as_real_matrix, check_choice, check_positive, check_positive_int
+from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
+from semalign.link.packing import complex_dim, pack_complex, unpack_complex
+from semalign.link.whitening import Whitener, fit_whitener
+from semalign.multiuser.federated import BYTES_PER_ENTRY, Message
+from semalign.transceivers.baselines import least_squares_alignment
+
+BASELINE_METHODS = ("first-k", "top-k")
+_DTYPE = torch.complex128
+
+
+def select_features(ap_latents: torch.Tensor, n_features: int, method: str) -> torch.Tensor:
+    """Indices ``(K,)`` of the complex AP coordinates a baseline keeps (sorted ascending).
+
+    Args:
+        ap_latents: ``(n, d_0)`` real AP pilot latents.
+        n_features: K, at most ceil(d_0/2).
+        method: ``"first-k"`` (0..K-1) or ``"top-k"`` (largest pilot variance of the raw packed latent).
+    """
+    check_choice("method", method, BASELINE_METHODS)
+    m0 = complex_dim(ap_latents.shape[-1])
+    if not 1 <= n_features <= m0:
+        raise ValueError(f"n_features must be in 1..ceil(d_0/2) = {m0}, got {n_features}")
+    if method == "first-k":
+        return torch.arange(n_features)
+    packed = pack_complex(ap_latents.to(torch.float64))
+    variance = (packed - packed.mean(0)).abs().square().mean(0)
+    return torch.sort(torch.topk(variance, n_features, sorted=True).indices).values
+
+
+class _BaselineUser:
+    """A user's private state. It is given only received (noisy) pilot symbols, its effective
+    channel and its own latents; it never sees the AP's latents."""
+
+    def __init__(self, name: str, channel: torch.Tensor, sigma2: float) -> None:
+        self.name = name
+        self.channel = channel  # (N_r, N_t) per channel use
+        self.sigma2 = sigma2
+
+    def fit(self, received: torch.Tensor, effective: torch.Tensor, latents: torch.Tensor, n_features: int, channel_uses: int) -> None:
+        """``received`` ``(n, T N_r)`` noisy pilot symbols, ``effective`` ``(N_r, S)`` = a H_k V,
+        ``latents`` ``(n, d_k)`` the user's own pilot latents."""
+        self.received_pilots = received
+        self.n_features, self.channel_uses = n_features, channel_uses
+        s = effective.shape[-1]
+        gram = effective.mH @ effective + self.sigma2 * torch.eye(s, dtype=effective.dtype)
+        self.equaliser_ = torch.linalg.solve(gram, effective.mH)  # (S, N_r): LMMSE of the unit-variance streams
+        features = self.features(received)
+        y = latents.to(torch.float64)
+        self.feature_mean_, self.latent_mean_ = features.mean(0, keepdim=True), y.mean(0, keepdim=True)
+        self.map_ = least_squares_alignment(features - self.feature_mean_, y - self.latent_mean_)  # (2K, d_k)
+        self.d = y.shape[-1]
+
+    def features(self, received: torch.Tensor) -> torch.Tensor:
+        """``(n, T N_r)`` received symbols -> ``(n, 2K)`` real equalised features [Re p̂, Im p̂]."""
+        n, n_rx = received.shape[0], self.channel.shape[0]
+        per_use = received.reshape(n, self.channel_uses, n_rx) @ self.equaliser_.mT  # (n, T, S)
+        p_hat = per_use.reshape(n, -1)[:, : self.n_features]
+        return torch.cat([p_hat.real, p_hat.imag], dim=-1)
+
+    def estimate(self, received: torch.Tensor) -> torch.Tensor:
+        return (self.features(received) - self.feature_mean_) @ self.map_ + self.latent_mean_
+
+
+class FederatedFeatureBaseline:
+    """First-K / Top-K for an AP broadcasting to K users (module docstring), with the interface of
+    :class:`~semalign.multiuser.federated.FederatedDownlink`.
+
+    Args:
+        channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
+        method: ``"first-k"`` or ``"top-k"``.
+        snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
+            conventions; sigma^2 per receive antenna per channel use).
+        seed: seed of the noise on the over-the-air pilot broadcast.
+        record_messages: keep every message in ``messages_``.
+
+    Attributes after :meth:`fit`:
+        features_: ``(K,)`` indices of the AP's complex coordinates that are sent.
+        precoder_: ``(N_t, S)`` a V, the per-channel-use precoder of the S streams.
+        users_: per user its private state (``received_pilots``, ``equaliser_``, ``map_``).
+        bytes_uplink_ (0), bytes_downlink_, channel_uses_ (n T), n_pilots_.
+    """
+
+    def __init__(
+        self,
+        channels,
+        *,
+        method: str = "first-k",
+        snr_db: float = 20.0,
+        power: float = 1.0,
+        snr_convention: str = "total",
+        channel_variance: float = 1.0,
+        channel_uses: int = 1,
+        seed: int = 0,
+        record_messages: bool = False,
+    ) -> None:
+        h = torch.as_tensor(channels)
+        if h.ndim != 3 or not h.is_complex():
+            raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
+        self.channels = h
+        self.method = check_choice("method", method, BASELINE_METHODS)
+        self.snr_db = float(snr_db)
+        self.power = check_positive("power", power)
+        self.snr_convention = check_snr_convention(snr_convention)
+        self.channel_variance = check_positive("channel_variance", channel_variance)
+        self.channel_uses = check_positive_int("channel_uses", channel_uses)
+        self.seed = int(seed)
+        self.record_messages = bool(record_messages)
+
+    @property
+    def n_users(self) -> int:
+        return self.channels.shape[0]
+
+    @property
+    def n_streams(self) -> int:
+        return min(self.channels.shape[-2:])
+
+    def noise_variance(self) -> float:
+        return float(
+            noise_variance(self.snr_db, power=self.power, n_tx=self.channels.shape[-1], channel_uses=self.channel_uses,
+                           channel_variance=self.channel_variance, convention=self.snr_convention)
+        )  # fmt: skip
+
+    def _log(self, message: Message) -> None:
+        self.bytes_downlink_ += message.bytes
+        if self.record_messages:
+            self.messages_.append(message)
+
+    def _symbols(self, ap_latents: torch.Tensor) -> torch.Tensor:
+        """``(n, d_0)`` AP latents -> ``(n, T N_t)`` transmitted symbols (use-major)."""
+        white = self.feature_whitener_.whiten(pack_complex(ap_latents.to(torch.float64))[:, self.features_])
+        n, t, s = white.shape[0], self.channel_uses, self.n_streams
+        p = torch.nn.functional.pad(white, (0, t * s - white.shape[-1]))  # idle streams when K < T S
+        return (p.reshape(n, t, s) @ self.precoder_.mT).reshape(n, t * self.channels.shape[-1])
+
+    def _receive(self, symbols: torch.Tensor, k: int, generator: torch.Generator | None, noise: bool) -> torch.Tensor:
+        n, t = symbols.shape[0], self.channel_uses
+        h = self.channels[k].to(_DTYPE)
+        received = (symbols.reshape(n, t, h.shape[-1]) @ h.mT).reshape(n, t * h.shape[-2])
+        if noise:
+            received = received + complex_awgn(tuple(received.shape), self.noise_variance(), generator=generator, dtype=_DTYPE)
+        return received
+
+    def fit(self, ap_latents, user_latents: Sequence) -> "FederatedFeatureBaseline":
+        """One over-the-air pilot broadcast; each user fits its equaliser and map.
+
+        Args:
+            ap_latents: ``(n, d_0)`` AP pilot latents (stay at the AP).
+            user_latents: one ``(n, d_k)`` per user, the same samples in the same order (each stays
+                with its user).
+        """
+        s = as_real_matrix("ap_latents", ap_latents)
+        if len(user_latents) != self.n_users:
+            raise ValueError(f"user_latents must hold one (n, d_k) matrix per user ({self.n_users}), got {len(user_latents)}")
+        xs = [as_real_matrix(f"user_latents[{k}]", x) for k, x in enumerate(user_latents)]
+        for k, x in enumerate(xs):
+            if x.shape[0] != s.shape[0]:
+                raise ValueError(f"user_latents[{k}] has {x.shape[0]} pilots but ap_latents has {s.shape[0]}; the pilots must be paired")
+        n, m0 = s.shape[0], complex_dim(s.shape[1])
+        n_streams, n_tx = self.n_streams, self.channels.shape[-1]
+        self.n_features_ = min(self.channel_uses * n_streams, m0)
+        self.features_ = select_features(s, self.n_features_, self.method)
+        self.feature_whitener_: Whitener = fit_whitener(pack_complex(s.to(torch.float64))[:, self.features_], name="AP features")
+        # Common streams: the strongest eigenvectors of sum_k H_k^H H_k, equal power per feature.
+        h = self.channels.to(_DTYPE)
+        _, vecs = torch.linalg.eigh((h.mH @ h).sum(0))
+        amplitude = (self.power / self.n_features_) ** 0.5
+        self.precoder_ = amplitude * vecs.flip(-1)[:, :n_streams]  # (N_t, S)
+        self.messages_: list[Message] = []
+        self.bytes_uplink_ = self.bytes_downlink_ = 0
+        sigma2 = self.noise_variance()
+        self._log(Message(0, "ap", "all users", "precoder", {"precoder": self.precoder_}))
+        symbols = self._symbols(s)
+        self._log(Message(0, "ap", "all users", "pilots", {"symbols": symbols}))
+        generator = torch.Generator().manual_seed(self.seed)
+        self.users_ = []
+        for k, x in enumerate(xs):
+            user = _BaselineUser(f"user{k}", h[k], sigma2)
+            received = self._receive(symbols, k, generator, noise=True)
+            user.fit(received, h[k] @ self.precoder_, x, self.n_features_, self.channel_uses)
+            self.users_.append(user)
+        self.channel_uses_ = n * self.channel_uses
+        self.n_pilots_ = n
+        return self
+
+    @torch.no_grad()
+    def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
+        """Send the AP's latents ``(n, d_0)`` to every user; returns one ``(n, d_k)`` estimate per user."""
+        if not hasattr(self, "users_"):
+            raise RuntimeError("FederatedFeatureBaseline is not fitted yet; call fit() first")
+        s = as_real_matrix("ap_latents", ap_latents)
+        symbols = self._symbols(s)
+        return [user.estimate(self._receive(symbols, k, generator, noise)).to(s.dtype) for k, user in enumerate(self.users_)]
+
+    def compression_factor(self, ap_dim: int) -> float:
+        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
+        return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
+
+
+__all__ = ["BASELINE_METHODS", "BYTES_PER_ENTRY", "FederatedFeatureBaseline", "select_features"]
