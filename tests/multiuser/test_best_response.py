@@ -113,3 +113,21 @@ def test_best_response_rejects_a_singular_interference_covariance():
     a, h, _ = _instance(rng)
     with pytest.raises(ValueError, match="Hermitian positive definite"):
         semantic_best_response(a, h, torch.zeros(3, 3, dtype=torch.complex128), 1.0)
+
+
+def test_degenerate_eigenspaces_follow_the_reference():
+    """With a channel lifted over two channel uses every eigenvalue repeats; the reference picks,
+    among the equally good best responses, the one closest to it, and the MSE does not change."""
+    rng = np.random.default_rng(6)
+    a = crandn(rng, 4, 4) * torch.as_tensor(0.7 ** np.arange(4))
+    h1 = crandn(rng, 2, 2)
+    h = torch.block_diag(h1, h1)
+    r = 0.1 * torch.eye(4, dtype=torch.complex128)
+    free = semantic_best_response(a, h, r, 1.0)
+    # Another optimal answer: swap the two channel uses of the precoder (same MSE, different Q).
+    swap = torch.tensor([2, 3, 0, 1])
+    other = free.precoder[swap]
+    assert pair_mse(a, h, other, wiener_decoder(a, h, other, r), r).item() == pytest.approx(free.mse.item(), rel=1e-10)
+    follow = semantic_best_response(a, h, r, 1.0, reference=other)
+    assert follow.mse.item() == pytest.approx(free.mse.item(), rel=1e-10)
+    torch.testing.assert_close(follow.covariance, other @ other.mH, rtol=1e-7, atol=1e-8)

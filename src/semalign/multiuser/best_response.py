@@ -95,7 +95,37 @@ def _semantic_directions(alignment: torch.Tensor, n_tx: int) -> tuple[torch.Tens
     return s.square(), vh_a, min(n_tx, s.shape[-1])
 
 
-def semantic_best_response(alignment, channel, interference, power, *, method: str = "active-set") -> BestResponse:
+def align_degenerate_eigenvectors(values: torch.Tensor, vectors: torch.Tensor, reference: torch.Tensor, tolerance: float = 1e-8) -> torch.Tensor:
+    """Choose, inside every (near-)degenerate eigenspace, the basis closest to ``reference``.
+
+    With repeated eigenvalues (e.g. the T-fold repetition of a channel lifted over T channel uses)
+    the eigenvectors are only defined up to a unitary rotation within each eigenspace, and a solver
+    returns an arbitrary one; a best response built on them then jumps between equally good
+    answers. This rotates each cluster of eigenvalues within ``tolerance`` (relative to the largest)
+    by the unitary U maximising Re tr(W^H V U) (orthogonal Procrustes, block diagonal over
+    clusters), which changes nothing where eigenvalues are distinct.
+
+    Args:
+        values: ``(..., n)`` eigenvalues sorted (either order); vectors: ``(..., n, n)`` matching columns.
+        reference: ``(..., n, c)`` directions to stay close to (c <= n; missing columns count as 0).
+    """
+    n = values.shape[-1]
+    scale = values.abs().amax(-1, keepdim=True).clamp_min(1e-300)
+    new_cluster = torch.cat([torch.ones_like(values[..., :1], dtype=torch.bool), (values[..., 1:] - values[..., :-1]).abs() > tolerance * scale], -1)
+    cluster = new_cluster.long().cumsum(-1)
+    same = (cluster.unsqueeze(-1) == cluster.unsqueeze(-2)).to(vectors.dtype)  # block-diagonal mask
+    padded = torch.zeros(*reference.shape[:-1], n, dtype=vectors.dtype, device=vectors.device)
+    padded[..., : reference.shape[-1]] = reference.to(vectors.dtype)
+    overlap = (vectors.mH @ padded) * same
+    # The polar factor of a nonsingular block-diagonal matrix is block diagonal; the small identity
+    # keeps blocks without reference (zero overlap) at the identity rotation.
+    eye = torch.eye(n, dtype=vectors.dtype, device=vectors.device)
+    left, _, right_h = torch.linalg.svd(overlap + 1e-9 * eye)
+    rotation = (left @ right_h) * same
+    return vectors @ rotation
+
+
+def semantic_best_response(alignment, channel, interference, power, *, method: str = "active-set", reference: torch.Tensor | None = None) -> BestResponse:
     """Best response of one pair to the interference-plus-noise covariance ``interference``.
 
     Args:
@@ -104,6 +134,10 @@ def semantic_best_response(alignment, channel, interference, power, *, method: s
         interference: ``(..., n_R, n_R)`` Hermitian positive definite R (noise plus the others' interference).
         power: P > 0, a number or ``(...,)``.
         method: water-filling solver, see :func:`~semalign.multiuser.water_filling.semantic_water_filling`.
+        reference: optional ``(..., n_T, d)`` precoder (the pair's current one): where K has repeated
+            eigenvalues, the best response is not unique, and the one whose eigenmodes are closest
+            to the reference's is returned (see :func:`align_degenerate_eigenvectors`), so iterations
+            do not jump between equivalent answers.
     """
     a = torch.as_tensor(alignment).to(_DTYPE)
     h = torch.as_tensor(channel).to(_DTYPE)
@@ -111,6 +145,9 @@ def semantic_best_response(alignment, channel, interference, power, *, method: s
     lam, v_k = torch.linalg.eigh(whitened_gram(h, r))
     lam, v_k = lam.flip(-1).clamp_min(0.0), v_k.flip(-1)  # strongest first
     w_all, vh_a, k = _semantic_directions(a, h.shape[-1])
+    if reference is not None:
+        # The reference's stream directions: F_ref V_A = V_K,ref diag(sqrt(p_ref)).
+        v_k = align_degenerate_eigenvectors(lam, v_k, torch.as_tensor(reference).to(_DTYPE) @ vh_a[..., :k, :].mH)
     weights, gains = w_all[..., :k], lam[..., :k]
     powers, _ = semantic_water_filling(weights, gains, power, method=method)
     precoder = (v_k[..., :, :k] * powers.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]

@@ -28,8 +28,13 @@ ever see what the channel delivers:
    and this is exactly the per-stream MMSE of the single-link baselines, g_i =
    a sigma_i / (a^2 sigma_i^2 + sigma^2). The user knows E_k (perfect CSI, like every method here);
    the AP broadcasts a V once as a control message, counted in ``bytes_downlink_``.
-5. **User k, semantic map.** A ridge least-squares map (real, widely linear: on [Re p̂, Im p̂]) from
-   the *equalised received pilot features* to its own pilot latents, with intercept. No uplink.
+5. **User k, semantic map.** A ridge least-squares map with intercept from the *equalised received
+   pilot features* to its own pilot latents. No uplink. ``processing="strictly-linear"`` (default)
+   fits a complex map from p̂ to the user's packed latent, the same class of receiver as the
+   federated method's equaliser G_k, so the comparison isolates the AP's design (learned shared
+   pre-equaliser vs feature selection); ``"widely-linear"`` fits a real map from [Re p̂, Im p̂] to
+   the real latent (the published baseline's real least-squares map is of this kind). On packed
+   real latents, which are improper complex vectors, the widely-linear map is the stronger one.
 
 Assumption, stated plainly: the user learns its map from the noisy features the channel delivered,
 never from the AP's latents S or from the noiseless features; it only needs to know which received
@@ -52,9 +57,9 @@ from semalign.link.noise import check_snr_convention, complex_awgn, noise_varian
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
 from semalign.multiuser.federated import BYTES_PER_ENTRY, Message
-from semalign.transceivers.baselines import least_squares_alignment
 
 BASELINE_METHODS = ("first-k", "top-k")
+PROCESSING = ("strictly-linear", "widely-linear")
 _DTYPE = torch.complex128
 
 
@@ -77,38 +82,53 @@ def select_features(ap_latents: torch.Tensor, n_features: int, method: str) -> t
     return torch.sort(torch.topk(variance, n_features, sorted=True).indices).values
 
 
+def _ridge_least_squares(features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Map W ``(p, q)`` minimising ||features W - targets||^2 + r ||W||^2 for centred ``(n, p)`` and
+    ``(n, q)`` matrices (real or complex), r = 1e-6 times the mean diagonal of the Gram matrix."""
+    gram = features.mH @ features
+    ridge = 1e-6 * torch.diagonal(gram).real.mean().clamp_min(1e-12)
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype)
+    return torch.linalg.solve(gram + ridge * eye, features.mH @ targets)
+
+
 class _BaselineUser:
     """A user's private state. It is given only received (noisy) pilot symbols, its effective
     channel and its own latents; it never sees the AP's latents."""
 
-    def __init__(self, name: str, channel: torch.Tensor, sigma2: float) -> None:
+    def __init__(self, name: str, channel: torch.Tensor, sigma2: float, processing: str) -> None:
         self.name = name
         self.channel = channel  # (N_r, N_t) per channel use
         self.sigma2 = sigma2
+        self.processing = processing
 
     def fit(self, received: torch.Tensor, effective: torch.Tensor, latents: torch.Tensor, n_features: int, channel_uses: int) -> None:
         """``received`` ``(n, T N_r)`` noisy pilot symbols, ``effective`` ``(N_r, S)`` = a H_k V,
         ``latents`` ``(n, d_k)`` the user's own pilot latents."""
         self.received_pilots = received
-        self.n_features, self.channel_uses = n_features, channel_uses
+        self.n_features, self.channel_uses, self.d = n_features, channel_uses, latents.shape[-1]
         s = effective.shape[-1]
         gram = effective.mH @ effective + self.sigma2 * torch.eye(s, dtype=effective.dtype)
         self.equaliser_ = torch.linalg.solve(gram, effective.mH)  # (S, N_r): LMMSE of the unit-variance streams
         features = self.features(received)
-        y = latents.to(torch.float64)
-        self.feature_mean_, self.latent_mean_ = features.mean(0, keepdim=True), y.mean(0, keepdim=True)
-        self.map_ = least_squares_alignment(features - self.feature_mean_, y - self.latent_mean_)  # (2K, d_k)
-        self.d = y.shape[-1]
+        target = self._target(latents.to(torch.float64))
+        self.feature_mean_, self.target_mean_ = features.mean(0, keepdim=True), target.mean(0, keepdim=True)
+        self.map_ = _ridge_least_squares(features - self.feature_mean_, target - self.target_mean_)
+
+    def _target(self, latents: torch.Tensor) -> torch.Tensor:
+        return latents if self.processing == "widely-linear" else pack_complex(latents)
 
     def features(self, received: torch.Tensor) -> torch.Tensor:
-        """``(n, T N_r)`` received symbols -> ``(n, 2K)`` real equalised features [Re p̂, Im p̂]."""
+        """``(n, T N_r)`` received symbols -> equalised features: ``(n, K)`` complex p̂ (strictly
+        linear) or ``(n, 2K)`` real [Re p̂, Im p̂] (widely linear)."""
         n, n_rx = received.shape[0], self.channel.shape[0]
         per_use = received.reshape(n, self.channel_uses, n_rx) @ self.equaliser_.mT  # (n, T, S)
         p_hat = per_use.reshape(n, -1)[:, : self.n_features]
-        return torch.cat([p_hat.real, p_hat.imag], dim=-1)
+        return p_hat if self.processing == "strictly-linear" else torch.cat([p_hat.real, p_hat.imag], dim=-1)
 
     def estimate(self, received: torch.Tensor) -> torch.Tensor:
-        return (self.features(received) - self.feature_mean_) @ self.map_ + self.latent_mean_
+        """``(n, T N_r)`` received symbols -> ``(n, d_k)`` real latent estimates."""
+        out = (self.features(received) - self.feature_mean_) @ self.map_ + self.target_mean_
+        return out if self.processing == "widely-linear" else unpack_complex(out, self.d)
 
 
 class FederatedFeatureBaseline:
@@ -120,6 +140,10 @@ class FederatedFeatureBaseline:
         method: ``"first-k"`` or ``"top-k"``.
         snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
             conventions; sigma^2 per receive antenna per channel use).
+        processing: the users' semantic map, ``"strictly-linear"`` (complex, from p̂ to the packed
+            latent: the class of :class:`~semalign.multiuser.federated.FederatedDownlink`'s
+            equalisers) or ``"widely-linear"`` (real, from [Re p̂, Im p̂] to the real latent, as the
+            published baseline's real least-squares map).
         seed: seed of the noise on the over-the-air pilot broadcast.
         record_messages: keep every message in ``messages_``.
 
@@ -140,6 +164,7 @@ class FederatedFeatureBaseline:
         snr_convention: str = "total",
         channel_variance: float = 1.0,
         channel_uses: int = 1,
+        processing: str = "strictly-linear",
         seed: int = 0,
         record_messages: bool = False,
     ) -> None:
@@ -153,6 +178,7 @@ class FederatedFeatureBaseline:
         self.snr_convention = check_snr_convention(snr_convention)
         self.channel_variance = check_positive("channel_variance", channel_variance)
         self.channel_uses = check_positive_int("channel_uses", channel_uses)
+        self.processing = check_choice("processing", processing, PROCESSING)
         self.seed = int(seed)
         self.record_messages = bool(record_messages)
 
@@ -224,7 +250,7 @@ class FederatedFeatureBaseline:
         generator = torch.Generator().manual_seed(self.seed)
         self.users_ = []
         for k, x in enumerate(xs):
-            user = _BaselineUser(f"user{k}", h[k], sigma2)
+            user = _BaselineUser(f"user{k}", h[k], sigma2, self.processing)
             received = self._receive(symbols, k, generator, noise=True)
             user.fit(received, h[k] @ self.precoder_, x, self.n_features_, self.channel_uses)
             self.users_.append(user)
@@ -246,4 +272,4 @@ class FederatedFeatureBaseline:
         return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
 
 
-__all__ = ["BASELINE_METHODS", "BYTES_PER_ENTRY", "FederatedFeatureBaseline", "select_features"]
+__all__ = ["BASELINE_METHODS", "BYTES_PER_ENTRY", "PROCESSING", "FederatedFeatureBaseline", "select_features"]

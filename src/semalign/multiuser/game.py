@@ -133,7 +133,7 @@ class _FullMimo:
             gram = self.pu_gram[:, :, idx].transpose(1, 2)
             response = priced_best_response(a, h, r, p, gram, prices.unsqueeze(1).expand(-1, len(idx), -1))
         else:
-            response = semantic_best_response(a, h, r, p)
+            response = semantic_best_response(a, h, r, p, reference=state[:, idx])
         current = concentrated_mse(a, whitened_gram(h, r), state[:, idx])
         best, now = response.mse, current
         if self.protection == "global" and prices is not None:
