@@ -27,7 +27,8 @@ def _slsqp_precoder(a, gram, power, n_t, starts, rng, pu_gram=None, limit=None, 
 
     constraints = [{"type": "ineq", "fun": lambda z: power - z @ z}]
     if pu_gram is not None:
-        constraints.append({"type": "ineq", "fun": lambda z: limit - torch.diagonal(pu_gram @ unpack(z) @ unpack(z).mH).sum().real.item()})
+        # Relative to the limit, so the feasibility tolerance below means the same for tiny limits.
+        constraints.append({"type": "ineq", "fun": lambda z: 1 - torch.diagonal(pu_gram @ unpack(z) @ unpack(z).mH).sum().real.item() / limit})
     if null is not None:
         constraints.append({"type": "eq", "fun": lambda z: torch.view_as_real(null @ unpack(z)).flatten().numpy()})
     best = np.inf
@@ -248,3 +249,44 @@ def test_bad_input_is_named(network_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         solve_game(net)  # converges quietly
+
+
+def test_fixed_eigenmode_response_with_an_interference_budget_matches_slsqp(network_factory):
+    """Spec T6: the reduced best response under sum p <= P and c^T p <= I, against SLSQP."""
+    net = network_factory(seed=12, b=6, q=2, j=1, protection="individual", limit=0.01)
+    game = EigenmodeGame.from_network(net)
+    gains = game.stream_gains(torch.zeros_like(game.weights))
+    limits = net.pair_limits()
+    p = eigenmode_response(game, gains, limits=limits)
+    for b in range(6):
+        for q in range(2):
+            w, lam, c = game.weights[b, q].numpy(), gains[b, q].numpy(), game.pu_leakage[b, 0, q].numpy()
+            ours = p[b, q].numpy()
+            cap = limits[b, 0, q].item()
+            assert ours.sum() <= 1 + 1e-9 and c @ ours <= cap * (1 + 1e-9)
+            best = np.inf
+            for start in (np.full(len(w), 1e-3), np.eye(len(w))[0] * 1e-3):
+                res = scipy.optimize.minimize(lambda x: np.sum(w / (1 + lam * x)), start, bounds=[(0, None)] * len(w), method="SLSQP",
+                                              constraints=[{"type": "ineq", "fun": lambda x: 1.0 - x.sum()}, {"type": "ineq", "fun": lambda x: cap - c @ x}],
+                                              options={"ftol": 1e-15, "maxiter": 1000})  # fmt: skip
+                if res.x.sum() <= 1 + 1e-7 and c @ res.x <= cap * (1 + 1e-7):
+                    best = min(best, res.fun)
+            assert np.sum(w / (1 + lam * ours)) <= best + 1e-8
+
+
+def test_a_limit_too_tight_for_full_power_leaves_power_unused_optimally(network_factory):
+    """When the primary receiver sees every transmit direction (N_p = n_T) and the limit is tiny, the
+    optimum uses less than P (power multiplier 0); the best response still matches SLSQP."""
+    rng = np.random.default_rng(13)
+    net = network_factory(seed=13, b=2, q=1, n=2, d=3, m=3, j=1, n_p=2)
+    a, h, r = net.alignment[:, 0], net.direct_channels[:, 0], net.noise[:, 0]
+    g = net.pu_channels[:, :, 0]
+    limits = torch.full((2, 1), 1e-3, dtype=torch.float64)
+    response, _ = budgeted_best_response(a, h, r, 1.0, g, limits)
+    gram = whitened_gram(h, r)
+    for i in range(2):
+        used = torch.diagonal(g[i, 0] @ response.covariance[i] @ g[i, 0].mH).sum().real
+        assert used <= 1e-3 * (1 + 1e-9)
+        assert torch.linalg.matrix_norm(response.precoder[i]).square() < 0.9  # the budget is not used
+        found = _slsqp_precoder(a[i], gram[i], 1.0, 2, 10, rng, g[i, 0].mH @ g[i, 0], 1e-3)
+        assert response.mse[i].item() <= found + 1e-7, (i, response.mse[i].item(), found)

@@ -277,10 +277,11 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
 
     The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate
     sweeps for several primary users); for each ratio vector the power multiplier is exact
-    (:func:`_ratio_precoder`). The problem is not convex in F, but the duality gap was zero in every
-    check (spec T3b and the tests). If a limit cannot be met with the budget fully used (the price
-    ratio would have to be infinite), or coordinate sweeps leave a residual violation, F is scaled
-    down until every limit holds, which keeps it feasible.
+    (:func:`_ratio_precoder`). Where a limit cannot be met with the budget fully used (mu = 0, an
+    infinite ratio), the absolute prices are searched instead with the power multiplier free
+    (:func:`priced_best_response`). The problem is not convex in F, but the duality gap was zero in
+    every check (spec T3b and the tests). A residual violation from coordinate sweeps (several
+    primary users) is removed by scaling F down, which keeps it feasible.
 
     Args:
         pu_channels: ``(..., J, N_p, n_T)`` G_p.
@@ -303,6 +304,18 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
         return precoder, _pu_load(pu_gram, precoder @ precoder.mH)
 
     ratios, precoder, load = price_search(evaluate, limits, steps=steps)
+    unreachable = (load > limits * (1 + 1e-9)).any(-1)
+    if bool(unreachable.any()):
+        # The limit binds so hard that the budget P is not used (mu = 0, no finite ratio): search
+        # the absolute prices with the power multiplier free (nested bisection; only where needed).
+        def evaluate_prices(eta):
+            response = priced_best_response(a, h, r, power, pu_gram, eta, steps=steps)
+            return response.precoder, _pu_load(pu_gram, response.covariance)
+
+        _, exact, exact_load = price_search(evaluate_prices, limits, steps=steps)
+        precoder = torch.where(unreachable[..., None, None], exact, precoder)
+        load = torch.where(unreachable.unsqueeze(-1), exact_load, load)
+    # A residual from coordinate sweeps (several primary users): scale down to feasibility.
     scale = (limits / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1)
     precoder = precoder * scale.sqrt().to(_DTYPE)[..., None, None]
     return _response(a, h, r, gram, precoder, w_all, k), ratios

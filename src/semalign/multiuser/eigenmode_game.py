@@ -160,9 +160,21 @@ def eigenmode_response(
             p = semantic_water_filling(scaled, gains, p_total)[0]
             return p, (c * p.unsqueeze(1)).sum(-1).transpose(1, 2)
 
-        _, p, load = price_search(evaluate, limits.transpose(1, 2))
-        # A limit unreachable at full power, or a residual from coordinate sweeps: scale to feasibility.
-        scale = (limits.transpose(1, 2) / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1, keepdim=True)
+        caps = limits.transpose(1, 2)
+        _, p, load = price_search(evaluate, caps)
+        unreachable = (load > caps * (1 + 1e-9)).any(-1)  # (B, S)
+        if bool(unreachable.any()):
+            # The limit binds so hard that the budget P is not used (mu = 0): search the absolute
+            # prices with the power multiplier free (exact, slower; only where needed).
+            def evaluate_prices(eta):
+                q = priced_water_filling(w, gains, p_total, (eta.transpose(1, 2).unsqueeze(-1) * c).sum(1))
+                return q, (c * q.unsqueeze(1)).sum(-1).transpose(1, 2)
+
+            _, exact, exact_load = price_search(evaluate_prices, caps)
+            p = torch.where(unreachable.unsqueeze(-1), exact, p)
+            load = torch.where(unreachable.unsqueeze(-1), exact_load, load)
+        # A residual from coordinate sweeps (several primary users): scale to feasibility.
+        scale = (caps / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1, keepdim=True)
         return p * scale
     if prices is not None and c.shape[1]:
         return priced_water_filling(w, gains, p_total, (prices[:, :, None, None] * c).sum(1))

@@ -26,6 +26,7 @@ draw) are solved as one batch.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -133,7 +134,7 @@ class SemanticInterferenceGame:
         self.pu_limit_db = None if pu_limit_db is None else float(pu_limit_db)
         self.pilots_per_class = pilots_per_class
         self.pilot_method = pilot_method
-        self.seeds = (int(seeds),) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+        self.seeds = (int(seeds),) if isinstance(seeds, numbers.Integral) else tuple(int(s) for s in seeds)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         self.draws = check_positive_int("draws", draws)
