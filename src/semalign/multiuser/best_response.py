@@ -238,7 +238,7 @@ def _response(a, h, r, gram, precoder, w_all, k) -> BestResponse:
     return BestResponse(precoder, wiener_decoder(a, h, precoder, r), powers, gains, w_all[..., :k], mse, covariance)
 
 
-def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k) -> torch.Tensor:
+def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k, reference=None) -> torch.Tensor:
     """The priced minimiser for M = mu (I + sum_p t_p C_p), with mu set by the power budget.
 
     With S = (I + sum_p t_p C_p)^{-1/2} and S K S = V diag(lam) V^H (descending), the minimiser is
@@ -251,7 +251,11 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k) -> torch.Te
     s_mat = (c_vecs * (1 + c_vals.clamp_min(0.0)).rsqrt().to(_DTYPE).unsqueeze(-2)) @ c_vecs.mH
     k_t = s_mat @ gram @ s_mat
     lam, v = torch.linalg.eigh((k_t + k_t.mH) / 2)
-    lam, v = lam.flip(-1)[..., :k].clamp_min(0.0), v.flip(-1)[..., :, :k]
+    lam, v = lam.flip(-1), v.flip(-1)
+    if reference is not None:  # tie-break inside degenerate eigenspaces, in the coordinates of V
+        s_inv = (c_vecs * (1 + c_vals.clamp_min(0.0)).sqrt().to(_DTYPE).unsqueeze(-2)) @ c_vecs.mH
+        v = align_degenerate_eigenvectors(lam, v, s_inv @ reference @ vh_a[..., :k, :].mH)
+    lam, v = lam[..., :k].clamp_min(0.0), v[..., :, :k]
     columns = s_mat @ v
     col_energy = columns.abs().square().sum(-2)  # ||S v_i||^2
     w = w_all[..., :k]
@@ -272,7 +276,7 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k) -> torch.Te
     return (columns * q.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
 
 
-def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40) -> tuple[BestResponse, torch.Tensor]:
+def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40, reference=None) -> tuple[BestResponse, torch.Tensor]:
     """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p (spec §5.2).
 
     The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate
@@ -286,6 +290,8 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
     Args:
         pu_channels: ``(..., J, N_p, n_T)`` G_p.
         limits: ``(..., J)`` I_p > 0.
+        reference: optional current precoder ``(..., n_T, d)``, the tie-break inside degenerate
+            eigenspaces (see :func:`semantic_best_response`).
 
     Returns:
         ``(response, ratios (..., J))`` with ratios t_p = eta_p / mu.
@@ -298,9 +304,10 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
     limits = torch.as_tensor(limits, dtype=torch.float64, device=a.device)
     gram = whitened_gram(h, r)
     w_all, vh_a, k = _semantic_directions(a, h.shape[-1])
+    ref = None if reference is None else torch.as_tensor(reference).to(_DTYPE)
 
     def evaluate(ratios):
-        precoder = _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k)
+        precoder = _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k, ref)
         return precoder, _pu_load(pu_gram, precoder @ precoder.mH)
 
     ratios, precoder, load = price_search(evaluate, limits, steps=steps)

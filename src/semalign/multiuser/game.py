@@ -128,7 +128,7 @@ class _FullMimo:
         a, h, p = net.alignment[:, idx], net.direct_channels[:, idx], net.power[:, idx]
         if self.protection == "individual":
             g = net.pu_channels[:, :, idx].transpose(1, 2)  # (B, S, J, N_p, n_T)
-            response, _ = budgeted_best_response(a, h, r, p, g, net.pair_limits()[:, :, idx].transpose(1, 2))
+            response, _ = budgeted_best_response(a, h, r, p, g, net.pair_limits()[:, :, idx].transpose(1, 2), reference=state[:, idx])
         elif self.protection == "global" and prices is not None:
             gram = self.pu_gram[:, :, idx].transpose(1, 2)
             response = priced_best_response(a, h, r, p, gram, prices.unsqueeze(1).expand(-1, len(idx), -1))
