@@ -1,4 +1,5 @@
-"""Command-line interface: ``semalign reproduce mimo``, ``semalign reproduce game`` and ``semalign figures``."""
+"""Command-line interface: ``semalign reproduce mimo``, ``semalign reproduce game``, ``semalign reproduce federated``
+and ``semalign figures``."""
 
 from __future__ import annotations
 
@@ -134,19 +135,77 @@ def _print_game_summary(results) -> None:
     console.print(table)
 
 
-@app.command("figures")
-def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
-    """Redraw the figures of OUT from its stored results (no rerun); single-link or game results."""
+@reproduce_app.command("federated")
+def reproduce_federated(
+    out: Path = typer.Option(Path("semalign-results/federated"), "--out", help="Output folder (results.parquet, figures/, parts/)."),
+    full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
+    latents: str = typer.Option("digits", "--latents", help="Users: digits (zoo encoders, default) or synthetic agents (then the heterogeneity study uses synthetic agents only)."),
+    snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
+    channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
+    baseline_processing: str = typer.Option("strictly-linear", "--baseline-processing", help="First-K/Top-K users' map: strictly-linear (the federated equalisers' class) or widely-linear."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Federated multi-user downlink: per-user accuracy vs compression factor, SNR, homogeneous vs
+    heterogeneous user sets and the fraction of pilots, for the shared pre-equaliser (federated-admm,
+    federated-prox), multi-link and the First-K / Top-K baselines.
+
+    Resumes: tasks already stored in OUT/parts are skipped.
+    """
+    from semalign.experiments.federated import full_grid, quick_grid, run_federated
+
+    try:
+        options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing)
+        if latents == "synthetic":
+            options["heterogeneity_sources"] = ("synthetic",)
+        grid = (full_grid if full else quick_grid)(**options)
+        parsed = _parse_seeds(seeds)
+        if parsed:
+            grid = replace(grid, seeds=parsed)
+        results = run_federated(grid, out, progress=progress)
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    _print_federated_summary(results)
+    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
+
+
+def _print_federated_summary(results) -> None:
     import polars as pl
 
-    from semalign.experiments.figures import draw_game_figures, draw_mimo_figures
+    table = Table(title="Mean over users, seeds and settings (heterogeneity: per user set)")
+    for column in ("experiment", "method", "user set", "accuracy", "mse", "rows"):
+        table.add_column(column, justify="left" if column in ("experiment", "method", "user set") else "right")
+    summary = (
+        results.group_by(["experiment", "method", "latents", "user_set"])
+        .agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("rows"))
+        .sort(["experiment", "method", "latents", "user_set"])
+    )
+    short = {"all": "all", "homogeneous": "homo", "heterogeneous": "hetero", "single": "alone"}
+    for row in summary.iter_rows(named=True):
+        user_set = f"{row['latents']}/{short.get(row['user_set'], row['user_set'])}"
+        table.add_row(row["experiment"], row["method"], user_set, f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["rows"]))
+    console.print(table)
+
+
+@app.command("figures")
+def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
+    """Redraw the figures of OUT from its stored results (no rerun); single-link, game or federated results."""
+    import polars as pl
+
+    from semalign.experiments.figures import draw_federated_figures, draw_game_figures, draw_mimo_figures
 
     path = out / "results.parquet"
     if not path.exists():
-        console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`) first")
+        console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`) first")
         raise typer.Exit(code=2)
     results = pl.read_parquet(path)
-    draw = draw_game_figures if "n_pairs" in results.columns else draw_mimo_figures
+    if "n_users" in results.columns:
+        draw = draw_federated_figures
+    elif "n_pairs" in results.columns:
+        draw = draw_game_figures
+    else:
+        draw = draw_mimo_figures
     for drawn in draw(results, out / "figures"):
         console.print(f"wrote {drawn}")
 

@@ -87,7 +87,7 @@ class FederatedGrid:
     users: tuple[str, ...] = DIGITS_USERS
     homogeneous_sets: tuple[tuple[str, ...], ...] = DIGITS_HOMOGENEOUS
     heterogeneous_sets: tuple[tuple[str, ...], ...] = DIGITS_HETEROGENEOUS
-    synthetic_options: dict = field(default_factory=lambda: {"n_train": 2000, "n_test": 600, "d_tx": 32, "seed": 1000})
+    synthetic_options: dict = field(default_factory=lambda: {"n_train": 2000, "n_test": 2000, "d_tx": 32, "seed": 1000})
     synthetic_users: tuple[tuple[str, float, int], ...] = SYNTHETIC_USERS
     synthetic_homogeneous_sets: tuple[tuple[str, ...], ...] = SYNTHETIC_HOMOGENEOUS
     synthetic_heterogeneous_sets: tuple[tuple[str, ...], ...] = SYNTHETIC_HETEROGENEOUS
@@ -111,7 +111,7 @@ class FederatedGrid:
     heterogeneity_methods: tuple[str, ...] = ("federated-admm",)
     heterogeneity_antennas: int = 2
     heterogeneity_channel_uses: tuple[int, ...] = (1, 2, 4, 8)
-    pilot_fractions: tuple[float, ...] = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+    pilot_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
     pilots_antennas: int = 2
     pilots_channel_uses: int = 2
 
@@ -167,7 +167,7 @@ def quick_grid(**overrides) -> FederatedGrid:
         compression_channel_uses=(1, 2, 4, 8),
         snr_values=(-10.0, 0.0, 10.0, 20.0, 30.0),
         heterogeneity_channel_uses=(1, 2, 4),
-        pilot_fractions=(0.1, 0.25, 0.5, 1.0),
+        pilot_fractions=(0.02, 0.1, 0.3, 1.0),
     )
     return replace(base, **overrides)
 
@@ -283,18 +283,21 @@ def user_groups(grid: FederatedGrid, source: str, user_set: str) -> list[tuple[s
     return [(u,) for u in dict.fromkeys(u for g in (*homogeneous, *heterogeneous) for u in g)]
 
 
-def plan_tasks(grid: FederatedGrid, d_ap: int | None = None) -> list[FederatedTask]:
-    """Every task of the study. ``d_ap`` (the AP latent dimension) drops compression settings above
-    100 % (T N_t > ceil(d_ap/2)); ``None`` keeps them all."""
+def plan_tasks(grid: FederatedGrid, ap_dims: dict[str, int] | None = None) -> list[FederatedTask]:
+    """Every task of the study. ``ap_dims`` (the AP latent dimension per source) drops settings above
+    100 % compression (T N_t > ceil(d_AP/2)); ``None`` keeps them all."""
     prefix = grid.settings_hash()
     src = grid.latents
-    m0 = None if d_ap is None else complex_dim(d_ap)
+
+    def fits(source: str, t: int, n: int) -> bool:
+        return ap_dims is None or t * n <= complex_dim(ap_dims[source])
+
     tasks = []
     for seed in grid.seeds:
         if "compression" in grid.experiments:
             for n in grid.compression_antennas:
                 for t in grid.compression_channel_uses:
-                    if m0 is None or t * n <= m0:
+                    if fits(src, t, n):
                         tasks += [FederatedTask("compression", m, prefix, src, "all", n, t, grid.snr_db, 1.0, seed) for m in grid.methods]
         if "snr" in grid.experiments:
             for t in grid.snr_channel_uses:
@@ -303,7 +306,7 @@ def plan_tasks(grid: FederatedGrid, d_ap: int | None = None) -> list[FederatedTa
         if "heterogeneity" in grid.experiments:
             for source in grid.heterogeneity_sources:
                 for t in grid.heterogeneity_channel_uses:
-                    if m0 is not None and t * grid.heterogeneity_antennas > m0:
+                    if not fits(source, t, grid.heterogeneity_antennas):
                         continue
                     for kind in USER_SETS:
                         tasks += [FederatedTask("heterogeneity", m, prefix, source, kind, grid.heterogeneity_antennas, t, grid.snr_db, 1.0, seed)
@@ -315,7 +318,7 @@ def plan_tasks(grid: FederatedGrid, d_ap: int | None = None) -> list[FederatedTa
     return tasks
 
 
-def test_noise_generator(seed: int) -> torch.Generator:
+def noise_generator_for_seed(seed: int) -> torch.Generator:
     """The test-noise stream of a seed, shared by every method."""
     return torch.Generator().manual_seed(10_007 * int(seed) + 1)
 
@@ -325,6 +328,15 @@ def _linear_cka(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.to(torch.float64), b.to(torch.float64)
     a, b = a - a.mean(0), b - b.mean(0)
     return float(torch.linalg.matrix_norm(a.T @ b) ** 2 / (torch.linalg.matrix_norm(a.T @ a) * torch.linalg.matrix_norm(b.T @ b)))
+
+
+def _precoder_power(model) -> float:
+    """Energy per transmitted latent (per link for multi-link) of the precoder actually used:
+    ||Z||_F^2 for the federated variants (whitened inputs), a^2 K for the baselines."""
+    if isinstance(model, FederatedFeatureBaseline):
+        return float(model.precoder_.abs().square().sum()) / model.n_streams * model.n_features_
+    z = model.precoder_.reshape(-1, *model.precoder_.shape[-2:])
+    return float(z.abs().square().sum((-2, -1)).mean())
 
 
 class FederatedRunner:
@@ -412,7 +424,7 @@ class FederatedRunner:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # few pilots: whitening shrinkage, recorded as n_pilots
                 model.fit(pool.ap_train[idx], [pool.users[u][0][idx] for u in group])
-                estimates = model.transmit(pool.ap_test, generator=test_noise_generator(task.seed))
+                estimates = model.transmit(pool.ap_test, generator=noise_generator_for_seed(task.seed))
             seconds = time.perf_counter() - start
             k = len(group)
             links = k if task.method == "multi-link" else 1
@@ -423,6 +435,7 @@ class FederatedRunner:
             for u, (name, y_hat) in enumerate(zip(group, estimates)):
                 head = self.head(task.source, name, task.seed)
                 test = pool.users[name][1]
+                error = mse(y_hat, test)
                 rows.append(
                     {
                         **self._common,
@@ -431,7 +444,7 @@ class FederatedRunner:
                         "experiment": task.experiment,
                         "method": task.method,
                         "seed": task.seed,
-                        "user_set": "all" if task.user_set == "all" else task.user_set,
+                        "user_set": task.user_set,
                         "user_group": group_index,
                         "users": ",".join(group),
                         "user": u,
@@ -456,12 +469,12 @@ class FederatedRunner:
                         "processing": "strictly-linear" if task.method in VARIANTS else grid.baseline_processing,
                         "accuracy": accuracy(head, y_hat, pool.test_labels),
                         "clean_accuracy": accuracy(head, test, pool.test_labels),
-                        "mse": mse(y_hat, test),
-                        "nmse": mse(y_hat, test) / float(test.to(torch.float64).var(0).mean()),
+                        "mse": error,
+                        "nmse": error / float(test.to(torch.float64).var(0).mean()),
                         "bytes_uplink": int(model.bytes_uplink_),
                         "bytes_downlink": int(model.bytes_downlink_),
                         "training_channel_uses": int(model.channel_uses_),
-                        "final_power": model.history_["power"][-1] if hasattr(model, "history_") else None,
+                        "precoder_power": _precoder_power(model),
                         "final_primal_residual": model.history_["primal_residual"][-1] if hasattr(model, "history_") else None,
                         "fit_seconds": seconds,
                         "run_key": task.key,
@@ -484,11 +497,8 @@ def run_federated(grid: FederatedGrid, out_dir: str | Path, *, progress: bool = 
     out_dir = Path(out_dir)
     runner = FederatedRunner(grid)
     # Load (and check) every source before anything is written.
-    main = runner.pool(grid.latents)
-    if "heterogeneity" in grid.experiments:
-        for source in grid.heterogeneity_sources:
-            runner.pool(source)
-    tasks = plan_tasks(grid, main.d_ap)
+    sources = {grid.latents, *(grid.heterogeneity_sources if "heterogeneity" in grid.experiments else ())}
+    tasks = plan_tasks(grid, {source: runner.pool(source).d_ap for source in sorted(sources)})
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))
     done = store.done()

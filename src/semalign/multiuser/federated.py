@@ -104,9 +104,15 @@ class _User:
         a = self.decoder @ self.channel
         return {"m1": a.mH @ a, "m2": a.mH @ self.x_white}
 
-    def snapshot(self) -> "_User":
-        """The state needed to simulate transmission afterwards (fetched once, after training)."""
-        return self
+    def snapshot(self, keep_private: bool = True) -> "_User":
+        """The user after training, to simulate transmission. Across a process boundary
+        (``keep_private=False``) the private pilots stay behind: only the equaliser, whitener,
+        channel and noise level are returned."""
+        if keep_private:
+            return self
+        copy = object.__new__(_User)
+        copy.__dict__.update({**self.__dict__, "x_white": None})
+        return copy
 
     def estimate(self, received: torch.Tensor) -> torch.Tensor:
         """``(n, T N_r)`` received symbols -> ``(n, d_k)`` real latents (de-whitened)."""
@@ -228,7 +234,8 @@ class FederatedDownlink:
         precoder_: ``(T N_t, m_0)`` the feasible Z (``(K, T N_t, m_0)`` for multi-link).
         history_: per round ``objective`` (sum over users of the whitened training MSE per real
             entry, noise included, before the round's F step),
-            ``primal_residual``, ``dual_residual``, ``power`` (||F||^2).
+            ``primal_residual``, ``dual_residual`` (rho ||Z - Z_prev||, as the single-link solver),
+            ``power`` (||F||^2 of the iterate; the transmitted Z always satisfies the budget).
         bytes_uplink_, bytes_downlink_: totals over the protocol; channel_uses_: over-the-air uses
             spent on pilot broadcasts (n T per round).
     """
@@ -342,19 +349,20 @@ class FederatedDownlink:
                 for key, value in runtime.call([ap], "update", uplinks)[0].items():
                     history[key].append(value)
             ap_state = runtime.call([ap], "snapshot")[0]
-            self.users_ = runtime.call(users, "snapshot")
+            self.users_ = runtime.call(users, "snapshot", self.executor == "local")
         finally:
             runtime.close()
         self.precoder_ = ap_state["precoder"]
         self.ap_whitener_ = ap_state["whitener"]
         self.n_pilots_ = ap_state["n_pilots"]
-        self.channel_uses_ = (self.rounds + 1) * self.n_pilots_ * self.channel_uses
+        # Over-the-air pilot uses: one broadcast per round (K separate ones for multi-link), plus the final one.
+        links = self.n_users if self.variant == "multi-link" else 1
+        self.channel_uses_ = (self.rounds + 1) * self.n_pilots_ * self.channel_uses * links
         self.history_ = history
         return self
 
     def _precoder_of(self, f: torch.Tensor, k: int) -> torch.Tensor:
         return f[k] if self.variant == "multi-link" else f
-
 
     @torch.no_grad()
     def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:

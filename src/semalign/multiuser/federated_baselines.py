@@ -20,7 +20,9 @@ ever see what the channel delivers:
    S = min(N_t, N_r) common streams per channel use, the strongest eigenvectors V of
    sum_k H_k^H H_k, with equal power: x_t = a V p_t, a = sqrt(P / K), so every latent costs energy P
    over its T channel uses. With one user V holds the channel's right singular vectors, as in the
-   single-link baselines (:mod:`semalign.transceivers.baselines`).
+   single-link baselines (:mod:`semalign.transceivers.baselines`). First-K's transmission is
+   exactly the default (spectral) start of :class:`~semalign.multiuser.federated.FederatedDownlink`,
+   so what the federated method gains over First-K is the protocol's doing.
 3. **Pilots over the air.** The AP broadcasts the n precoded pilot features once (n T channel uses);
    user k receives r = H_k x + w (noisy, w ~ CN(0, sigma^2 I)).
 4. **User k, equaliser.** The linear MMSE estimate of the features from its effective channel
@@ -38,7 +40,9 @@ ever see what the channel delivers:
 
 Assumption, stated plainly: the user learns its map from the noisy features the channel delivered,
 never from the AP's latents S or from the noiseless features; it only needs to know which received
-pilot belongs to which of its own samples (the pilot order, as in the federated protocol). What a
+pilot belongs to which of its own samples (the pilot order, as in the federated protocol). (The
+federated protocol's training broadcasts are simulated without noise, as published, spec §2.3; here
+the single broadcast is noisy.) What a
 user holds is inspectable: ``users_[k].received_pilots`` is everything it got from the AP besides
 the control message ``a V``.
 
@@ -56,7 +60,7 @@ from semalign._checks import as_real_matrix, check_choice, check_positive, check
 from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.multiuser.federated import BYTES_PER_ENTRY, Message
+from semalign.multiuser.federated import Message
 
 BASELINE_METHODS = ("first-k", "top-k")
 PROCESSING = ("strictly-linear", "widely-linear")
@@ -272,4 +276,4 @@ class FederatedFeatureBaseline:
         return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
 
 
-__all__ = ["BASELINE_METHODS", "BYTES_PER_ENTRY", "PROCESSING", "FederatedFeatureBaseline", "select_features"]
+__all__ = ["BASELINE_METHODS", "PROCESSING", "FederatedFeatureBaseline", "select_features"]
