@@ -144,6 +144,8 @@ def reproduce_federated(
     snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
     channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
     baseline_processing: str = typer.Option("strictly-linear", "--baseline-processing", help="First-K/Top-K users' map: strictly-linear (the federated equalisers' class) or widely-linear."),
+    executor: str = typer.Option("local", "--executor", help="local (one process) or dask (AP and users as Dask actors on separate workers)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default with --executor dask: a local cluster)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Federated multi-user downlink: per-user accuracy vs compression factor, SNR, homogeneous vs
@@ -162,7 +164,7 @@ def reproduce_federated(
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)
-        results = run_federated(grid, out, progress=progress)
+        results = run_federated(grid, out, progress=progress, executor=executor, scheduler=scheduler)
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None

@@ -343,8 +343,9 @@ class FederatedRunner:
     """Executes tasks, caching the latents per source, each user's classifier per seed, the
     channels per (seed, antennas) and the pilots per (seed, fraction)."""
 
-    def __init__(self, grid: FederatedGrid) -> None:
+    def __init__(self, grid: FederatedGrid, *, executor: str = "local", scheduler: str | None = None) -> None:
         self.grid = grid
+        self.executor, self.scheduler = executor, scheduler
         self._pools: dict[str, UserPool] = {}
         self._heads: dict[tuple[str, str, int], torch.nn.Module] = {}
         self._channels: dict[tuple[str, int, int], torch.Tensor] = {}
@@ -409,7 +410,7 @@ class FederatedRunner:
         link = dict(snr_db=task.snr_db, power=grid.power, snr_convention=grid.snr_convention, channel_variance=grid.channel_variance,
                     channel_uses=task.channel_uses)  # fmt: skip
         if task.method in VARIANTS:
-            return FederatedDownlink(channels, variant=task.method, rho=grid.rho, rounds=grid.rounds, **link)
+            return FederatedDownlink(channels, variant=task.method, rho=grid.rho, rounds=grid.rounds, executor=self.executor, scheduler=self.scheduler, **link)
         return FederatedFeatureBaseline(channels, method=task.method, processing=grid.baseline_processing, seed=task.seed, **link)
 
     def run(self, task: FederatedTask) -> list[dict]:
@@ -483,19 +484,27 @@ class FederatedRunner:
         return rows
 
 
-def run_federated(grid: FederatedGrid, out_dir: str | Path, *, progress: bool = True, figures: bool = True):
+def run_federated(grid: FederatedGrid, out_dir: str | Path, *, progress: bool = True, figures: bool = True, executor: str = "local", scheduler: str | None = None):
     """Run (or resume) the study into ``out_dir``; returns the results as a Polars DataFrame.
 
     Writes ``out_dir/parts/*.parquet`` as tasks finish, ``out_dir/results.parquet``,
-    ``out_dir/grid.json`` and, with ``figures``, PNGs in ``out_dir/figures/``.
+    ``out_dir/grid.json`` and, with ``figures``, PNGs in ``out_dir/figures/``. With
+    ``executor="dask"`` every federated protocol runs with the AP and the users as Dask actors, on
+    the cluster at ``scheduler`` or on one local cluster started for the whole run (same rows).
     """
+    check_choice("executor", executor, ("local", "dask"))
+    if executor == "dask" and scheduler is None:
+        from dask.distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            return run_federated(grid, out_dir, progress=progress, figures=figures, executor=executor, scheduler=cluster.scheduler_address)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from semalign.experiments.figures import draw_federated_figures
     from semalign.experiments.store import ResultStore
 
     out_dir = Path(out_dir)
-    runner = FederatedRunner(grid)
+    runner = FederatedRunner(grid, executor=executor, scheduler=scheduler)
     # Load (and check) every source before anything is written.
     sources = {grid.latents, *(grid.heterogeneity_sources if "heterogeneity" in grid.experiments else ())}
     tasks = plan_tasks(grid, {source: runner.pool(source).d_ap for source in sorted(sources)})
