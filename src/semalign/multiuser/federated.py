@@ -67,10 +67,10 @@ class Message:
 
 
 class _User:
-    """A user's private state (whitened pilots, whitener, channel, equaliser) and its protocol steps.
+    """A user's private state: whitened pilots, whitener, channel and equaliser.
 
-    It is created where the user lives (in this process, or on a Dask worker) and only ever answers
-    with protocol messages: the uplink products, and a scalar training objective for the log.
+    It lives where the user lives (in this process, or on a Dask worker), inside a
+    :class:`_UserGroup` that runs its protocol steps.
     """
 
     def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float, threads: int | None = None) -> None:
@@ -84,25 +84,6 @@ class _User:
         self.channel = channel  # (T N_r, T N_t)
         self.sigma2 = sigma2
         self.decoder: torch.Tensor | None = None
-
-    def receive(self, symbols: torch.Tensor) -> float:
-        """Receive the broadcast pilots ``(T N_t, n)`` through the channel, refit the MMSE equaliser
-        (spec §2.3 step 2, corrected regulariser n sigma^2 I) and return the training objective per
-        real latent entry (noise included), a diagnostic for the log."""
-        received = self.channel @ symbols
-        n = received.shape[-1]
-        gram = received @ received.mH
-        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-        loading = n * self.sigma2 + 1e-12 * torch.diagonal(gram).real.mean()  # as the single-link G step
-        self.decoder = torch.linalg.solve(gram + loading * eye, received @ self.x_white.mH).mH  # X Y^H (Y Y^H + n s2 I)^-1
-        error = self.x_white - self.decoder @ received
-        value = error.abs().square().sum() / n + self.sigma2 * self.decoder.abs().square().sum()
-        return float(value / (2 * self.x_white.shape[0]))
-
-    def uplink(self) -> dict[str, torch.Tensor]:
-        """The user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
-        a = self.decoder @ self.channel
-        return {"m1": a.mH @ a, "m2": a.mH @ self.x_white}
 
     def snapshot(self, keep_private: bool = True) -> "_User":
         """The user after training, to simulate transmission. Across a process boundary
@@ -118,6 +99,55 @@ class _User:
         """``(n, T N_r)`` received symbols -> ``(n, d_k)`` real latents (de-whitened)."""
         white = received @ self.decoder.mT
         return unpack_complex(self.whitener.colour(white), self.d)
+
+
+class _UserGroup:
+    """Users simulated together on one machine: their protocol steps run as one batch.
+
+    Each user keeps its own whitener and equaliser (a :class:`_User`); the G steps and uplink
+    products of all users run as batched solves over latents zero-padded to the largest m_k (the
+    padded rows of an equaliser stay zero, so every message equals the user's own). In process all
+    users form one group; on Dask each user is a group of one on its own worker.
+    """
+
+    def __init__(self, names: list[str], latents: list[torch.Tensor], channels: torch.Tensor, sigma2: float, threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.users = [_User(name, x, h, sigma2) for name, x, h in zip(names, latents, channels)]
+        self.channels, self.sigma2 = channels, sigma2
+        sizes = [u.x_white.shape[0] for u in self.users]
+        n = self.users[0].x_white.shape[1]
+        self.x_white = torch.zeros(len(self.users), max(sizes), n, dtype=channels.dtype)
+        for k, user in enumerate(self.users):
+            self.x_white[k, : sizes[k]] = user.x_white
+        self.sizes = sizes
+
+    def receive(self, symbols: torch.Tensor) -> list[float]:
+        """Every user receives its pilots (``(T N_t, n)`` broadcast to all, or ``(K, T N_t, n)`` one
+        per user), refits its MMSE equaliser (regulariser n sigma^2 I) and reports its training
+        objective per real latent entry (a diagnostic for the log)."""
+        received = self.channels @ symbols  # (K, T N_r, n)
+        n = received.shape[-1]
+        gram = received @ received.mH
+        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+        loading = n * self.sigma2 + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1)  # as the single-link G step
+        decoders = torch.linalg.solve(gram + loading[:, None, None] * eye, received @ self.x_white.mH).mH  # X Y^H (Y Y^H + n s2 I)^-1
+        error = (self.x_white - decoders @ received).abs().square().sum((-2, -1)) / n
+        values = error + self.sigma2 * decoders.abs().square().sum((-2, -1))
+        for k, user in enumerate(self.users):
+            user.decoder = decoders[k, : self.sizes[k]]
+        return [float(values[k] / (2 * self.sizes[k])) for k in range(len(self.users))]
+
+    def uplink(self) -> list[dict[str, torch.Tensor]]:
+        """Each user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
+        out = []
+        for user in self.users:
+            a = user.decoder @ user.channel
+            out.append({"m1": a.mH @ a, "m2": a.mH @ user.x_white})
+        return out
+
+    def snapshot(self, keep_private: bool = True) -> list["_User"]:
+        return [user.snapshot(keep_private) for user in self.users]
 
 
 class _AccessPoint:
@@ -181,6 +211,9 @@ class _InProcess:
     def call(self, objects, method, *args):
         return [getattr(obj, method)(*args) for obj in objects]
 
+    def call_each(self, objects, method, arguments):
+        return [getattr(obj, method)(arg) for obj, arg in zip(objects, arguments)]
+
     def close(self):
         pass
 
@@ -204,6 +237,10 @@ class _DaskActors:
 
     def call(self, objects, method, *args):
         futures = [getattr(obj, method)(*args) for obj in objects]  # all in flight at once
+        return [future.result() for future in futures]
+
+    def call_each(self, objects, method, arguments):
+        futures = [getattr(obj, method)(arg) for obj, arg in zip(objects, arguments)]
         return [future.result() for future in futures]
 
     def close(self):
@@ -332,24 +369,33 @@ class FederatedDownlink:
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
         try:
             ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.power, n_users=self.n_users)
-            users = [runtime.create(_User, f"user{k}", x.to(real), lifted[k], sigma2) for k, x in enumerate(xs)]
+            names = [f"user{k}" for k in range(self.n_users)]
+            if self.executor == "local":  # one batched group of every user
+                members = [list(range(self.n_users))]
+            else:  # every user on its own worker
+                members = [[k] for k in range(self.n_users)]
+            groups = [runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], lifted[m], sigma2) for m in members]
             for t in range(self.rounds + 1):
                 final = t == self.rounds  # the last broadcast sends Z; users keep the equalisers fitted to it
-                objective = 0.0
-                for receiver, symbols in runtime.call([ap], "broadcast", final)[0]:
-                    targets = users if receiver == "all" else [users[receiver]]
-                    self._log(Message(t, "ap", "all users" if receiver == "all" else f"user{receiver}", "pilots", {"symbols": symbols}))
-                    objective += sum(runtime.call(targets, "receive", symbols))
+                items = runtime.call([ap], "broadcast", final)[0]
+                for receiver, symbols in items:
+                    self._log(Message(t, "ap", "all users" if receiver == "all" else names[receiver], "pilots", {"symbols": symbols}))
+                if items[0][0] == "all":
+                    arguments = [items[0][1]] * len(groups)
+                else:
+                    per_user = dict(items)
+                    arguments = [torch.stack([per_user[k] for k in m]) for m in members]
+                objective = sum(sum(values) for values in runtime.call_each(groups, "receive", arguments))
                 if final:
                     break
                 history["objective"].append(objective)
-                uplinks = runtime.call(users, "uplink")
+                uplinks = [payload for payloads in runtime.call(groups, "uplink") for payload in payloads]  # user order
                 for k, payload in enumerate(uplinks):
-                    self._log(Message(t, f"user{k}", "ap", "normal equations", payload))
+                    self._log(Message(t, names[k], "ap", "normal equations", payload))
                 for key, value in runtime.call([ap], "update", uplinks)[0].items():
                     history[key].append(value)
             ap_state = runtime.call([ap], "snapshot")[0]
-            self.users_ = runtime.call(users, "snapshot", self.executor == "local")
+            self.users_ = [user for users in runtime.call(groups, "snapshot", self.executor == "local") for user in users]
         finally:
             runtime.close()
         self.precoder_ = ap_state["precoder"]
