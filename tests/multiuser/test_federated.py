@@ -172,3 +172,28 @@ def test_dask_workers_give_the_in_process_result():
     estimates = remote.transmit(s, noise=False)
     for x_hat, y_hat in zip(estimates, local.transmit(s, noise=False)):
         torch.testing.assert_close(x_hat, y_hat, rtol=1e-9, atol=1e-9)
+
+
+def test_f_step_is_exact_with_fewer_pilots_than_ap_dimensions():
+    """With n - 1 < m_0 the AP's whitening is shrunk (S_w S_w^H != (n - 1) I); the F step then solves
+    the general Sylvester equation, still the exact minimiser of the round's ADMM subproblem."""
+    g = torch.Generator().manual_seed(7)
+    n = 6
+    s = torch.randn(n, D_AP, generator=g, dtype=torch.float64)  # m_0 = 8 > n - 1
+    users = [torch.tanh(s @ torch.randn(D_AP, 10, generator=g, dtype=torch.float64))]
+    channels = channel_for_seed(70, 2, 2).to(torch.complex128)[None]
+    with pytest.warns(RuntimeWarning, match="shrunk"):
+        fed = FederatedDownlink(channels, snr_db=5.0, rounds=1, rho=0.5).fit(s, users)
+        start = fed._start(8, torch.complex128)
+    s_white = fed.ap_whitener_.whiten(pack_complex(s)).mT
+    assert (s_white @ s_white.mH - (n - 1) * torch.eye(8)).abs().max() > 1e-3  # not isotropic
+    user = fed.users_[0]
+    y = user.channel @ start @ s_white
+    g0 = torch.linalg.solve(y @ y.mH + (n * user.sigma2 + 1e-12 * torch.diagonal(y @ y.mH).real.mean()) * torch.eye(2), y @ user.x_white.mH).mH
+    a = g0 @ user.channel
+    # One round from Z = F0, U = 0: F1 = argmin 1/2 ||X_w - A F S_w||^2 + (n rho / 2)||F - F0||^2; then Z1 = Pi(F1).
+    m1, rhs = a.mH @ a, a.mH @ user.x_white @ s_white.mH + n * 0.5 * start
+    sxx = s_white @ s_white.mH
+    f1 = torch.linalg.solve(torch.kron(sxx.mT.contiguous(), m1) + n * 0.5 * torch.eye(16), rhs.mT.reshape(-1)).reshape(8, 2).mT  # vec(M1 F S) = (S^T kron M1) vec F
+    expected = f1 * min(1.0, 1.0 / float(torch.linalg.matrix_norm(f1)))
+    torch.testing.assert_close(fed.precoder_, expected, rtol=1e-8, atol=1e-10)

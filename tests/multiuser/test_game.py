@@ -290,3 +290,16 @@ def test_a_limit_too_tight_for_full_power_leaves_power_unused_optimally(network_
         assert torch.linalg.matrix_norm(response.precoder[i]).square() < 0.9  # the budget is not used
         found = _slsqp_precoder(a[i], gram[i], 1.0, 2, 10, rng, g[i, 0].mH @ g[i, 0], 1e-3)
         assert response.mse[i].item() <= found + 1e-7, (i, response.mse[i].item(), found)
+
+
+def test_null_shaped_conditions_equal_those_of_the_reduced_network(network_factory):
+    """C1/C2 of a null-shaped network are those of the network built directly on the PU null
+    spaces (rounding-level singular values of the shaped channels are not modes)."""
+    net = network_factory(seed=14, b=3, q=3, n=4, j=1, n_p=1, protection="null")
+    shaped = net.null_shaped()
+    keep = shaped.null_basis.abs().sum(-2).amax(0).amax(0) > 0  # the n_T - 1 null-space columns
+    reduced = InterferenceNetwork(net.alignment, shaped.channels[..., keep], net.noise, net.power)
+    ours, direct = check_conditions(net), check_conditions(reduced)
+    torch.testing.assert_close(ours.c1, direct.c1, rtol=1e-8, atol=0)
+    torch.testing.assert_close(ours.c2, direct.c2, rtol=1e-8, atol=0)
+    assert (ours.c1 < 1e6).all()

@@ -254,7 +254,7 @@ class GameRunner:
                 options = dict(start=start_point, max_iterations=grid.max_iterations, tolerance=1e-7)
             design = game.design(task.method, schedule=grid.schedule, **options)
         seconds = time.perf_counter() - start
-        outputs = game.transmit(design, orthogonal=task.method == "orthogonal")
+        outputs = game.transmit(design)
         limit = game.pu_limit()
         rows = []
         for b, (seed, _) in enumerate(game.instances()):

@@ -180,7 +180,9 @@ def priced_best_response(alignment, channel, interference, power, pu_gram, price
 
     Minimises MSE(F) + sum_p eta_p tr(G_p F F^H G_p^H) subject to ||F||_F^2 <= P. The power
     multiplier mu is found by bisection (the power is non-increasing in mu); with all prices zero
-    this is :func:`semantic_best_response`.
+    it reaches the optimum of :func:`semantic_best_response` to bisection accuracy. ``powers``,
+    ``gains`` and ``weights`` of the result are diagnostics along F's singular directions; ``mse``
+    is exact.
 
     Args:
         alignment, channel, interference, power: as in :func:`semantic_best_response`.
@@ -294,7 +296,10 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
             eigenspaces (see :func:`semantic_best_response`).
 
     Returns:
-        ``(response, ratios (..., J))`` with ratios t_p = eta_p / mu.
+        ``(response, ratios (..., J))`` with ratios t_p = eta_p / mu (``inf`` where mu = 0). For
+        these priced responses, ``powers``, ``gains`` and ``weights`` of the response are diagnostics
+        (squared singular values of F, u^H K u along them, and the leading semantic weights); ``mse``
+        is exact (the concentrated MSE of F).
     """
     a = torch.as_tensor(alignment).to(_DTYPE)
     h = torch.as_tensor(channel).to(_DTYPE)
@@ -322,6 +327,7 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
         _, exact, exact_load = price_search(evaluate_prices, limits, steps=steps)
         precoder = torch.where(unreachable[..., None, None], exact, precoder)
         load = torch.where(unreachable.unsqueeze(-1), exact_load, load)
+        ratios = torch.where(unreachable.unsqueeze(-1), torch.full_like(ratios, float("inf")), ratios)  # mu = 0
     # A residual from coordinate sweeps (several primary users): scale down to feasibility.
     scale = (limits / load.clamp_min(1e-300)).clamp(max=1.0).amin(-1)
     precoder = precoder * scale.sqrt().to(_DTYPE)[..., None, None]

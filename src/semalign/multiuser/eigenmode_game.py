@@ -2,7 +2,7 @@
 
 Each pair's directions are frozen to the SVD of its direct channel H_qq = U_q S_q V_q^H; the i-th
 strongest semantic direction (right singular vector of A_q) rides on the i-th strongest channel
-mode, so a strategy is just a power vector p_q over k = min(n_T, n_R, d) streams:
+mode, so a strategy is just a power vector p_q over k = min(n_T, n_R, d, m) streams:
 
     F_q = V_q[:, :k] diag(sqrt(p_q)) V_{A,q}[:, :k]^H.
 
@@ -74,10 +74,13 @@ class EigenmodeGame:
             pu_leakage = (network.pu_channels @ v.unsqueeze(1)).abs().square().sum(-2)
         else:
             pu_leakage = torch.zeros(network.n_instances, 0, network.n_pairs, k, dtype=torch.float64, device=u.device)
+        gains = s[..., :k].square()
+        # Null-shaped channels have singular values at rounding level (~1e-33): those modes are absent.
+        gains = torch.where(gains > 1e-24 * gains.amax(-1, keepdim=True), gains, torch.zeros_like(gains))
         return cls(
             weights=w_all[..., :k],
             truncation=w_all[..., k:].sum(-1),
-            direct_gains=s[..., :k].square(),
+            direct_gains=gains,
             leakage=leakage,
             noise=noise,
             pu_leakage=pu_leakage,

@@ -73,9 +73,7 @@ class _User:
     :class:`_UserGroup` that runs its protocol steps.
     """
 
-    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float, threads: int | None = None) -> None:
-        if threads:
-            torch.set_num_threads(threads)
+    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float) -> None:
         self.name = name
         self.d = latents.shape[-1]
         packed = pack_complex(latents)
@@ -159,6 +157,12 @@ class _AccessPoint:
         packed = pack_complex(latents)
         self.whitener = fit_whitener(packed, name="AP pilots")
         self.s_white = self.whitener.whiten(packed).mT.to(start.dtype)  # (m_0, n)
+        # S_w S_w^H = (n - 1) I unless the whitening was shrunk (fewer pilots than AP dimensions).
+        self.isotropic = self.whitener.shrinkage == 0.0
+        if not self.isotropic:
+            sxx = self.s_white @ self.s_white.mH
+            values, self.sxx_vectors = torch.linalg.eigh((sxx + sxx.mH) / 2)
+            self.sxx_values = values.to(start.dtype)
         self.variant, self.rho, self.power, self.n_users = variant, rho, power, n_users
         shape = (n_users, *start.shape) if variant == "multi-link" else start.shape
         self.f = start.expand(shape).clone()
@@ -181,10 +185,10 @@ class _AccessPoint:
         sw_h = self.s_white.mH
         if self.variant == "federated-admm":  # exact consensus ADMM: the summed normal equations
             rhs = sum(msg["m2"] for msg in uplinks) @ sw_h + n_rho * anchor
-            f = torch.linalg.solve((n - 1) * sum(msg["m1"] for msg in uplinks) + n_rho * eye, rhs)
+            f = self._solve(sum(msg["m1"] for msg in uplinks), rhs, n_rho)
         else:
             local = torch.stack(
-                [torch.linalg.solve((n - 1) * msg["m1"] + n_rho * eye, msg["m2"] @ sw_h + n_rho * (anchor[k] if self.variant == "multi-link" else anchor))
+                [self._solve(msg["m1"], msg["m2"] @ sw_h + n_rho * (anchor[k] if self.variant == "multi-link" else anchor), n_rho)
                  for k, msg in enumerate(uplinks)]
             )  # fmt: skip
             f = local if self.variant == "multi-link" else local.mean(0)
@@ -197,6 +201,18 @@ class _AccessPoint:
             "dual_residual": float(self.rho * torch.linalg.vector_norm(self.z - z_prev)),
             "power": float(self.f.abs().square().sum() / (self.n_users if self.variant == "multi-link" else 1)),
         }
+
+    def _solve(self, m1: torch.Tensor, rhs: torch.Tensor, n_rho: float) -> torch.Tensor:
+        """F with M1 F (S_w S_w^H) + n rho F = rhs. With exactly white pilots S_w S_w^H = (n - 1) I and
+        this is one linear solve; with fewer pilots than AP dimensions the whitening is shrunk, so
+        the Sylvester equation is solved exactly by diagonalising both sides."""
+        if self.isotropic:
+            eye = torch.eye(m1.shape[-1], dtype=m1.dtype)
+            return torch.linalg.solve((self.s_white.shape[1] - 1) * m1 + n_rho * eye, rhs)
+        lam_m, q_m = torch.linalg.eigh((m1 + m1.mH) / 2)
+        rotated = q_m.mH @ rhs @ self.sxx_vectors
+        rotated = rotated / (lam_m.unsqueeze(-1) * self.sxx_values.unsqueeze(-2) + n_rho)
+        return q_m @ rotated @ self.sxx_vectors.mH
 
     def snapshot(self) -> dict:
         return {"precoder": self.z, "whitener": self.whitener, "n_pilots": self.s_white.shape[1]}

@@ -67,8 +67,9 @@ class Equilibrium:
         prices: ``(B, J)`` interference prices of a global budget (zeros otherwise).
         converged: ``(B,)`` whether the residual fell below the tolerance.
         iterations: ``(B,)`` updates made before convergence (the cap if not converged); with a
-            global budget, the total over every game solved during the price search.
-        residuals: ``(iterations + 1, B)`` fixed-point residual before each update.
+            global budget, the total over every game solved during the price search (while
+            ``residuals`` and ``gaps`` trace the last solve, before the final scaling onto the limit).
+        residuals: ``(updates + 1, B)`` fixed-point residual before each update of the (last) solve.
         gaps: ``(iterations + 1, B)`` largest Nash gap over pairs before each update.
         variant, schedule: what was solved and how.
     """
@@ -274,6 +275,8 @@ def solve_game(
     check_choice("method", method, SCHEDULES)
     check_choice("start", start, ("zero", "random"))
     check_positive_int("max_iterations", max_iterations)
+    if int(max_delay) < 0:
+        raise ValueError(f"max_delay must be >= 0 ticks, got {max_delay!r}")
     if not tolerance > 0:
         raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
     protection = network.pu_protection

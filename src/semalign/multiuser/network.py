@@ -79,10 +79,15 @@ class InterferenceNetwork:
             raise ValueError(f"noise must be (B, Q, n_R, n_R) = ({b}, {q}, {n_r}, {n_r}), got {tuple(r0.shape)}")
         if not bool((torch.linalg.eigvalsh((r0 + r0.mH) / 2) > 0).all()):
             raise ValueError("noise covariances R_q^0 must be Hermitian positive definite (include the thermal noise)")
-        p = torch.as_tensor(self.power, dtype=torch.float64, device=a.device).expand(b, q).clone()
+        p = torch.as_tensor(self.power, dtype=torch.float64, device=a.device)
+        if p.ndim not in (0, 2) or (p.ndim == 2 and p.shape[1] != q):
+            raise ValueError(f"power must be a number or (B, Q) = ({b}, {q}) budgets, got shape {tuple(p.shape)}")
+        p = p.expand(b, q).clone()
         if not (torch.isfinite(p).all() and (p > 0).all()):
             raise ValueError(f"power must be finite and > 0, got {self.power!r}")
-        e_ls = torch.zeros(b, q, dtype=torch.float64, device=a.device) if self.residual_mse is None else torch.as_tensor(self.residual_mse, dtype=torch.float64).expand(b, q)
+        e_ls = torch.zeros(b, q, dtype=torch.float64, device=a.device) if self.residual_mse is None else torch.as_tensor(self.residual_mse, dtype=torch.float64, device=a.device)
+        if e_ls.shape != (b, q) or not torch.isfinite(e_ls).all() or (e_ls < 0).any():
+            raise ValueError(f"residual_mse must be finite, >= 0 and (B, Q) = ({b}, {q}), got shape {tuple(e_ls.shape)}")
         object.__setattr__(self, "alignment", a)
         object.__setattr__(self, "channels", h)
         object.__setattr__(self, "noise", (r0 + r0.mH) / 2)

@@ -78,7 +78,7 @@ class SemanticInterferenceGame:
         pilots_per_class, pilot_method: semantic pilots (see :func:`~semalign.latents.select_pilots`).
         seeds: one instance per seed (pilots, channels, test order and noise come from it).
         draws: channel draws per seed (more instances).
-        device: where the latents are processed (the game itself runs in complex128 on CPU or GPU).
+        device: where the latents are processed (the game itself runs in complex128 on the CPU).
 
     Attributes after :meth:`fit`:
         network_: the batch of :class:`InterferenceNetwork` (B = len(seeds) * draws instances).
@@ -168,7 +168,11 @@ class SemanticInterferenceGame:
         x_white = whitener.whiten(x).to(DTYPE)
         y_mean = y.mean(0)
         y_centred = (y - y_mean).to(DTYPE)
-        alignment = y_centred.mT @ x_white.conj() / (n - 1)  # Ybar X~^H / (n - 1): the LS map (X~ X~^H = (n - 1) I)
+        # The least-squares map Ybar X~^H (X~ X~^H)^{-1}: Ybar X~^H / (n - 1) when the whitening is exact,
+        # a general solve when it was shrunk (fewer pilots than transmitter dimensions).
+        cross = y_centred.mT @ x_white.conj()
+        gram = x_white.mT @ x_white.conj()
+        alignment = cross / (n - 1) if whitener.shrinkage == 0.0 else torch.linalg.solve(gram.mT, cross.mT).mT
         total = float(y_centred.abs().square().sum() / (n - 1))
         residual = float((y_centred.mT - alignment @ x_white.mT).abs().square().sum() / (n - 1))
         return _PairPilots(whitener, y_mean, alignment, residual, total, n)
@@ -314,11 +318,12 @@ class SemanticInterferenceGame:
 
     # ------------------------------------------------------------------ transmit
     @torch.no_grad()
-    def transmit(self, design: Equilibrium | Design, *, orthogonal: bool = False) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    def transmit(self, design: Equilibrium | Design) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
         """Send every pair's test latents through the network at once.
 
-        Pair q's test set is sent in its own random order (independent sources); with
-        ``orthogonal`` the pairs use disjoint channel uses, so no one interferes.
+        Pair q's test set is sent in its own random order (independent sources). Every pair's
+        signal reaches every receiver; an orthogonal design occupies disjoint channel uses and the
+        channels act per use, so its pairs do not interfere without any special casing.
 
         Returns:
             for each instance, for each pair, ``(y_hat (n, d_rx) float32, order (n,))``: the
@@ -345,8 +350,6 @@ class SemanticInterferenceGame:
             for q, pair in enumerate(self.pairs):
                 received = noise[q].to(DTYPE)
                 for r in range(self.n_pairs):
-                    if orthogonal and r != q:
-                        continue
                     received = received + symbols[r] @ net.channels[b, q, r].mT.cpu()
                 pilots = self.pilots_[seed][q]
                 estimate = received @ design.decoders[b, q].mT.cpu()
