@@ -498,10 +498,8 @@ def run_federated(grid: FederatedGrid, out_dir: str | Path, *, progress: bool = 
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             return run_federated(grid, out_dir, progress=progress, figures=figures, executor=executor, scheduler=cluster.scheduler_address)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from semalign.experiments.figures import draw_federated_figures
-    from semalign.experiments.store import ResultStore
+    from semalign.experiments.store import ResultStore, run_tasks
 
     out_dir = Path(out_dir)
     runner = FederatedRunner(grid, executor=executor, scheduler=scheduler)
@@ -510,18 +508,8 @@ def run_federated(grid: FederatedGrid, out_dir: str | Path, *, progress: bool = 
     tasks = plan_tasks(grid, {source: runner.pool(source).d_ap for source in sorted(sources)})
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))
-    done = store.done()
-    todo = [t for t in tasks if t.key not in done]
-    columns = (TextColumn("[bold]federated[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        job = bar.add_task("", total=len(todo))
-        for task in todo:
-            bar.update(job, description=f"{task.experiment} {task.method} {task.source}/{task.user_set} N={task.n_antennas} T={task.channel_uses} seed={task.seed}")
-            store.write(task.key, runner.run(task))
-            bar.advance(job)
-    keys = {t.key for t in tasks}
-    store.consolidate(keys)
-    results = store.load(keys)
+    describe = lambda task: f"{task.experiment} {task.method} {task.source}/{task.user_set} N={task.n_antennas} T={task.channel_uses} seed={task.seed}"  # noqa: E731
+    results = run_tasks(store, tasks, runner.run, label="federated", describe=describe, progress=progress)
     if figures and results.height:
         draw_federated_figures(results, out_dir / "figures")
     return results

@@ -360,10 +360,8 @@ class GameRunner:
 
 def run_game(grid: GameGrid, out_dir: str | Path, *, progress: bool = True, figures: bool = True):
     """Run (or resume) the study into ``out_dir``; returns the results as a Polars DataFrame."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from semalign.experiments.figures import draw_game_figures
-    from semalign.experiments.store import ResultStore
+    from semalign.experiments.store import ResultStore, run_tasks
 
     out_dir = Path(out_dir)
     tasks = plan_tasks(grid)
@@ -371,25 +369,15 @@ def run_game(grid: GameGrid, out_dir: str | Path, *, progress: bool = True, figu
     runner = GameRunner(grid, pairs)
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))
-    done = store.done()
-    todo = [t for t in tasks if t.key not in done]
-    columns = (TextColumn("[bold]game[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
+    describe = lambda task: f"{task.experiment} {task.method} T={task.channel_uses} α={task.cross_gain_db:g} dB {task.pu_protection}"  # noqa: E731
     # The games are many small batched linear-algebra calls: one thread avoids the intra-op
     # threading overhead that dominates them (several times faster on a 2-core machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with Progress(*columns, disable=not progress, transient=False) as bar:
-            job = bar.add_task("", total=len(todo))
-            for task in todo:
-                bar.update(job, description=f"{task.experiment} {task.method} T={task.channel_uses} α={task.cross_gain_db:g} dB {task.pu_protection}")
-                store.write(task.key, runner.run(task))
-                bar.advance(job)
+        results = run_tasks(store, tasks, runner.run, label="game", describe=describe, progress=progress)
     finally:
         torch.set_num_threads(threads)
-    keys = {t.key for t in tasks}
-    store.consolidate(keys)
-    results = store.load(keys)
     if figures and results.height:
         draw_game_figures(results, out_dir / "figures")
     return results

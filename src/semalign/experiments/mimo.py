@@ -320,10 +320,8 @@ def run_mimo(grid: MimoGrid, out_dir: str | Path, *, device: str = "cpu", progre
     Writes ``out_dir/parts/*.parquet`` as tasks finish, ``out_dir/results.parquet``,
     ``out_dir/grid.json`` and, with ``figures``, PNGs in ``out_dir/figures/``.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from semalign.experiments.figures import draw_mimo_figures
-    from semalign.experiments.store import ResultStore
+    from semalign.experiments.store import ResultStore, run_tasks
 
     out_dir = Path(out_dir)
     pair = load_latents(grid.latents, **grid.latents_options)
@@ -335,18 +333,8 @@ def run_mimo(grid: MimoGrid, out_dir: str | Path, *, device: str = "cpu", progre
             runner.pilots(seed, pilots)
     store = ResultStore(out_dir)
     (out_dir / "grid.json").write_text(json.dumps(asdict(grid), indent=2, default=str))
-    done = store.done()
-    todo = [t for t in tasks if t.key not in done]
-    columns = (TextColumn("[bold]mimo[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        job = bar.add_task("", total=len(todo))
-        for task in todo:
-            bar.update(job, description=f"{task.experiment} {task.method} {task.awareness} N={task.n_antennas} seed={task.seed}")
-            store.write(task.key, runner.run(task))
-            bar.advance(job)
-    keys = {t.key for t in tasks}
-    store.consolidate(keys)
-    results = store.load(keys)
+    describe = lambda task: f"{task.experiment} {task.method} {task.awareness} N={task.n_antennas} seed={task.seed}"  # noqa: E731
+    results = run_tasks(store, tasks, runner.run, label="mimo", describe=describe, progress=progress)
     if figures and results.height:
         draw_mimo_figures(results, out_dir / "figures")
     return results

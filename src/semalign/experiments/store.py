@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, Sequence
 
 import polars as pl
 
@@ -54,6 +55,35 @@ class ResultStore:
             frame = frame.sort(order, nulls_last=True)
         _write_atomically(frame, tmp, path)
         return path
+
+
+def run_tasks(store: ResultStore, tasks: Sequence, run: Callable[[object], list[dict]], *, label: str, describe: Callable[[object], str], progress: bool = True) -> pl.DataFrame:
+    """Run the tasks not stored yet, writing each task's rows as soon as it finishes, with a progress
+    bar (tasks done, elapsed, time left); then merge every task's rows into ``results.parquet``.
+
+    Args:
+        store: the output folder's store; tasks are identified by their ``key``.
+        tasks: every task of the study (stored ones are skipped, so a rerun resumes).
+        run: task -> its result rows.
+        label: the bar's name; describe: task -> a short description shown beside the bar.
+
+    Returns:
+        the rows of ``tasks``.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    done = store.done()
+    todo = [t for t in tasks if t.key not in done]
+    columns = (TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        job = bar.add_task("", total=len(todo))
+        for task in todo:
+            bar.update(job, description=describe(task))
+            store.write(task.key, run(task))
+            bar.advance(job)
+    keys = {t.key for t in tasks}
+    store.consolidate(keys)
+    return store.load(keys)
 
 
 def _write_atomically(frame: pl.DataFrame, tmp: Path, final: Path) -> None:

@@ -265,7 +265,54 @@ class _DaskActors:
             self.cluster.close()
 
 
-class FederatedDownlink:
+class DownlinkLink:
+    """What every downlink scheme shares: K users' channels, the link conventions and the message log.
+
+    Args:
+        channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
+        snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
+            conventions; sigma^2 per receive antenna per channel use).
+        record_messages: keep every message in ``messages_``.
+    """
+
+    def __init__(self, channels, *, snr_db: float, power: float, snr_convention: str, channel_variance: float, channel_uses: int, record_messages: bool) -> None:
+        h = torch.as_tensor(channels)
+        if h.ndim != 3 or not h.is_complex():
+            raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
+        self.channels = h
+        self.snr_db = float(snr_db)
+        self.power = check_positive("power", power)
+        self.snr_convention = check_snr_convention(snr_convention)
+        self.channel_variance = check_positive("channel_variance", channel_variance)
+        self.channel_uses = check_positive_int("channel_uses", channel_uses)
+        self.record_messages = bool(record_messages)
+
+    @property
+    def n_users(self) -> int:
+        return self.channels.shape[0]
+
+    def noise_variance(self) -> float:
+        """sigma^2 per receive antenna per channel use."""
+        return float(
+            noise_variance(self.snr_db, power=self.power, n_tx=self.channels.shape[-1], channel_uses=self.channel_uses,
+                           channel_variance=self.channel_variance, convention=self.snr_convention)
+        )  # fmt: skip
+
+    def _log(self, message: Message) -> None:
+        """Count a message's bytes in its direction (and keep it with ``record_messages``)."""
+        if message.sender == "ap":
+            self.bytes_downlink_ += message.bytes
+        else:
+            self.bytes_uplink_ += message.bytes
+        if self.record_messages:
+            self.messages_.append(message)
+
+    def compression_factor(self, ap_dim: int) -> float:
+        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
+        return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
+
+
+class FederatedDownlink(DownlinkLink):
     """A shared semantic pre-equaliser at the AP and local equalisers at K users, trained federatedly.
 
     Args:
@@ -311,41 +358,15 @@ class FederatedDownlink:
         scheduler: str | None = None,
         workers: int | None = None,
     ) -> None:
-        h = torch.as_tensor(channels)
-        if h.ndim != 3 or not h.is_complex():
-            raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
-        self.channels = h
-        self.snr_db = float(snr_db)
-        self.power = check_positive("power", power)
-        self.snr_convention = check_snr_convention(snr_convention)
-        self.channel_variance = check_positive("channel_variance", channel_variance)
-        self.channel_uses = check_positive_int("channel_uses", channel_uses)
+        super().__init__(channels, snr_db=snr_db, power=power, snr_convention=snr_convention, channel_variance=channel_variance,
+                         channel_uses=channel_uses, record_messages=record_messages)  # fmt: skip
         self.variant = check_choice("variant", variant, VARIANTS)
         self.rho = check_positive("rho", rho)
         self.rounds = check_positive_int("rounds", rounds)
         self.initial_precoder = initial_precoder
-        self.record_messages = bool(record_messages)
         self.executor = check_choice("executor", executor, EXECUTORS)
         self.scheduler = scheduler
         self.workers = None if workers is None else check_positive_int("workers", workers)
-
-    @property
-    def n_users(self) -> int:
-        return self.channels.shape[0]
-
-    def noise_variance(self) -> float:
-        return float(
-            noise_variance(self.snr_db, power=self.power, n_tx=self.channels.shape[-1], channel_uses=self.channel_uses,
-                           channel_variance=self.channel_variance, convention=self.snr_convention)
-        )  # fmt: skip
-
-    def _log(self, message: Message) -> None:
-        if message.sender == "ap":
-            self.bytes_downlink_ += message.bytes
-        else:
-            self.bytes_uplink_ += message.bytes
-        if self.record_messages:
-            self.messages_.append(message)
 
     def _start(self, m0: int, dtype) -> torch.Tensor:
         width = self.channel_uses * self.channels.shape[-1]
@@ -441,7 +462,3 @@ class FederatedDownlink:
                 received = received + complex_awgn(tuple(received.shape), user.sigma2, generator=generator, dtype=received.dtype)
             out.append(user.estimate(received).to(s.dtype))
         return out
-
-    def compression_factor(self, ap_dim: int) -> float:
-        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
-        return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)

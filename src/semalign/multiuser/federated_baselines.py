@@ -56,11 +56,11 @@ from typing import Sequence
 
 import torch
 
-from semalign._checks import as_real_matrix, check_choice, check_positive, check_positive_int
-from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
+from semalign._checks import as_real_matrix, check_choice
+from semalign.link.noise import complex_awgn
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.multiuser.federated import Message
+from semalign.multiuser.federated import DownlinkLink, Message
 
 BASELINE_METHODS = ("first-k", "top-k")
 PROCESSING = ("strictly-linear", "widely-linear")
@@ -135,7 +135,7 @@ class _BaselineUser:
         return out if self.processing == "widely-linear" else unpack_complex(out, self.d)
 
 
-class FederatedFeatureBaseline:
+class FederatedFeatureBaseline(DownlinkLink):
     """First-K / Top-K for an AP broadcasting to K users (module docstring), with the interface of
     :class:`~semalign.multiuser.federated.FederatedDownlink`.
 
@@ -172,38 +172,15 @@ class FederatedFeatureBaseline:
         seed: int = 0,
         record_messages: bool = False,
     ) -> None:
-        h = torch.as_tensor(channels)
-        if h.ndim != 3 or not h.is_complex():
-            raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
-        self.channels = h
+        super().__init__(channels, snr_db=snr_db, power=power, snr_convention=snr_convention, channel_variance=channel_variance,
+                         channel_uses=channel_uses, record_messages=record_messages)  # fmt: skip
         self.method = check_choice("method", method, BASELINE_METHODS)
-        self.snr_db = float(snr_db)
-        self.power = check_positive("power", power)
-        self.snr_convention = check_snr_convention(snr_convention)
-        self.channel_variance = check_positive("channel_variance", channel_variance)
-        self.channel_uses = check_positive_int("channel_uses", channel_uses)
         self.processing = check_choice("processing", processing, PROCESSING)
         self.seed = int(seed)
-        self.record_messages = bool(record_messages)
-
-    @property
-    def n_users(self) -> int:
-        return self.channels.shape[0]
 
     @property
     def n_streams(self) -> int:
         return min(self.channels.shape[-2:])
-
-    def noise_variance(self) -> float:
-        return float(
-            noise_variance(self.snr_db, power=self.power, n_tx=self.channels.shape[-1], channel_uses=self.channel_uses,
-                           channel_variance=self.channel_variance, convention=self.snr_convention)
-        )  # fmt: skip
-
-    def _log(self, message: Message) -> None:
-        self.bytes_downlink_ += message.bytes
-        if self.record_messages:
-            self.messages_.append(message)
 
     def _symbols(self, ap_latents: torch.Tensor) -> torch.Tensor:
         """``(n, d_0)`` AP latents -> ``(n, T N_t)`` transmitted symbols (use-major)."""
@@ -270,10 +247,6 @@ class FederatedFeatureBaseline:
         s = as_real_matrix("ap_latents", ap_latents)
         symbols = self._symbols(s)
         return [user.estimate(self._receive(symbols, k, generator, noise)).to(s.dtype) for k, user in enumerate(self.users_)]
-
-    def compression_factor(self, ap_dim: int) -> float:
-        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
-        return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
 
 
 __all__ = ["BASELINE_METHODS", "PROCESSING", "FederatedFeatureBaseline", "select_features"]
