@@ -197,3 +197,25 @@ def test_f_step_is_exact_with_fewer_pilots_than_ap_dimensions():
     f1 = torch.linalg.solve(torch.kron(sxx.mT.contiguous(), m1) + n * 0.5 * torch.eye(16), rhs.mT.reshape(-1)).reshape(8, 2).mT  # vec(M1 F S) = (S^T kron M1) vec F
     expected = f1 * min(1.0, 1.0 / float(torch.linalg.matrix_norm(f1)))
     torch.testing.assert_close(fed.precoder_, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_widely_linear_one_user_equals_single_link_widely_linear_admm():
+    """processing="widely-linear": real maps on real latents over the real composite channel; with one
+    user it is the single-link widely linear ADMM (the single-link default)."""
+    s, users, channels = _data(k=1)
+    x = users[0]
+    target = fit_whitener(x).whiten(x)  # the user's whitened real latents
+    single = LinearSemanticTransceiver(channels[0], snr_db=10.0, rho=1.0, iterations=12, processing="widely-linear")
+    start = single.initial_precoder(gram_statistics(s, target, "real"))[0]
+    single.fit(s, target)
+    fed = FederatedDownlink(channels, snr_db=10.0, rho=1.0, rounds=12, initial_precoder=start, processing="widely-linear", record_messages=True).fit(s, [x])
+    torch.testing.assert_close(fed.precoder_, single.precoder_[0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fed.users_[0].decoder, single.decoder_[0], rtol=1e-9, atol=1e-11)
+    single_objective = torch.stack(single.history_["objective"]).flatten().double()
+    torch.testing.assert_close(torch.tensor(fed.history_["objective"], dtype=torch.float64), single_objective, rtol=1e-6, atol=0)
+    assert all(not t.is_complex() for m in fed.messages_ for t in m.payload.values())
+    assert fed.bytes_uplink_ == 12 * 4 * (4 * 4 + 4 * N)  # float32 entries: (2 T N_t)^2 + 2 T N_t n per round
+    # End to end without noise: the same estimates (the user de-whitens; the single link's target was whitened).
+    ours = fit_whitener(x).whiten(fed.transmit(s, noise=False)[0])
+    theirs = single.transmit(s, noise=False).reshape(ours.shape).to(torch.float64)
+    torch.testing.assert_close(ours, theirs, rtol=1e-7, atol=1e-7)

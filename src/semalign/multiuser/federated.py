@@ -40,11 +40,22 @@ from semalign._checks import as_real_matrix, check_choice, check_positive, check
 from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.transceivers.linear_admm import block_diagonal_channel, project_power_ball
+from semalign.transceivers.linear_admm import block_diagonal_channel, project_power_ball, real_composite
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
 EXECUTORS = ("local", "dask")
-BYTES_PER_ENTRY = 8  # complex64
+PROCESSING = ("strictly-linear", "widely-linear")
+
+
+def _entry_bytes(tensor: torch.Tensor) -> int:
+    """Bytes on the wire per entry, in single precision: complex64 (8) or float32 (4)."""
+    return 8 if tensor.is_complex() else 4
+
+
+def _coordinates(latents: torch.Tensor, widely: bool) -> torch.Tensor:
+    """The coordinates the linear maps act on: the real latent itself (widely linear) or its packed
+    complex form (strictly linear; first half real part, second half imaginary part)."""
+    return latents if widely else pack_complex(latents)
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class Message:
 
     @property
     def bytes(self) -> int:
-        return BYTES_PER_ENTRY * self.entries
+        return sum(t.numel() * _entry_bytes(t) for t in self.payload.values())
 
 
 class _User:
@@ -73,12 +84,13 @@ class _User:
     :class:`_UserGroup` that runs its protocol steps.
     """
 
-    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float) -> None:
+    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float, widely: bool = False) -> None:
         self.name = name
         self.d = latents.shape[-1]
-        packed = pack_complex(latents)
-        self.whitener: Whitener = fit_whitener(packed, name=f"{name} pilots")
-        self.x_white = self.whitener.whiten(packed).mT.to(channel.dtype)  # (m_k, n), column form
+        self.widely = widely
+        coords = _coordinates(latents, widely)
+        self.whitener: Whitener = fit_whitener(coords, name=f"{name} pilots")
+        self.x_white = self.whitener.whiten(coords).mT.to(channel.dtype)  # (m_k, n), column form
         self.channel = channel  # (T N_r, T N_t)
         self.sigma2 = sigma2
         self.decoder: torch.Tensor | None = None
@@ -94,9 +106,10 @@ class _User:
         return copy
 
     def estimate(self, received: torch.Tensor) -> torch.Tensor:
-        """``(n, T N_r)`` received symbols -> ``(n, d_k)`` real latents (de-whitened)."""
-        white = received @ self.decoder.mT
-        return unpack_complex(self.whitener.colour(white), self.d)
+        """``(n, T N_r)`` received symbols (``(n, 2 T N_r)`` [Re; Im] when widely linear) -> ``(n, d_k)``
+        real latents (de-whitened)."""
+        coloured = self.whitener.colour(received @ self.decoder.mT)
+        return coloured if self.widely else unpack_complex(coloured, self.d)
 
 
 class _UserGroup:
@@ -108,10 +121,11 @@ class _UserGroup:
     users form one group; on Dask each user is a group of one on its own worker.
     """
 
-    def __init__(self, names: list[str], latents: list[torch.Tensor], channels: torch.Tensor, sigma2: float, threads: int | None = None) -> None:
+    def __init__(self, names: list[str], latents: list[torch.Tensor], channels: torch.Tensor, sigma2: float, widely: bool = False, threads: int | None = None) -> None:
         if threads:
             torch.set_num_threads(threads)
-        self.users = [_User(name, x, h, sigma2) for name, x, h in zip(names, latents, channels)]
+        self.users = [_User(name, x, h, sigma2, widely) for name, x, h in zip(names, latents, channels)]
+        self.entries_per_row = 1 if widely else 2  # real latent entries per row of x_white
         self.channels, self.sigma2 = channels, sigma2
         sizes = [u.x_white.shape[0] for u in self.users]
         n = self.users[0].x_white.shape[1]
@@ -134,7 +148,7 @@ class _UserGroup:
         values = error + self.sigma2 * decoders.abs().square().sum((-2, -1))
         for k, user in enumerate(self.users):
             user.decoder = decoders[k, : self.sizes[k]]
-        return [float(values[k] / (2 * self.sizes[k])) for k in range(len(self.users))]
+        return [float(values[k] / (self.entries_per_row * self.sizes[k])) for k in range(len(self.users))]
 
     def uplink(self) -> list[dict[str, torch.Tensor]]:
         """Each user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
@@ -151,12 +165,12 @@ class _UserGroup:
 class _AccessPoint:
     """The AP's private state (whitened pilots, F, Z, U) and its protocol steps."""
 
-    def __init__(self, latents: torch.Tensor, start: torch.Tensor, *, variant: str, rho: float, power: float, n_users: int, threads: int | None = None) -> None:
+    def __init__(self, latents: torch.Tensor, start: torch.Tensor, *, variant: str, rho: float, power: float, n_users: int, widely: bool = False, threads: int | None = None) -> None:
         if threads:
             torch.set_num_threads(threads)
-        packed = pack_complex(latents)
-        self.whitener = fit_whitener(packed, name="AP pilots")
-        self.s_white = self.whitener.whiten(packed).mT.to(start.dtype)  # (m_0, n)
+        coords = _coordinates(latents, widely)
+        self.whitener = fit_whitener(coords, name="AP pilots")
+        self.s_white = self.whitener.whiten(coords).mT.to(start.dtype)  # (m_0, n)
         # S_w S_w^H = (n - 1) I unless the whitening was shrunk (fewer pilots than AP dimensions).
         self.isotropic = self.whitener.shrinkage == 0.0
         if not self.isotropic:
@@ -326,6 +340,10 @@ class FederatedDownlink(DownlinkLink):
             strongest right singular vectors of sum_k H_k^H H_k on the first whitened AP dimensions,
             equal power); scaled to ||F_0||^2 = P.
         record_messages: keep every message in ``messages_``.
+        processing: ``"strictly-linear"`` (default, the published complex maps on packed latents) or
+            ``"widely-linear"`` (real maps on the real latents and the real composite channel
+            [[Re H, -Im H], [Im H, Re H]], noise sigma^2/2 per real component, as the single-link
+            solver's default; messages are then float32, 4 bytes per entry).
         executor: ``"local"`` (every role in this process) or ``"dask"`` (the AP and each user as
             Dask actors on separate workers: a ``LocalCluster`` of ``workers`` processes by default,
             or the cluster at ``scheduler``, e.g. ``"tcp://host:8786"``).
@@ -357,6 +375,7 @@ class FederatedDownlink(DownlinkLink):
         executor: str = "local",
         scheduler: str | None = None,
         workers: int | None = None,
+        processing: str = "strictly-linear",
     ) -> None:
         super().__init__(channels, snr_db=snr_db, power=power, snr_convention=snr_convention, channel_variance=channel_variance,
                          channel_uses=channel_uses, record_messages=record_messages)  # fmt: skip
@@ -367,15 +386,25 @@ class FederatedDownlink(DownlinkLink):
         self.executor = check_choice("executor", executor, EXECUTORS)
         self.scheduler = scheduler
         self.workers = None if workers is None else check_positive_int("workers", workers)
+        self.processing = check_choice("processing", processing, PROCESSING)
+
+    @property
+    def widely(self) -> bool:
+        return self.processing == "widely-linear"
+
+    def _solver_channels(self, cdtype) -> torch.Tensor:
+        """``(K, T N_r, T N_t)`` I_T (x) H_k, or their real composites for widely linear maps."""
+        lifted = block_diagonal_channel(self.channels.to(cdtype), self.channel_uses)
+        return real_composite(lifted) if self.widely else lifted
 
     def _start(self, m0: int, dtype) -> torch.Tensor:
-        width = self.channel_uses * self.channels.shape[-1]
+        width = self.channel_uses * self.channels.shape[-1] * (2 if self.widely else 1)
         if self.initial_precoder is not None:
             f0 = torch.as_tensor(self.initial_precoder).to(dtype)
             if f0.shape != (width, m0):
-                raise ValueError(f"initial_precoder must be (T N_t, m_0) = ({width}, {m0}), got {tuple(f0.shape)}")
+                raise ValueError(f"initial_precoder must be (rows, m_0) = ({width}, {m0}), got {tuple(f0.shape)}")
         else:
-            lifted = block_diagonal_channel(self.channels.to(dtype), self.channel_uses)
+            lifted = self._solver_channels(dtype if dtype.is_complex else (torch.complex128 if dtype == torch.float64 else torch.complex64))
             _, vecs = torch.linalg.eigh((lifted.mH @ lifted).sum(0))
             k = min(width, m0)
             f0 = vecs.flip(-1)[:, :k] @ torch.eye(k, m0, dtype=dtype)
@@ -395,23 +424,24 @@ class FederatedDownlink(DownlinkLink):
         for k, x in enumerate(xs):
             if x.shape[0] != s.shape[0]:
                 raise ValueError(f"user_latents[{k}] has {x.shape[0]} pilots but ap_latents has {s.shape[0]}; the pilots must be paired")
-        sigma2 = self.noise_variance()
         real = torch.promote_types(s.dtype, torch.float32)
         cdtype = torch.complex128 if real == torch.float64 else torch.complex64
-        lifted = block_diagonal_channel(self.channels.to(cdtype), self.channel_uses)  # (K, T N_r, T N_t)
-        start = self._start(complex_dim(s.shape[1]), cdtype)
+        lifted = self._solver_channels(cdtype)  # (K, T N_r, T N_t), or (K, 2 T N_r, 2 T N_t) real
+        # Noise variance per solver dimension: complex, or half of it per real component.
+        sigma2 = self.noise_variance() / (2 if self.widely else 1)
+        start = self._start(s.shape[1] if self.widely else complex_dim(s.shape[1]), real if self.widely else cdtype)
         runtime = _DaskActors(self.scheduler, self.workers or min(self.n_users + 1, 4)) if self.executor == "dask" else _InProcess()
         self.messages_: list[Message] = []
         self.bytes_uplink_ = self.bytes_downlink_ = 0
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
         try:
-            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.power, n_users=self.n_users)
+            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.power, n_users=self.n_users, widely=self.widely)
             names = [f"user{k}" for k in range(self.n_users)]
             if self.executor == "local":  # one batched group of every user
                 members = [list(range(self.n_users))]
             else:  # every user on its own worker
                 members = [[k] for k in range(self.n_users)]
-            groups = [runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], lifted[m], sigma2) for m in members]
+            groups = [runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], lifted[m], sigma2, self.widely) for m in members]
             for t in range(self.rounds + 1):
                 final = t == self.rounds  # the last broadcast sends Z; users keep the equalisers fitted to it
                 items = runtime.call([ap], "broadcast", final)[0]
@@ -453,12 +483,14 @@ class FederatedDownlink(DownlinkLink):
         if not hasattr(self, "precoder_"):
             raise RuntimeError("FederatedDownlink is not fitted yet; call fit() first")
         s = as_real_matrix("ap_latents", ap_latents)
-        white = self.ap_whitener_.whiten(pack_complex(s.to(self.ap_whitener_.mean.real.dtype)))
+        white = self.ap_whitener_.whiten(_coordinates(s.to(self.ap_whitener_.mean.real.dtype), self.widely))
         out = []
         for k, user in enumerate(self.users_):
-            symbols = white.to(self.precoder_.dtype) @ self._precoder_of(self.precoder_, k).mT  # (n, T N_t)
+            symbols = white.to(self.precoder_.dtype) @ self._precoder_of(self.precoder_, k).mT  # (n, T N_t) or [Re; Im]
             received = symbols @ user.channel.mT
-            if noise:
+            if noise and self.widely:  # user.sigma2 is already the variance per real component
+                received = received + torch.randn(received.shape, generator=generator, dtype=received.dtype) * user.sigma2**0.5
+            elif noise:
                 received = received + complex_awgn(tuple(received.shape), user.sigma2, generator=generator, dtype=received.dtype)
             out.append(user.estimate(received).to(s.dtype))
         return out
