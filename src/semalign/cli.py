@@ -144,6 +144,7 @@ def reproduce_federated(
     snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
     channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
     baseline_processing: str = typer.Option("strictly-linear", "--baseline-processing", help="First-K/Top-K users' map: strictly-linear (the federated equalisers' class) or widely-linear."),
+    processing: str = typer.Option("strictly-linear", "--processing", help="Federated protocol's maps: strictly-linear (published) or widely-linear (real maps, real composite channel)."),
     executor: str = typer.Option("local", "--executor", help="local (one process) or dask (AP and users as Dask actors on separate workers)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default with --executor dask: a local cluster)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -157,7 +158,7 @@ def reproduce_federated(
     from semalign.experiments.federated import full_grid, quick_grid, run_federated
 
     try:
-        options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing)
+        options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing, processing=processing)
         if latents == "synthetic":
             options["heterogeneity_sources"] = ("synthetic",)
         grid = (full_grid if full else quick_grid)(**options)

@@ -132,7 +132,11 @@ def test_command_line_runs_a_seed_and_redraws(tmp_path, monkeypatch):
     redraw = runner.invoke(app, ["figures", str(tmp_path)])
     assert redraw.exit_code == 0 and "wrote" in redraw.output
     assert (tmp_path / "figures" / "federated_accuracy_vs_snr.png").stat().st_size > 10_000
-    for bad, word in ((["--latents", "cifar"], "latents"), (["--snr-convention", "peak"], "snr_convention"), (["--baseline-processing", "cubic"], "processing"), (["--seeds", "x"], "seeds")):
+    widely = runner.invoke(app, ["reproduce", "federated", "--out", str(tmp_path / "wl"), "--seeds", "3", "--latents", "synthetic", "--no-progress", "--processing", "widely-linear"])
+    assert widely.exit_code == 0, widely.output
+    rows = pl.read_parquet(tmp_path / "wl" / "results.parquet").filter(pl.col("method") == "federated-admm")
+    assert rows.height and set(rows["processing"].unique()) == {"widely-linear"}
+    for bad, word in ((["--latents", "cifar"], "latents"), (["--snr-convention", "peak"], "snr_convention"), (["--baseline-processing", "cubic"], "processing"), (["--processing", "cubic"], "processing"), (["--seeds", "x"], "seeds")):
         outcome = runner.invoke(app, ["reproduce", "federated", "--out", str(tmp_path / "bad"), "--no-progress", *bad])
         assert outcome.exit_code == 2 and word in outcome.output, (bad, outcome.output)
     assert not (tmp_path / "bad" / "results.parquet").exists()

@@ -79,7 +79,9 @@ class FederatedGrid:
     zoo ``users``, or the synthetic ``synthetic_users``); ``heterogeneity_sources`` the sources of the
     ``heterogeneity`` experiment. ``baseline_processing`` is the First-K / Top-K users' semantic map
     (``"strictly-linear"``: the class of the federated equalisers; ``"widely-linear"``: the stronger
-    real map, see :mod:`semalign.multiuser.federated_baselines`).
+    real map, see :mod:`semalign.multiuser.federated_baselines`). ``processing`` is the federated
+    protocol's class of maps (``"strictly-linear"``, published; ``"widely-linear"``, real maps on the
+    real composite channel).
     """
 
     latents: str = "digits"
@@ -101,6 +103,7 @@ class FederatedGrid:
     rho: float = 1.0
     rounds: int = 30
     baseline_processing: str = "strictly-linear"
+    processing: str = "strictly-linear"
     pilot_method: str = "random"
     compression_antennas: tuple[int, ...] = (1, 2, 4)
     compression_channel_uses: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -124,6 +127,7 @@ class FederatedGrid:
         for source in self.heterogeneity_sources:
             check_choice("heterogeneity_sources", source, SOURCES)
         check_choice("baseline_processing", self.baseline_processing, PROCESSING)
+        check_choice("processing", self.processing, PROCESSING)
         check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
@@ -410,7 +414,7 @@ class FederatedRunner:
         link = dict(snr_db=task.snr_db, power=grid.power, snr_convention=grid.snr_convention, channel_variance=grid.channel_variance,
                     channel_uses=task.channel_uses)  # fmt: skip
         if task.method in VARIANTS:
-            return FederatedDownlink(channels, variant=task.method, rho=grid.rho, rounds=grid.rounds, executor=self.executor, scheduler=self.scheduler, **link)
+            return FederatedDownlink(channels, variant=task.method, rho=grid.rho, rounds=grid.rounds, executor=self.executor, scheduler=self.scheduler, processing=grid.processing, **link)
         return FederatedFeatureBaseline(channels, method=task.method, processing=grid.baseline_processing, seed=task.seed, **link)
 
     def run(self, task: FederatedTask) -> list[dict]:
@@ -467,7 +471,7 @@ class FederatedRunner:
                         "total_power": links * grid.power,
                         "pilot_fraction": task.pilot_fraction,
                         "n_pilots": int(idx.numel()),
-                        "processing": "strictly-linear" if task.method in VARIANTS else grid.baseline_processing,
+                        "processing": grid.processing if task.method in VARIANTS else grid.baseline_processing,
                         "accuracy": accuracy(head, y_hat, pool.test_labels),
                         "clean_accuracy": accuracy(head, test, pool.test_labels),
                         "mse": error,
