@@ -52,9 +52,9 @@ def _caption(results: pl.DataFrame) -> str:
     )
 
 
-def _save(fig, results: pl.DataFrame, path: Path) -> Path:
-    """Caption every figure the same way, write it to ``path`` and free it."""
-    fig.suptitle(_caption(results), fontsize=9)
+def _save(fig, caption: str, path: Path) -> Path:
+    """Caption a figure, write it to ``path`` and free it (every study's figures go through here)."""
+    fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -75,7 +75,7 @@ def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "acc
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(value)
     axes[0][-1].legend(fontsize=8, loc="best")
-    return _save(fig, results, path)
+    return _save(fig, _caption(results), path)
 
 
 def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
@@ -90,7 +90,7 @@ def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") 
     ax.set_title(f"N = {row['n_tx']} antennas (ζ = {row['compression_factor']:.3g} %), {row['pilots_per_class']} pilots per class", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, results, path)
+    return _save(fig, _caption(results), path)
 
 
 def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
@@ -117,7 +117,7 @@ def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
     ax.set_title(f"neural curves over the sparsity weight lam; SNR {snr:g} dB, {frame['pilots_per_class'][0]} pilots per class", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, results, path)
+    return _save(fig, _caption(results), path)
 
 
 def draw_mimo_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
@@ -158,11 +158,7 @@ def _game_caption(results: pl.DataFrame) -> str:
 
 
 def _save_game(fig, results: pl.DataFrame, path: Path) -> Path:
-    fig.suptitle(_game_caption(results), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, _game_caption(results), path)
 
 
 def _pair_label(frame: pl.DataFrame, pair: int) -> str:
@@ -286,11 +282,7 @@ def _save_federated(fig, frame: pl.DataFrame, path: Path, per_user: bool = False
 
     width = int(fig.get_figwidth() * 15)  # characters that fit at font size 9
     caption = "\n".join(textwrap.fill(line, width) for line in _federated_caption(frame, per_user).splitlines())
-    fig.suptitle(caption, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, caption, path)
 
 
 def _user_mean_stats(frame: pl.DataFrame, keys: list[str], x: str, value: str) -> pl.DataFrame:
