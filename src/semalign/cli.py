@@ -1,5 +1,5 @@
-"""Command-line interface: ``semalign reproduce mimo``, ``semalign reproduce game``, ``semalign reproduce federated``
-and ``semalign figures``."""
+"""Command-line interface: ``semalign reproduce mimo|game|federated``, ``semalign run`` (sweeps) and
+``semalign figures``."""
 
 from __future__ import annotations
 
@@ -191,6 +191,78 @@ def _print_federated_summary(results) -> None:
     console.print(table)
 
 
+@app.command("run", context_settings={"allow_extra_args": False})
+def run(
+    experiment: str = typer.Argument(..., help="Experiment to run: link (single link)."),
+    overrides: list[str] = typer.Argument(None, help="key=value settings; with -m, comma lists (snr_db=-10,0,10) or range(a,b) sweep a key."),
+    multirun: bool = typer.Option(False, "-m", "--multirun", help="Sweep: every comma list is a dimension of the grid of runs."),
+    config: Path = typer.Option(None, "--config", help="YAML file of key: value (a list is a sweep dimension); command-line overrides win."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default semalign-results/run/EXPERIMENT): results.parquet, parts/, sweep.json, figures/."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or dask (a local Dask cluster, or --scheduler)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (implies --executor dask)."),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of the local Dask cluster."),
+    device: str = typer.Option("cpu", "--device", help="Torch device of the solvers: cpu or cuda."),
+    batch: bool = typer.Option(True, "--batch/--no-batch", help="Fit runs that differ only in SNR (and the neural lam) as one batched call."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the runs and batches the sweep would execute, and stop."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (runs done, runs/s, time left)."),
+) -> None:
+    """Run one configuration or a sweep of an experiment, e.g.
+
+    semalign run link method=linear-admm,first-k snr_db=-20,-10,0,10,20 seed=27,42,100 n_antennas=1,2,4,8 -m
+
+    Results stream into OUT/parts as batches finish; rerunning resumes (finished runs are skipped).
+    Unknown keys or bad values are reported with the valid keys before anything runs.
+    """
+    from semalign.experiments.overrides import expand, parse_overrides, read_config_file
+    from semalign.experiments.sweep import get_experiment, group_runs, run_sweep
+
+    if scheduler:
+        executor = "dask"
+    try:
+        spec = get_experiment(experiment)
+        sweep = read_config_file(config, spec.config_type) if config else {}
+        if config and not multirun and any(len(v) > 1 for v in sweep.values()):
+            raise ValueError(f"{config} lists several values for {', '.join(k for k, v in sweep.items() if len(v) > 1)}; add -m (multirun) to sweep")
+        sweep.update(parse_overrides(list(overrides or []), spec.config_type, multirun=multirun))
+        runs = expand(spec.config_type, sweep)
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
+        if dry_run:
+            groups = group_runs(spec, runs, batch=batch)
+            swept = {k: v for k, v in sweep.items() if len(v) > 1}
+            console.print(f"{experiment}: {len(runs)} runs in {len(groups)} batched calls; swept: " + (", ".join(f"{k}={','.join(map(str, v))}" for k, v in swept.items()) or "nothing"))
+            return
+        out = out or Path("semalign-results/run") / experiment
+        results = run_sweep(spec, runs, out, executor=executor, scheduler=scheduler, workers=workers, device=device, batch=batch, progress=progress)
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    from semalign.experiments.figures import draw_sweep_figures
+
+    swept = [k for k, v in sweep.items() if len(v) > 1]
+    drawn = draw_sweep_figures(results, out / "figures", swept)
+    _print_sweep_summary(results, swept)
+    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {len(drawn)} in {out / 'figures'}")
+
+
+def _print_sweep_summary(results, swept: list[str]) -> None:
+    import polars as pl
+
+    keys = list(dict.fromkeys(k for k in ("method", "awareness", *swept) if k in results.columns and k != "seed"))
+    table = Table(title="Mean over seeds" if "seed" in swept else "Results")
+    for column in (*keys, "accuracy", "mse", "runs"):
+        table.add_column(column, justify="right" if column not in ("method", "awareness") else "left")
+    summary = results.group_by(keys).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs")).sort(keys, nulls_last=True)
+    for row in summary.head(60).iter_rows(named=True):
+        table.add_row(*(str(row[k]) for k in keys), f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["runs"]))
+    console.print(table)
+    if summary.height > 60:
+        console.print(f"({summary.height - 60} more lines in results.parquet)")
+
+
 @app.command("figures")
 def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
     """Redraw the figures of OUT from its stored results (no rerun); single-link, game or federated results."""
@@ -203,7 +275,15 @@ def figures(out: Path = typer.Argument(..., help="An output folder holding resul
         console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`) first")
         raise typer.Exit(code=2)
     results = pl.read_parquet(path)
-    if "n_users" in results.columns:
+    if "run_id" in results.columns:
+        import json
+
+        from semalign.experiments.figures import draw_sweep_figures
+
+        manifest = out / "sweep.json"
+        swept = list(json.loads(manifest.read_text())["swept"]) if manifest.exists() else None
+        draw = lambda frame, folder: draw_sweep_figures(frame, folder, swept)  # noqa: E731
+    elif "n_users" in results.columns:
         draw = draw_federated_figures
     elif "n_pairs" in results.columns:
         draw = draw_game_figures

@@ -432,3 +432,62 @@ def draw_federated_figures(results: pl.DataFrame, figures_dir: str | Path) -> li
     if "compression" in experiments:
         drawn.append(federated_per_user(results, figures_dir / "federated_accuracy_per_user.png"))
     return drawn
+
+
+# ---- sweeps (``semalign run``) ----------------------------------------------------------------
+
+
+def sweep_axes(results: pl.DataFrame, swept: list[str] | None = None) -> list[str]:
+    """The numeric swept settings worth a figure: ``swept`` (from ``sweep.json``) when given, else
+    the numeric run-setting columns with more than one value; never the seed (averaged over)."""
+    from semalign.experiments.link_runs import LinkRun
+    from dataclasses import fields
+
+    candidates = swept if swept is not None else [f.name for f in fields(LinkRun)]
+    axes = []
+    for name in candidates:
+        if name == "seed" or name not in results.columns or not results[name].dtype.is_numeric():
+            continue
+        if results.filter(pl.col("method") != "clean")[name].drop_nulls().n_unique() > 1:
+            axes.append(name)
+    return axes
+
+
+def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | None = None) -> Path:
+    """Accuracy and MSE vs one swept setting ``x``: one line per method and awareness, the mean
+    ± std over seeds; when exactly one other numeric setting is swept (at most 6 values), one line
+    per value of it (markers), else the mean over the other settings too. The clean ceiling dotted."""
+    frame = results.filter(pl.col("method") != "clean").drop_nulls(x)
+    others = [c for c in sweep_axes(results, swept) if c != x]
+    split = others[0] if len(others) == 1 and frame[others[0]].n_unique() <= len(_MARKERS) else None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, value in zip(axes, ("accuracy", "mse")):
+        if split is None:
+            _lines(ax, frame, x, value)
+        else:
+            for k, level in enumerate(sorted(frame[split].unique().to_list())):
+                _lines(ax, frame.filter(pl.col(split) == level), x, value, marker=_MARKERS[k], label_suffix=f", {split} = {level:g}")
+        if value == "accuracy":
+            clean = results.filter(pl.col("method") == "clean")
+            if clean.height:
+                ax.axhline(clean["accuracy"].mean(), color="black", linestyle=":", label="clean (no channel)")
+        if x in ("n_antennas", "pilots_per_class", "lam") and frame[x].min() > 0 and frame[x].max() / frame[x].min() >= 8:
+            ax.set_xscale("log", base=2 if x == "n_antennas" else 10)
+        if value == "mse":
+            ax.set_yscale("log")
+        ax.set_xlabel(x.replace("_", " ") + (f" ('{frame['snr_convention'][0]}' convention)" if x == "snr_db" else ""))
+        ax.set_ylabel(value)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    averaged = [c for c in others if c != split]
+    spread = "; mean ± std over seeds" + (f" and {', '.join(averaged)}" if averaged else "")
+    return _save(fig, _caption(results).split("; mean")[0] + spread, path)
+
+
+def draw_sweep_figures(results: pl.DataFrame, figures_dir: str | Path, swept: list[str] | None = None) -> list[Path]:
+    """One figure per numeric swept setting of a single-link sweep; returns the paths."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    if not results.filter(pl.col("method") != "clean").height:
+        return []
+    return [sweep_figure(results, x, figures_dir / f"sweep_vs_{x}.png", swept) for x in sweep_axes(results, swept)]

@@ -257,34 +257,59 @@ class MimoRunner:
 
     def run(self, task: Task) -> list[dict]:
         """Fit and evaluate one task; returns its result rows."""
+        return self.run_batch(
+            experiment=task.experiment,
+            method=task.method,
+            awareness=task.awareness,
+            pilots_per_class=task.pilots_per_class,
+            n_antennas=task.n_antennas,
+            seed=task.seed,
+            configurations=task.configurations,
+            run_key=task.key,
+        )
+
+    def run_batch(
+        self,
+        *,
+        experiment: str,
+        method: str,
+        awareness: str,
+        pilots_per_class: int | None,
+        n_antennas: int | None,
+        seed: int,
+        configurations: list[tuple[float, float | None]],
+        run_key: str,
+    ) -> list[dict]:
+        """Fit one method on one channel and pilot set for a batch of ``(snr_db, lam)``
+        configurations at once (``lam``: the neural sparsity weight, ``None`` for other methods),
+        and evaluate each; returns one row per configuration (one row in all for ``clean``)."""
         test = self.pair.test
-        head = self.classifier(task.seed)
-        base = {**self._common, "experiment": task.experiment, "method": task.method, "seed": task.seed, "awareness": task.awareness, "run_key": task.key}
-        if task.method == "clean":
+        head = self.classifier(seed)
+        base = {**self._common, "experiment": experiment, "method": method, "seed": seed, "awareness": awareness, "run_key": run_key}
+        if method == "clean":
             return [{**base, "accuracy": accuracy(head, test.rx, test.labels), "mse": 0.0}]
-        idx = self.pilots(task.seed, task.pilots_per_class)
+        idx = self.pilots(seed, pilots_per_class)
         x, y = self.pair.train.tx[idx].to(self.device), self.pair.train.rx[idx].to(self.device)
-        n = task.n_antennas
-        h = channel_for_seed(task.seed, n, n, channel_variance=self.grid.channel_variance, device=self.device)
-        configurations = task.configurations
+        n = n_antennas
+        h = channel_for_seed(seed, n, n, channel_variance=self.grid.channel_variance, device=self.device)
         snrs = [snr for snr, _ in configurations]
-        lams = [lam for _, lam in configurations] if task.lams else None
+        neural_lams = [0.0 if lam is None else lam for _, lam in configurations] if method == "neural" else None
         channel = h.unsqueeze(0).expand(len(configurations), n, n)
-        model = make_transceiver(task.method, channel, snrs, self.grid, task.awareness, task.seed, self.device, lams)
+        model = make_transceiver(method, channel, snrs, self.grid, awareness, seed, self.device, neural_lams)
         start = time.perf_counter()
-        if task.method == "linear-admm":
-            stats_key = (task.seed, task.pilots_per_class)
+        if method == "linear-admm":
+            stats_key = (seed, pilots_per_class)
             if stats_key not in self._stats:
                 self._stats[stats_key] = gram_statistics(x, y, model.domain)
             model.fit_statistics(self._stats[stats_key])
         else:
             model.fit(x, y)
         fit_seconds = time.perf_counter() - start
-        y_hat = model.transmit(test.tx.to(self.device), generator=test_noise_generator(task.seed, self.device))
+        y_hat = model.transmit(test.tx.to(self.device), generator=test_noise_generator(seed, self.device))
         flops = model.inference_flops() if hasattr(model, "inference_flops") else None
-        linear, neural = task.method == "linear-admm", task.method == "neural"
+        linear, neural = method == "linear-admm", method == "neural"
         rows = []
-        for i, (snr, lam) in enumerate(configurations):
+        for i, snr in enumerate(snrs):
             rows.append(
                 {
                     **base,
@@ -293,14 +318,14 @@ class MimoRunner:
                     "n_tx": n,
                     "n_rx": n,
                     "compression_factor": model.compression_factor(self.pair.d_tx),
-                    "pilots_per_class": task.pilots_per_class,
+                    "pilots_per_class": pilots_per_class,
                     "n_pilots": int(idx.numel()),
                     "accuracy": accuracy(head, y_hat[i], test.labels),
                     "mse": mse(y_hat[i], test.rx),
                     "noise_variance": float(model.noise_variance()[i]),
                     "flops": None if flops is None else int(flops[i]),
                     "sparsity": float(model.sparsity_[i]) if neural else None,
-                    "lam": (0.0 if lam is None else lam) if neural else None,
+                    "lam": neural_lams[i] if neural else None,
                     "iterations": self.grid.iterations if linear else None,
                     "rho": self.grid.rho if linear else None,
                     "processing": self.grid.processing if linear else None,

@@ -44,11 +44,31 @@ class ResultStore:
             return pl.DataFrame()
         return pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
 
+    def done_runs(self) -> set[str]:
+        """``run_id`` of every stored row (sweeps identify rows by run; studies' parts have none)."""
+        ids: set[str] = set()
+        for part in self.parts_dir.glob("*.parquet"):
+            if "run_id" in pl.read_parquet_schema(part):
+                ids.update(pl.read_parquet(part, columns=["run_id"])["run_id"].to_list())
+        return ids
+
+    def load_runs(self, run_ids: set[str]) -> pl.DataFrame:
+        """Stored rows whose ``run_id`` is in ``run_ids`` (each run once, even if a part was
+        written twice by overlapping sweeps)."""
+        parts = [p for p in sorted(self.parts_dir.glob("*.parquet")) if "run_id" in pl.read_parquet_schema(p)]
+        if not parts:
+            return pl.DataFrame()
+        frame = pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+        return frame.filter(pl.col("run_id").is_in(sorted(run_ids))).unique("run_id", keep="first", maintain_order=True)
+
     def consolidate(self, keys: set[str] | None = None) -> Path:
         """Write the stored rows of ``keys`` (all if ``None``) to ``out_dir/results.parquet``."""
+        return self.consolidate_frame(self.load(keys))
+
+    def consolidate_frame(self, frame: pl.DataFrame) -> Path:
+        """Write ``frame`` (rows of this store) to ``out_dir/results.parquet``, sorted."""
         path = self.out_dir / "results.parquet"
         tmp = path.with_suffix(".parquet.tmp")
-        frame = self.load(keys)
         if frame.height:
             # A stable order for readers: by whichever of the usual keys the study has.
             order = [c for c in ("experiment", "method", "awareness", "pu_protection", "pilots_per_class", "n_tx", "channel_uses", "cross_gain_db", "pu_limit_db", "snr_db", "seed", "draw", "pair") if c in frame.columns]

@@ -206,8 +206,11 @@ class SemanticTransceiver:
         r = s @ self._h.to(s.dtype).mT.unsqueeze(1)  # (b, n, T, n_rx): r = H s for each channel use
         if noise:
             gen = generator if generator is not None else self._noise_generator()
-            variance = self.noise_variance().view(b, 1, 1, 1).to(gen.device)
-            r = r + complex_awgn(tuple(r.shape), variance, generator=gen, dtype=r.dtype, device=gen.device).to(r.device)
+            # One unit-variance draw shared by every configuration, scaled by each one's sigma
+            # (common random numbers): a configuration sees the same noise alone or in any batch.
+            unit = complex_awgn(tuple(r.shape[1:]), 1.0, generator=gen, dtype=r.dtype, device=gen.device).to(r.device)
+            std = self.noise_variance().sqrt().view(b, 1, 1, 1).to(device=r.device, dtype=unit.real.dtype)
+            r = r + unit.unsqueeze(0) * std
         return r.reshape(b, n, t * self.n_rx)
 
     def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:

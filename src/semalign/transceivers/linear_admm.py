@@ -375,7 +375,8 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         b, m = self.n_configurations, stats.sxx.shape[-1]
         if self.init == "random":
             gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
-            parts = torch.randn((2, b, width, m), generator=gen, dtype=torch.float64)
+            # One draw shared by the batch, so a configuration starts alike alone or batched.
+            parts = torch.randn((2, 1, width, m), generator=gen, dtype=torch.float64).expand(2, b, width, m)
             f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
         else:
             k = min(width, t * n_rx * (2 if stats.domain == "real" else 1), *stats.cyx.shape[-2:])  # streams both carry

@@ -251,7 +251,8 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         r = self._encode(xs) @ h.mT
         if bool((sigma2 > 0).any()):
             std = (sigma2.to(torch.float32) / 2).sqrt().view(-1, 1, 1)
-            r = r + std * torch.randn(r.shape, generator=generator, device=r.device, dtype=r.dtype)
+            # One draw shared by the batch (common random numbers): a configuration trains alike alone or batched.
+            r = r + std * torch.randn(r.shape[1:], generator=generator, device=r.device, dtype=r.dtype)
         return (self._decode_split(r) - ys).square().mean((-2, -1))
 
     # ------------------------------------------------------------ transmit

@@ -1,0 +1,230 @@
+"""Sweeps: override parsing, grid expansion, batching, resume after a crash, Dask, the command line.
+
+Runs are single-link fits on the digits zoo (linear ADMM and the baselines: well under a second
+each), so the whole module takes seconds plus one Dask cluster start.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from semalign.cli import app
+from semalign.experiments.link_runs import LinkRun
+from semalign.experiments.mimo import MimoRunner, Task, quick_grid
+from semalign.experiments.overrides import expand, parse_overrides, read_config_file
+from semalign.experiments.store import ResultStore
+from semalign.experiments.sweep import get_experiment, group_runs, run_id, run_sweep
+from semalign.latents import load_latents
+
+SWEEP = ["method=linear-admm,first-k", "snr_db=-10,0,10", "seed=1,2", "n_antennas=2,4"]
+N_RUNS = 2 * 3 * 2 * 2
+VALUES = ["run_id", "method", "awareness", "snr_db", "seed", "n_tx", "accuracy", "mse", "noise_variance", "compression_factor"]
+
+
+def _runs(tokens=SWEEP):
+    return expand(LinkRun, parse_overrides(tokens, LinkRun, multirun=True))
+
+
+def _sorted(frame: pl.DataFrame, columns=VALUES) -> pl.DataFrame:
+    return frame.select(columns).sort("run_id")
+
+
+# ---- overrides ----------------------------------------------------------------------------------
+
+
+def test_overrides_parse_by_field_type_and_expand_to_the_product():
+    sweep = parse_overrides([*SWEEP, "awareness=unaware", "pilots_per_class=20", "channel_variance=0.5", "tx=mlp64"], LinkRun, multirun=True)
+    assert sweep["snr_db"] == [-10.0, 0.0, 10.0] and all(isinstance(v, float) for v in sweep["snr_db"])
+    assert sweep["seed"] == [1, 2] and sweep["n_antennas"] == [2, 4] and sweep["channel_variance"] == [0.5]
+    runs = expand(LinkRun, sweep)
+    assert len(runs) == N_RUNS and len(set(runs)) == N_RUNS
+    assert {(r.method, r.snr_db, r.seed, r.n_antennas) for r in runs} == {
+        (m, s, seed, n) for m in ("linear-admm", "first-k") for s in (-10.0, 0.0, 10.0) for seed in (1, 2) for n in (2, 4)
+    }
+    assert all(r.awareness == "unaware" and r.pilots_per_class == 20 and r.tx == "mlp64" for r in runs)
+    assert runs[0].method == "linear-admm" and runs[-1].method == "first-k"  # first key varies slowest
+
+
+def test_overrides_ranges_none_and_last_wins():
+    sweep = parse_overrides(["n_antennas=range(1,9,2)", "tx=none", "seed=3", "seed=4"], LinkRun, multirun=True)
+    assert sweep["n_antennas"] == [1, 3, 5, 7] and sweep["tx"] == [None] and sweep["seed"] == [4]
+
+
+@pytest.mark.parametrize(
+    "token, multirun, message",
+    [
+        ("snr=10", True, "unknown key 'snr'; valid keys: latents, tx, rx"),
+        ("snr_db", True, "not key=value"),
+        ("snr_db=loud", True, "snr_db='loud': expected a number"),
+        ("n_antennas=2.5", True, "n_antennas='2.5': expected an integer"),
+        ("seed=", True, "seed='': a value is required"),
+        ("snr_db=1,,2", True, "empty item"),
+        ("snr_db=-10,0", False, "add -m (multirun)"),
+        ("n_antennas=range(4,1)", True, "the range is empty"),
+    ],
+)
+def test_bad_overrides_name_the_key_and_what_is_expected(token, multirun, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_overrides([token], LinkRun, multirun=multirun)
+
+
+def test_runs_the_experiment_rejects_fail_at_expansion():
+    with pytest.raises(ValueError, match="method"):
+        expand(LinkRun, parse_overrides(["method=linear-admm,best"], LinkRun, multirun=True))
+    with pytest.raises(ValueError, match="n_antennas must be a positive integer"):
+        expand(LinkRun, parse_overrides(["n_antennas=0"], LinkRun, multirun=False))
+
+
+def test_yaml_config_file(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("method: [linear-admm, top-k]\nsnr_db: [-10, 20]\nseed: 5\nawareness: unaware\n")
+    sweep = read_config_file(path, LinkRun)
+    assert sweep == {"method": ["linear-admm", "top-k"], "snr_db": [-10.0, 20.0], "seed": [5], "awareness": ["unaware"]}
+    path.write_text("snr: 3\n")
+    with pytest.raises(ValueError, match="unknown key 'snr'"):
+        read_config_file(path, LinkRun)
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="must hold a mapping"):
+        read_config_file(path, LinkRun)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_config_file(tmp_path / "missing.yaml", LinkRun)
+
+
+# ---- grouping -----------------------------------------------------------------------------------
+
+
+def test_groups_share_everything_but_the_batched_fields():
+    runs = _runs([*SWEEP, "lam=0,0.001"])
+    link = get_experiment("link")
+    groups = group_runs(link, runs + runs[:3])  # duplicates are run once
+    assert sum(len(g) for g in groups) == len(runs)
+    assert len(groups) == 2 * 2 * 2  # method x seed x antennas; SNR and lam batched
+    for group in groups:
+        keys = {(r.method, r.seed, r.n_antennas, r.awareness) for r in group}
+        assert len(keys) == 1 and len(group) == 6
+    assert [len(g) for g in group_runs(link, runs, batch=False)] == [1] * len(runs)
+
+
+def test_run_ids_are_stable_and_distinct():
+    runs = _runs()
+    assert len({run_id("link", r) for r in runs}) == len(runs)
+    assert run_id("link", runs[0]) == run_id("link", LinkRun(**runs[0].__dict__))
+
+
+# ---- execution ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, digits_cache):
+    """The sweep run in one piece in this process (batched)."""
+    import os
+
+    os.environ["SEMALIGN_CACHE"] = str(digits_cache)
+    out = tmp_path_factory.mktemp("sweep") / "reference"
+    return out, run_sweep("link", _runs(), out, progress=False)
+
+
+def test_rows_one_per_run_with_settings_and_conventions(reference):
+    out, rows = reference
+    assert rows.height == N_RUNS and rows["run_id"].n_unique() == N_RUNS
+    for column in ("snr_convention", "channel_variance", "power", "seed", "n_antennas", "pilots_per_class", "semalign_version", "device", "dataset", "tx_encoder"):
+        assert column in rows.columns and rows[column].null_count() == 0
+    assert_frame_equal(_sorted(pl.read_parquet(out / "results.parquet")), _sorted(rows))
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["runs"] == N_RUNS and set(manifest["swept"]) == {"method", "snr_db", "seed", "n_antennas"}
+    assert manifest["groups"] == 8 and manifest["executed"] == N_RUNS
+
+
+def test_batched_rows_equal_one_by_one_and_the_study_runner(reference, tmp_path, digits_cache_env):
+    _, rows = reference
+    single = run_sweep("link", _runs(), tmp_path / "single", batch=False, progress=False)
+    assert_frame_equal(_sorted(single), _sorted(rows), check_exact=False, rel_tol=1e-5, abs_tol=1e-7)
+    # The same fit through the study's task runner.
+    grid = LinkRun().grid()
+    runner = MimoRunner(grid, load_latents("digits"))
+    study = runner.run(Task("snr", "linear-admm", "aware", 100, 4, 2, (-10.0, 0.0, 10.0), "x"))
+    mine = rows.filter((pl.col("method") == "linear-admm") & (pl.col("seed") == 2) & (pl.col("n_tx") == 4)).sort("snr_db")
+    assert mine["accuracy"].to_list() == [r["accuracy"] for r in study]
+    assert mine["mse"].to_list() == pytest.approx([r["mse"] for r in study], rel=1e-12)
+
+
+class SimulatedCrash(Exception):
+    """Stands in for a kill in the middle of a sweep."""
+
+
+def test_crash_mid_sweep_then_resume_loses_and_duplicates_nothing(reference, tmp_path, digits_cache_env):
+    _, rows = reference
+    out = tmp_path / "crashed"
+    finished = []
+
+    def crash_after_three(group_rows):
+        finished.append(len(group_rows))
+        if len(finished) == 3:
+            raise SimulatedCrash
+
+    with pytest.raises(SimulatedCrash):
+        run_sweep("link", _runs(), out, progress=False, on_group_done=crash_after_three)
+    stored = ResultStore(out).done_runs()
+    assert len(stored) == sum(finished)  # the three finished groups are on disk
+    resumed_groups = []
+    resumed = run_sweep("link", _runs(), out, progress=False, on_group_done=resumed_groups.append)
+    assert sum(len(g) for g in resumed_groups) == N_RUNS - len(stored)  # only the missing runs ran
+    assert not {r["run_id"] for g in resumed_groups for r in g} & stored
+    assert resumed.height == N_RUNS and resumed["run_id"].n_unique() == N_RUNS
+    assert_frame_equal(_sorted(resumed), _sorted(rows))
+    # An extended sweep in the same folder reuses every stored run.
+    more = []
+    extended = run_sweep("link", _runs([*SWEEP[:1], "snr_db=-10,0,10,20", *SWEEP[2:]]), out, progress=False, on_group_done=more.append)
+    assert sum(len(g) for g in more) == 2 * 2 * 2 and extended.height == N_RUNS + 8
+
+
+def test_dask_local_cluster_gives_the_same_rows(reference, tmp_path, digits_cache_env):
+    pytest.importorskip("dask.distributed")
+    _, rows = reference
+    distributed = run_sweep("link", _runs(), tmp_path / "dask", executor="dask", workers=2, progress=False)
+    assert_frame_equal(_sorted(distributed, [c for c in VALUES]), _sorted(rows), check_exact=False, rel_tol=1e-6, abs_tol=1e-8)
+
+
+def test_bad_sweeps_fail_before_anything_runs(tmp_path, digits_cache_env):
+    with pytest.raises(ValueError, match=r"n_antennas \[64\] exceed the complex latent size ceil\(d_tx/2\) = 32"):
+        run_sweep("link", [LinkRun(n_antennas=64)], tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match="unknown executor 'slurm'"):
+        run_sweep("link", [LinkRun()], tmp_path / "bad", executor="slurm", progress=False)
+    with pytest.raises(ValueError, match="unknown experiment 'links'; expected one of link"):
+        get_experiment("links")
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+
+def test_command_line_sweep_resume_and_errors(tmp_path, digits_cache_env):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["run", "link", "method=linear-admm,clean", "snr_db=-10,10", "seed=1,2", "n_antennas=2", "-m", "--out", str(out), "--no-progress"]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    rows = pl.read_parquet(out / "results.parquet")
+    assert rows.height == 8 and "Mean over seeds" in done.output
+    assert (out / "figures" / "sweep_vs_snr_db.png").stat().st_size > 10_000
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and pl.read_parquet(out / "results.parquet").height == 8
+    dry = runner.invoke(app, ["run", "link", "snr_db=-10,0,10", "seed=1,2", "-m", "--dry-run"])
+    assert dry.exit_code == 0 and "6 runs in 2 batched calls" in dry.output
+    config = tmp_path / "c.yaml"
+    config.write_text("snr_db: [0, 10]\nmethod: top-k\n")
+    from_file = runner.invoke(app, ["run", "link", "--config", str(config), "seed=3", "-m", "--dry-run"])
+    assert from_file.exit_code == 0 and "2 runs in 1 batched calls" in from_file.output
+    for bad, message in (
+        (["run", "link", "snr=3"], "unknown key 'snr'; valid keys"),
+        (["run", "link", "snr_db=0,10"], "add -m"),
+        (["run", "nope"], "unknown experiment 'nope'"),
+        (["run", "link", "--config", str(config)], "add -m"),
+    ):
+        result = runner.invoke(app, bad)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
