@@ -72,3 +72,47 @@ def test_neural_on_cuda_trains_like_cpu(pair):
     torch.testing.assert_close(gpu.transmit(pair.test.tx, noise=False).cpu(), cpu.transmit(pair.test.tx, noise=False), rtol=1e-2, atol=1e-2)
     noisy = NeuralSemanticTransceiver(h, snr_db=10.0, device="cuda", epochs=2).fit(pair.train.tx, pair.train.rx)
     assert torch.isfinite(noisy.transmit(pair.test.tx)).all() and noisy.sparsity_.shape == (2,)
+
+
+def _network(device: str, protection: str = "none"):
+    """Two random 3-pair networks (N = 3) with one primary user, built on the CPU, moved to ``device``."""
+    from semalign.multiuser.network import InterferenceNetwork
+
+    g = torch.Generator().manual_seed(7)
+
+    def crandn(*shape):
+        return torch.complex(torch.randn(shape, generator=g, dtype=torch.float64), torch.randn(shape, generator=g, dtype=torch.float64)) / 2**0.5
+
+    b, q, n = 2, 3, 3
+    a = crandn(b, q, 4, 5) * torch.as_tensor([0.6**k for k in range(5)], dtype=torch.float64)
+    h = crandn(b, q, q, n, n)
+    h = torch.where(torch.eye(q, dtype=torch.bool)[None, :, :, None, None], h, h * 0.2**0.5)
+    r0 = 0.05 * torch.eye(n, dtype=torch.complex128).expand(b, q, n, n)
+    extra = dict(pu_channels=crandn(b, 1, q, 1, n).to(device), pu_limits=torch.full((b, 1), 0.05, dtype=torch.float64).to(device), pu_protection=protection) if protection != "none" else {}
+    return InterferenceNetwork(a.to(device), h.to(device), r0.to(device), torch.ones(b, q, dtype=torch.float64).to(device), **extra)
+
+
+@pytest.mark.parametrize("variant, protection", [("fixed-eigenmode", "none"), ("full-mimo", "none"), ("full-mimo", "individual"), ("fixed-eigenmode", "null")])
+def test_game_on_cuda_equals_cpu(variant, protection):
+    from semalign.multiuser.game import solve_game
+
+    cpu = solve_game(_network("cpu", protection), variant=variant)
+    gpu = solve_game(_network("cuda", protection), variant=variant)
+    assert gpu.precoders.device.type == "cuda"
+    # Precoders are unique only up to the phase of each stream (eigenvectors from another
+    # library); the transmit covariances F F^H and the MSEs are not.
+    covariance = lambda f: f @ f.mH  # noqa: E731
+    torch.testing.assert_close(covariance(gpu.precoders).cpu(), covariance(cpu.precoders), rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(gpu.mse.cpu(), cpu.mse, rtol=1e-6, atol=1e-9)
+
+
+def test_sweep_on_cuda_matches_cpu(tmp_path, digits_cache_env):
+    from semalign.experiments.link_runs import LinkRun
+    from semalign.experiments.sweep import run_sweep
+
+    runs = [LinkRun(method=m, snr_db=s, seed=3, n_antennas=4) for m in ("linear-admm", "top-k", "eigen-k") for s in (0.0, 20.0)]
+    cpu = run_sweep("link", runs, tmp_path / "cpu", progress=False).sort("run_id")
+    gpu = run_sweep("link", runs, tmp_path / "gpu", device="cuda", progress=False).sort("run_id")
+    assert set(gpu["device"]) == {"cuda"}
+    assert (gpu["accuracy"] - cpu["accuracy"]).abs().max() <= 0.01
+    assert ((gpu["mse"] - cpu["mse"]).abs() / cpu["mse"]).max() <= 1e-3

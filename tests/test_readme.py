@@ -22,7 +22,9 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
     commands = readme_commands()
     assert len(commands) == 2
     assert "semalign reproduce mimo" in commands[0] and "pytest" in commands[1]
-    assert "torch==2.13.0" in commands[0] and "torch==2.13.0" in commands[1]  # CPU build: no CUDA download
+    assert "torch==2.13.0" in commands[0]  # the CPU build: no CUDA download for the main job
+    # The tests need torchvision, which must match torch exactly: a pair that lies on this disk.
+    assert "torch==2.14.1 torchvision==0.29.1" in commands[1]
     ci = ROOT.joinpath(".ci/run").read_text()
     assert "grep -m1 -E '^    pip install .*pytest' README.md" in ci and 'eval "${test_command}"' in ci
 
