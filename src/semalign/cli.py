@@ -53,6 +53,7 @@ def reproduce_mimo(
     latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
     snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
     channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
+    preset: str = typer.Option(None, "--preset", help="paper-mimo: the published study (CIFAR-10, ViT-S/16 -> ViT-B/16, its grid and noise level); fixes latents, grid and noise (--seeds, --device, --out still apply). Extract the latents first (semalign latents extract)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Single-link study: accuracy vs compression factor, vs SNR and vs inference FLOPs for every method.
@@ -66,7 +67,12 @@ def reproduce_mimo(
     if latents.endswith((".npz", ".safetensors", ".pt")):
         latents, options = "file", {"path": latents}
     try:
-        grid = replace(grid, latents=latents, latents_options=options, snr_convention=snr_convention, channel_variance=channel_variance)
+        if preset:
+            from semalign.experiments.presets import preset_grid
+
+            grid = preset_grid(preset, "mimo")
+        else:
+            grid = replace(grid, latents=latents, latents_options=options, snr_convention=snr_convention, channel_variance=channel_variance)
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)
@@ -147,6 +153,7 @@ def reproduce_federated(
     processing: str = typer.Option("strictly-linear", "--processing", help="Federated protocol's maps: strictly-linear (published) or widely-linear (real maps, real composite channel)."),
     executor: str = typer.Option("local", "--executor", help="local (one process) or dask (AP and users as Dask actors on separate workers)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default with --executor dask: a local cluster)."),
+    preset: str = typer.Option(None, "--preset", help="paper-federated: the published study (CIFAR-10, ViT-Tiny AP, ten timm users, its grid and noise level); fixes users, grid and noise (--seeds, --processing, --executor still apply). Extract the latents first (semalign latents extract)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Federated multi-user downlink: per-user accuracy vs compression factor, SNR, homogeneous vs
@@ -158,10 +165,15 @@ def reproduce_federated(
     from semalign.experiments.federated import full_grid, quick_grid, run_federated
 
     try:
-        options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing, processing=processing)
-        if latents == "synthetic":
-            options["heterogeneity_sources"] = ("synthetic",)
-        grid = (full_grid if full else quick_grid)(**options)
+        if preset:
+            from semalign.experiments.presets import preset_grid
+
+            grid = replace(preset_grid(preset, "federated"), baseline_processing=baseline_processing, processing=processing)
+        else:
+            options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing, processing=processing)
+            if latents == "synthetic":
+                options["heterogeneity_sources"] = ("synthetic",)
+            grid = (full_grid if full else quick_grid)(**options)
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)

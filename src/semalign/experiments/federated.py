@@ -58,6 +58,9 @@ EXPERIMENTS = ("compression", "snr", "heterogeneity", "pilots")
 METHODS = (*VARIANTS, *BASELINE_METHODS)
 USER_SETS = ("homogeneous", "heterogeneous", "single")
 SOURCES = ("digits", "synthetic")
+#: Every source: also ``timm`` (pretrained encoders cached by ``semalign latents extract``; then
+#: ``ap_encoder``, ``users`` and the user sets name timm models, and ``dataset`` the data set).
+ALL_SOURCES = (*SOURCES, "timm")
 PAPER_SEEDS = (27, 42, 100, 123, 144, 200)
 #: Default users from the digits zoo; the AP is ``mlp32-tanh`` (32 dims, like the paper's small ViT-Tiny AP).
 DIGITS_USERS = ("mlp64", "cnn128", "cnn48-tanh", "mlp96-gelu")
@@ -85,6 +88,7 @@ class FederatedGrid:
     """
 
     latents: str = "digits"
+    dataset: str = "cifar10"
     ap_encoder: str = "mlp32-tanh"
     users: tuple[str, ...] = DIGITS_USERS
     homogeneous_sets: tuple[tuple[str, ...], ...] = DIGITS_HOMOGENEOUS
@@ -119,21 +123,26 @@ class FederatedGrid:
     pilots_channel_uses: int = 2
 
     def __post_init__(self) -> None:
-        check_choice("latents", self.latents, SOURCES)
+        check_choice("latents", self.latents, ALL_SOURCES)
         for method in (*self.methods, *self.heterogeneity_methods):
             check_choice("method", method, METHODS)
         for experiment in self.experiments:
             check_choice("experiment", experiment, EXPERIMENTS)
         for source in self.heterogeneity_sources:
-            check_choice("heterogeneity_sources", source, SOURCES)
+            check_choice("heterogeneity_sources", source, ALL_SOURCES)
+        encoder_sources = {self.latents, *self.heterogeneity_sources} & {"digits", "timm"}
+        if len(encoder_sources) > 1:
+            raise ValueError("ap_encoder and users name either digits-zoo encoders or timm models, not both: "
+                             f"latents={self.latents!r} with heterogeneity_sources={self.heterogeneity_sources!r}")  # fmt: skip
         check_choice("baseline_processing", self.baseline_processing, PROCESSING)
         check_choice("processing", self.processing, PROCESSING)
         check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
-        check_choice("ap_encoder", self.ap_encoder, DIGITS_ENCODERS)
-        for user in self.users:
-            check_choice("users", user, DIGITS_ENCODERS)
+        if "timm" not in encoder_sources:
+            check_choice("ap_encoder", self.ap_encoder, DIGITS_ENCODERS)
+            for user in self.users:
+                check_choice("users", user, DIGITS_ENCODERS)
         names = [u[0] for u in self.synthetic_users]
         for sets, known, what in (
             (self.homogeneous_sets + self.heterogeneous_sets, self.users, "users"),
@@ -227,12 +236,13 @@ class UserPool:
         return tuple(self.users)
 
 
-def digits_pool(ap_encoder: str, users) -> UserPool:
-    """The AP encoder and each user encoder of the digits zoo, on the same images."""
-    pairs = {u: load_latents("digits", tx=ap_encoder, rx=u) for u in dict.fromkeys(users)}
+def encoder_pool(source: str, ap_encoder: str, users, **options) -> UserPool:
+    """The AP encoder and each user encoder of ``source`` (``digits`` zoo or cached ``timm``
+    models, with ``options`` such as ``dataset``), on the same images."""
+    pairs = {u: load_latents(source, tx=ap_encoder, rx=u, **options) for u in dict.fromkeys(users)}
     ref = next(iter(pairs.values()))
     return UserPool(
-        "digits", ref.dataset, ap_encoder, ref.train.tx, ref.test.tx, ref.train.labels, ref.test.labels,
+        source, ref.dataset, ap_encoder, ref.train.tx, ref.test.tx, ref.train.labels, ref.test.labels,
         {u: (p.train.rx, p.test.rx) for u, p in pairs.items()}, dict.fromkeys(pairs),
     )  # fmt: skip
 
@@ -269,13 +279,13 @@ def synthetic_pool(options: dict, users) -> UserPool:
 
 
 def _main_users(grid: FederatedGrid) -> tuple[str, ...]:
-    return grid.users if grid.latents == "digits" else tuple(u[0] for u in grid.synthetic_users)
+    return grid.users if grid.latents != "synthetic" else tuple(u[0] for u in grid.synthetic_users)
 
 
 def user_groups(grid: FederatedGrid, source: str, user_set: str) -> list[tuple[str, ...]]:
     """The user sets fitted together by a task: ``"all"`` (the study's users), ``"homogeneous"``,
     ``"heterogeneous"`` or ``"single"`` (each user of the heterogeneity sets alone)."""
-    digits = source == "digits"
+    digits = source != "synthetic"  # named encoders: the digits zoo or timm models
     if user_set == "all":
         return [_main_users(grid)]
     homogeneous = grid.homogeneous_sets if digits else grid.synthetic_homogeneous_sets
@@ -370,9 +380,10 @@ class FederatedRunner:
     def pool(self, source: str) -> UserPool:
         if source not in self._pools:
             grid = self.grid
-            if source == "digits":
+            if source != "synthetic":
                 users = dict.fromkeys((*grid.users, *(u for g in (*grid.homogeneous_sets, *grid.heterogeneous_sets) for u in g)))
-                self._pools[source] = digits_pool(grid.ap_encoder, users)
+                options = {"dataset": grid.dataset} if source == "timm" else {}
+                self._pools[source] = encoder_pool(source, grid.ap_encoder, users, **options)
             else:
                 self._pools[source] = synthetic_pool(grid.synthetic_options, grid.synthetic_users)
         return self._pools[source]
