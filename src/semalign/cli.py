@@ -205,7 +205,7 @@ def _print_federated_summary(results) -> None:
 
 @app.command("run", context_settings={"allow_extra_args": False})
 def run(
-    experiment: str = typer.Argument(..., help="Experiment to run: link (single link)."),
+    experiment: str = typer.Argument(..., help="Experiment to run: link (single link), game (interference game) or federated (multi-user downlink)."),
     overrides: list[str] = typer.Argument(None, help="key=value settings; with -m, comma lists (snr_db=-10,0,10) or range(a,b) sweep a key."),
     multirun: bool = typer.Option(False, "-m", "--multirun", help="Sweep: every comma list is a dimension of the grid of runs."),
     config: Path = typer.Option(None, "--config", help="YAML file of key: value (a list is a sweep dimension); command-line overrides win."),
@@ -264,12 +264,14 @@ def _print_sweep_summary(results, swept: list[str]) -> None:
     import polars as pl
 
     keys = list(dict.fromkeys(k for k in ("method", "awareness", *swept) if k in results.columns and k != "seed"))
-    table = Table(title="Mean over seeds" if "seed" in swept else "Results")
-    for column in (*keys, "accuracy", "mse", "runs"):
+    many = [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
+    title = "Mean over " + " and ".join((["seeds"] if "seed" in swept else []) + many) if "seed" in swept or many else "Results"
+    table = Table(title=title)
+    for column in (*keys, "accuracy", "mse", "rows"):
         table.add_column(column, justify="right" if column not in ("method", "awareness") else "left")
-    summary = results.group_by(keys).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs")).sort(keys, nulls_last=True)
+    summary = results.group_by(keys).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("rows")).sort(keys, nulls_last=True)
     for row in summary.head(60).iter_rows(named=True):
-        table.add_row(*(str(row[k]) for k in keys), f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["runs"]))
+        table.add_row(*(str(row[k]) for k in keys), f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["rows"]))
     console.print(table)
     if summary.height > 60:
         console.print(f"({summary.height - 60} more lines in results.parquet)")

@@ -228,3 +228,42 @@ def test_command_line_sweep_resume_and_errors(tmp_path, digits_cache_env):
     ):
         result = runner.invoke(app, bad)
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+# ---- the game and federated experiments ----------------------------------------------------------
+
+
+def test_game_sweep_batches_seeds_and_gives_one_row_per_pair(tmp_path, digits_cache_env):
+    from semalign.experiments.game_runs import GameRun
+
+    runs = expand(GameRun, parse_overrides(["method=game-fixed-eigenmode,orthogonal", "cross_gain_db=-20,0", "seed=1,2", "channel_uses=1"], GameRun, multirun=True))
+    game = get_experiment("game")
+    assert len(group_runs(game, runs)) == 4  # the two seeds of a setting are one batch of games
+    batched = run_sweep(game, runs, tmp_path / "batched", progress=False)
+    assert batched.height == len(runs) * 3 and batched["run_id"].n_unique() == len(runs)  # three pairs
+    assert set(batched["experiment"]) == {"game"} and batched.group_by("run_id").len()["len"].to_list() == [3] * len(runs)
+    single = run_sweep(game, runs, tmp_path / "single", batch=False, progress=False)
+    key = ["run_id", "pair"]
+    assert_frame_equal(single.select(*key, "accuracy", "mse").sort(key), batched.select(*key, "accuracy", "mse").sort(key), check_exact=False, rel_tol=1e-6)
+    with pytest.raises(ValueError, match="needs pu_limit_db"):
+        GameRun(pu_protection="individual")
+    with pytest.raises(ValueError, match="does not support pu_protection='global'"):
+        GameRun(method="centralized", pu_protection="global", pu_limit_db=0.0)
+    with pytest.raises(ValueError, match="runs on cpu, not 'cuda'"):
+        run_sweep(game, runs, tmp_path / "cuda", device="cuda", progress=False)
+
+
+def test_federated_sweep_one_row_per_user_and_resume(tmp_path, digits_cache_env):
+    from semalign.experiments.federated_runs import FederatedRun
+
+    runs = expand(FederatedRun, parse_overrides(["method=federated-admm,first-k", "channel_uses=1", "seed=1", "rounds=5"], FederatedRun, multirun=True))
+    out = tmp_path / "federated"
+    rows = run_sweep("federated", runs, out, progress=False)
+    assert rows.height == 2 * 4 and set(rows.group_by("run_id").len()["len"]) == {4}  # four users
+    assert set(rows["rx_encoder"]) == {"mlp64", "cnn128", "cnn48-tanh", "mlp96-gelu"}
+    executed = []
+    again = run_sweep("federated", runs, out, progress=False, on_group_done=executed.append)
+    assert not executed  # every run was stored: nothing reran
+    assert_frame_equal(again.sort("run_id", "user"), rows.sort("run_id", "user"))
+    with pytest.raises(ValueError, match=r"channel_uses x n_antennas \[\(16, 4\)\] exceed"):
+        run_sweep("federated", [FederatedRun(channel_uses=16, n_antennas=4)], tmp_path / "big", progress=False)

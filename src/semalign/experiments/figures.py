@@ -33,8 +33,9 @@ def _lines(ax, frame: pl.DataFrame, x: str, value: str, marker: str = "o", label
     for (method, awareness), group in stats.group_by(["method", "awareness"], maintain_order=True):
         group = group.sort(x)
         xs, mean, std = group[x].to_numpy(), group["mean"].to_numpy(), group["std"].to_numpy()
-        colour = _COLOURS.get(method, None)
-        ax.plot(xs, mean, _STYLES.get(awareness, "-"), marker=marker, color=colour, label=f"{method} ({awareness}){label_suffix}")
+        colour = _COLOURS.get(method) or _GAME_COLOURS.get(method)
+        name = f"{method} ({awareness})" if awareness else method
+        ax.plot(xs, mean, _STYLES.get(awareness, "-"), marker=marker, color=colour, label=f"{name}{label_suffix}")
         ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
 
 
@@ -440,10 +441,13 @@ def draw_federated_figures(results: pl.DataFrame, figures_dir: str | Path) -> li
 def sweep_axes(results: pl.DataFrame, swept: list[str] | None = None) -> list[str]:
     """The numeric swept settings worth a figure: ``swept`` (from ``sweep.json``) when given, else
     the numeric run-setting columns with more than one value; never the seed (averaged over)."""
-    from semalign.experiments.link_runs import LinkRun
     from dataclasses import fields
 
-    candidates = swept if swept is not None else [f.name for f in fields(LinkRun)]
+    from semalign.experiments.federated_runs import FederatedRun
+    from semalign.experiments.game_runs import GameRun
+    from semalign.experiments.link_runs import LinkRun
+
+    candidates = swept if swept is not None else list(dict.fromkeys(f.name for run in (LinkRun, GameRun, FederatedRun) for f in fields(run)))
     axes = []
     for name in candidates:
         if name == "seed" or name not in results.columns or not results[name].dtype.is_numeric():
@@ -457,6 +461,8 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | N
     """Accuracy and MSE vs one swept setting ``x``: one line per method and awareness, the mean
     ± std over seeds; when exactly one other numeric setting is swept (at most 6 values), one line
     per value of it (markers), else the mean over the other settings too. The clean ceiling dotted."""
+    if "awareness" not in results.columns:  # game and federated runs: one line per method
+        results = results.with_columns(pl.lit("").alias("awareness"))
     frame = results.filter(pl.col("method") != "clean").drop_nulls(x)
     others = [c for c in sweep_axes(results, swept) if c != x]
     split = others[0] if len(others) == 1 and frame[others[0]].n_unique() <= len(_MARKERS) else None
@@ -479,13 +485,16 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | N
         ax.set_ylabel(value)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
-    averaged = [c for c in others if c != split]
+    averaged = [c for c in others if c != split] + [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
     spread = "; mean ± std over seeds" + (f" and {', '.join(averaged)}" if averaged else "")
-    return _save(fig, _caption(results).split("; mean")[0] + spread, path)
+    row = frame.row(0, named=True)
+    setting = f"{row['dataset']}: {row['tx_encoder']} -> {row['rx_encoder']}" if "pair" not in row and "user" not in row else f"{row['dataset']}"
+    caption = f"{setting}\nSNR convention '{row['snr_convention']}', channel variance {row['channel_variance']}, power {row['power']}{spread}"
+    return _save(fig, caption, path)
 
 
 def draw_sweep_figures(results: pl.DataFrame, figures_dir: str | Path, swept: list[str] | None = None) -> list[Path]:
-    """One figure per numeric swept setting of a single-link sweep; returns the paths."""
+    """One figure per numeric swept setting of a sweep (any experiment); returns the paths."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     if not results.filter(pl.col("method") != "clean").height:

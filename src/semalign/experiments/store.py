@@ -53,13 +53,16 @@ class ResultStore:
         return ids
 
     def load_runs(self, run_ids: set[str]) -> pl.DataFrame:
-        """Stored rows whose ``run_id`` is in ``run_ids`` (each run once, even if a part was
-        written twice by overlapping sweeps)."""
+        """Stored rows whose ``run_id`` is in ``run_ids``. A run may have several rows (one per
+        pair or user); if two parts hold the same run (overlapping sweeps run at once), only the
+        rows of the first part are kept, so no run is counted twice."""
         parts = [p for p in sorted(self.parts_dir.glob("*.parquet")) if "run_id" in pl.read_parquet_schema(p)]
         if not parts:
             return pl.DataFrame()
-        frame = pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
-        return frame.filter(pl.col("run_id").is_in(sorted(run_ids))).unique("run_id", keep="first", maintain_order=True)
+        frame = pl.concat([pl.read_parquet(p).with_columns(pl.lit(p.stem).alias("_part")) for p in parts], how="diagonal_relaxed")
+        frame = frame.filter(pl.col("run_id").is_in(sorted(run_ids)))
+        first = pl.col("_part") == pl.col("_part").min().over("run_id")
+        return frame.filter(first).drop("_part")
 
     def consolidate(self, keys: set[str] | None = None) -> Path:
         """Write the stored rows of ``keys`` (all if ``None``) to ``out_dir/results.parquet``."""

@@ -53,6 +53,7 @@ class SweepExperiment:
     batched_fields: tuple[str, ...]
     run_group: Callable[[list, list[str], str], list[dict]]
     check: Callable[[list], None]
+    devices: tuple[str, ...] = ("cpu", "cuda")
 
 
 def _link() -> SweepExperiment:
@@ -61,8 +62,21 @@ def _link() -> SweepExperiment:
     return SweepExperiment("link", LinkRun, BATCHED_FIELDS, run_link_group, check_link_runs)
 
 
+def _game() -> SweepExperiment:
+    from semalign.experiments.game_runs import BATCHED_FIELDS, GameRun, check_game_runs, run_game_group
+
+    # The games are small complex128 eigenproblems: they run on the CPU.
+    return SweepExperiment("game", GameRun, BATCHED_FIELDS, run_game_group, check_game_runs, devices=("cpu",))
+
+
+def _federated() -> SweepExperiment:
+    from semalign.experiments.federated_runs import BATCHED_FIELDS, FederatedRun, check_federated_runs, run_federated_group
+
+    return SweepExperiment("federated", FederatedRun, BATCHED_FIELDS, run_federated_group, check_federated_runs, devices=("cpu",))
+
+
 #: Experiments of ``semalign run``, by name (built lazily: importing them loads torch).
-SWEEP_EXPERIMENTS: dict[str, Callable[[], SweepExperiment]] = {"link": _link}
+SWEEP_EXPERIMENTS: dict[str, Callable[[], SweepExperiment]] = {"link": _link, "game": _game, "federated": _federated}
 
 
 def get_experiment(name: str) -> SweepExperiment:
@@ -161,6 +175,8 @@ def run_sweep(
     for run in runs:
         if not isinstance(run, experiment.config_type):
             raise ValueError(f"runs of experiment {experiment.name!r} must be {experiment.config_type.__name__}, got {type(run).__name__}")
+    if device.split(":")[0] not in experiment.devices:
+        raise ValueError(f"experiment {experiment.name!r} runs on {' or '.join(experiment.devices)}, not {device!r}")
     experiment.check(list(runs))
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
