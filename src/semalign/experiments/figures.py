@@ -52,11 +52,16 @@ def _caption(results: pl.DataFrame) -> str:
     )
 
 
-def _save(fig, caption: str, path: Path) -> Path:
-    """Caption a figure, write it to ``path`` and free it (every study's figures go through here)."""
+def _save(fig, caption: str, path: Path, description: str | None = None) -> Path:
+    """Caption a figure, write it to ``path`` and free it (every study's figures go through here).
+
+    The caption is drawn as the figure's title and also stored as the PNG's ``Description`` text
+    chunk (``description`` if given: the caption before it was wrapped to the figure's width; read
+    back by :func:`png_caption`), so a report can show it as text beside the image.
+    """
     fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Description": caption if description is None else description})
     plt.close(fig)
     return path
 
@@ -281,8 +286,9 @@ def _save_federated(fig, frame: pl.DataFrame, path: Path, per_user: bool = False
     import textwrap
 
     width = int(fig.get_figwidth() * 15)  # characters that fit at font size 9
-    caption = "\n".join(textwrap.fill(line, width) for line in _federated_caption(frame, per_user).splitlines())
-    return _save(fig, caption, path)
+    caption = _federated_caption(frame, per_user)
+    wrapped = "\n".join(textwrap.fill(line, width) for line in caption.splitlines())
+    return _save(fig, wrapped, path, description=caption)
 
 
 def _user_mean_stats(frame: pl.DataFrame, keys: list[str], x: str, value: str) -> pl.DataFrame:
@@ -432,3 +438,63 @@ def draw_federated_figures(results: pl.DataFrame, figures_dir: str | Path) -> li
     if "compression" in experiments:
         drawn.append(federated_per_user(results, figures_dir / "federated_accuracy_per_user.png"))
     return drawn
+
+
+# ---- one dispatch for every study ---------------------------------------------------------------
+
+STUDIES = {
+    "mimo": "single-link MIMO study",
+    "game": "interference-game study",
+    "federated": "federated multi-user downlink study",
+}
+
+
+def study_of(results: pl.DataFrame) -> str:
+    """Which study ``results`` come from, by their columns: ``"federated"`` (rows have ``n_users``),
+    ``"game"`` (``n_pairs``) or else ``"mimo"``; a key of :data:`STUDIES`."""
+    if "n_users" in results.columns:
+        return "federated"
+    if "n_pairs" in results.columns:
+        return "game"
+    return "mimo"
+
+
+def draw_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
+    """Draw every figure of ``results``' study (see :func:`study_of`) into ``figures_dir``; returns the paths."""
+    draw = {"federated": draw_federated_figures, "game": draw_game_figures, "mimo": draw_mimo_figures}[study_of(results)]
+    return draw(results, figures_dir)
+
+
+def png_caption(path: str | Path) -> str | None:
+    """The ``Description`` text stored in a PNG by :func:`_save` (``None`` if the file has none, for
+    example figures drawn before captions were stored). Reads the PNG's text chunks (tEXt, zTXt,
+    iTXt) with the standard library only."""
+    import struct
+    import zlib
+
+    data = Path(path).read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    i = 8
+    while i + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        kind, body = data[i + 4 : i + 8], data[i + 8 : i + 8 + length]
+        i += 12 + length
+        if kind == b"IEND":
+            break
+        if kind not in (b"tEXt", b"zTXt", b"iTXt") or b"\x00" not in body:
+            continue
+        keyword, rest = body.split(b"\x00", 1)
+        if keyword != b"Description":
+            continue
+        try:
+            if kind == b"tEXt":
+                return rest.decode("latin-1")
+            if kind == b"zTXt":
+                return zlib.decompress(rest[1:]).decode("latin-1")
+            compressed, _method = rest[0], rest[1]
+            _language, _translated, text = rest[2:].split(b"\x00", 2)
+            return (zlib.decompress(text) if compressed else text).decode("utf-8")
+        except (ValueError, zlib.error):
+            return None
+    return None
