@@ -282,29 +282,37 @@ def figures(out: Path = typer.Argument(..., help="An output folder holding resul
     """Redraw the figures of OUT from its stored results (no rerun); single-link, game or federated results."""
     import polars as pl
 
-    from semalign.experiments.figures import draw_federated_figures, draw_game_figures, draw_mimo_figures
+    from semalign.experiments.figures import draw_figures
 
     path = out / "results.parquet"
     if not path.exists():
         console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`) first")
         raise typer.Exit(code=2)
-    results = pl.read_parquet(path)
-    if "run_id" in results.columns:
-        import json
-
-        from semalign.experiments.figures import draw_sweep_figures
-
-        manifest = out / "sweep.json"
-        swept = list(json.loads(manifest.read_text())["swept"]) if manifest.exists() else None
-        draw = lambda frame, folder: draw_sweep_figures(frame, folder, swept)  # noqa: E731
-    elif "n_users" in results.columns:
-        draw = draw_federated_figures
-    elif "n_pairs" in results.columns:
-        draw = draw_game_figures
-    else:
-        draw = draw_mimo_figures
-    for drawn in draw(results, out / "figures"):
+    for drawn in draw_figures(pl.read_parquet(path), out / "figures"):
         console.print(f"wrote {drawn}")
+
+
+@app.command("report")
+def report(
+    out: Path = typer.Argument(..., help="An output folder holding results.parquet (and grid.json or another config file, figures/)."),
+    redraw: bool = typer.Option(None, "--redraw/--no-redraw", help="Redraw the figures from results.parquet first (default: only if figures/ is missing or older than results.parquet)."),
+    output: Path = typer.Option(None, "--output", help="The HTML file to write (default: OUT/report.html)."),
+) -> None:
+    """Write OUT/report.html: one self-contained page with the figures, conventions, summary tables,
+    configuration and provenance of a study's results (nothing is rerun)."""
+    from rich.markup import escape
+
+    from semalign.experiments.report import write_report
+
+    try:
+        written = write_report(out, redraw=redraw, output=output)
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    for warning in written.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    drawn = f"redrawn ({written.reason})" if written.redrawn else f"as found ({written.reason})"
+    console.print(f"wrote {escape(str(written.path))}: {len(written.figures)} figures {escape(drawn)}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -53,11 +53,16 @@ def _caption(results: pl.DataFrame) -> str:
     )
 
 
-def _save(fig, caption: str, path: Path) -> Path:
-    """Caption a figure, write it to ``path`` and free it (every study's figures go through here)."""
+def _save(fig, caption: str, path: Path, description: str | None = None) -> Path:
+    """Caption a figure, write it to ``path`` and free it (every study's figures go through here).
+
+    The caption is drawn as the figure's title and also stored as the PNG's ``Description`` text
+    chunk (``description`` if given: the caption before it was wrapped to the figure's width; read
+    back by :func:`png_caption`), so a report can show it as text beside the image.
+    """
     fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Description": caption if description is None else description})
     plt.close(fig)
     return path
 
@@ -282,8 +287,9 @@ def _save_federated(fig, frame: pl.DataFrame, path: Path, per_user: bool = False
     import textwrap
 
     width = int(fig.get_figwidth() * 15)  # characters that fit at font size 9
-    caption = "\n".join(textwrap.fill(line, width) for line in _federated_caption(frame, per_user).splitlines())
-    return _save(fig, caption, path)
+    caption = _federated_caption(frame, per_user)
+    wrapped = "\n".join(textwrap.fill(line, width) for line in caption.splitlines())
+    return _save(fig, wrapped, path, description=caption)
 
 
 def _user_mean_stats(frame: pl.DataFrame, keys: list[str], x: str, value: str) -> pl.DataFrame:
@@ -500,3 +506,51 @@ def draw_sweep_figures(results: pl.DataFrame, figures_dir: str | Path, swept: li
     if not results.filter(pl.col("method") != "clean").height:
         return []
     return [sweep_figure(results, x, figures_dir / f"sweep_vs_{x}.png", swept) for x in sweep_axes(results, swept)]
+
+
+# ---- one dispatch for every study ---------------------------------------------------------------
+
+STUDIES = {
+    "mimo": "single-link MIMO study",
+    "game": "interference-game study",
+    "federated": "federated multi-user downlink study",
+    "sweep": "sweep (semalign run)",
+}
+
+
+def study_of(results: pl.DataFrame) -> str:
+    """Which study ``results`` come from, by their columns: ``"sweep"`` (rows have ``run_id``),
+    ``"federated"`` (``n_users``), ``"game"`` (``n_pairs``) or else ``"mimo"``; a key of :data:`STUDIES`."""
+    if "run_id" in results.columns:
+        return "sweep"
+    if "n_users" in results.columns:
+        return "federated"
+    if "n_pairs" in results.columns:
+        return "game"
+    return "mimo"
+
+
+def draw_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:
+    """Draw every figure of ``results``' study (see :func:`study_of`) into ``figures_dir``; returns the
+    paths. A sweep's swept settings are read from ``sweep.json`` beside ``figures_dir`` if present."""
+    study = study_of(results)
+    if study == "sweep":
+        import json
+
+        manifest = Path(figures_dir).parent / "sweep.json"
+        swept = list(json.loads(manifest.read_text())["swept"]) if manifest.exists() else None
+        return draw_sweep_figures(results, figures_dir, swept)
+    draw = {"federated": draw_federated_figures, "game": draw_game_figures, "mimo": draw_mimo_figures}[study]
+    return draw(results, figures_dir)
+
+
+def png_caption(path: str | Path) -> str | None:
+    """The ``Description`` text stored in a PNG by :func:`_save` (``None`` if the file has none, for
+    example figures drawn before captions were stored)."""
+    from PIL import Image, UnidentifiedImageError  # Pillow: a dependency of Matplotlib
+
+    try:
+        with Image.open(path) as image:
+            return image.text.get("Description") if image.format == "PNG" else None
+    except UnidentifiedImageError:  # not an image at all
+        return None
