@@ -234,6 +234,27 @@ def test_weights_file_is_loaded_offline(cifar, tmp_path, monkeypatch):
     assert list(paths) == ["test"]
 
 
+def test_pretrained_weights_from_the_hugging_face_cache_offline(cifar, tmp_path, monkeypatch):
+    """Weights already in the Hugging Face cache load with no network (here: a fake cache entry)."""
+    from huggingface_hub import constants
+
+    root, raw = cifar
+    model = _reference_model(TX, seed=11)
+    repo = timm.models.get_pretrained_cfg(TX).hf_hub_id  # timm/test_vit.r160_in1k
+    entry = tmp_path / "hub" / f"models--{repo.replace('/', '--')}"
+    revision = "0" * 40
+    (entry / "refs").mkdir(parents=True)
+    (entry / "refs" / "main").write_text(revision)
+    (entry / "snapshots" / revision).mkdir(parents=True)
+    save_file(model.state_dict(), str(entry / "snapshots" / revision / "model.safetensors"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    extract_latents("cifar10", TX, root=root, cache_dir=tmp_path, splits="test", offline=True, **{**FAST, "pretrained": True})
+    tensors, meta = read_cached_latents("cifar10", TX, "test", tmp_path)
+    transform = timm.data.create_transform(**timm.data.resolve_model_data_config(model), is_training=False)
+    torch.testing.assert_close(tensors["latents"], _direct_latents(model, transform, raw["test"][0]), rtol=1e-4, atol=1e-5)
+    assert meta["pretrained"] == "true" and meta["weights"] == f"hf-hub:{repo}"
+
+
 def test_missing_weights_offline_raise_one_paragraph(cifar, tmp_path, monkeypatch):
     from huggingface_hub import constants
 

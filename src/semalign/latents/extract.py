@@ -27,10 +27,18 @@ torchvision data set, ascending, so the split is explicit and checkable.
 Cache layout (root: :func:`semalign._cache.cache_root`)::
 
     <root>/latents/<dataset>/<model>/<split>.safetensors
-        latents (n, d) float32, labels (n,) int64, indices (n,) int64
-        + string metadata (provenance, see ``_metadata`` below)
+        latents (n, d) float32, labels (n,) int64, indices (n,) int64 (into the torchvision split)
     <root>/latents/<dataset>/<model>/<split>.parts/   while an extraction is unfinished
         plan.json, chunk-00000.safetensors, ...
+
+String metadata of each file (safetensors header): ``format``, ``model``, ``dataset``,
+``dataset_class``, ``split``, ``source_split``, ``dataset_size``, ``n``, ``dim``, ``encoder``,
+``pretrained``, ``weights`` (``hf-hub:<repo>``, ``file-sha256:<hash>`` with ``weights_file``,
+``random-init:seed=<s>`` or ``custom:<class>:state-sha256:<hash>``), ``preprocessing`` (the timm
+data config as JSON), ``transform`` (its repr), ``val_fraction``, ``split_seed``,
+``indices_sha256``, ``device``, ``amp_dtype``, ``batch_size``, ``torch_version``, ``timm_version``,
+``torchvision_version``, ``semalign_version``, ``created`` (UTC, ISO 8601) and ``identity`` (the
+JSON that decides whether a finished file may be reused).
 
 Resume: the split is encoded in chunks of ``chunk_size`` samples (batches never straddle chunks),
 each written atomically as soon as it is done. An interrupted run keeps its finished chunks; the
