@@ -46,6 +46,8 @@ N_PER_BATCH, N_TEST = 4, 8  # 5 x 4 = 20 training images, 8 test images
 N_TRAIN = 5 * N_PER_BATCH
 FAST = {"pretrained": False, "batch_size": 3, "chunk_size": 5, "progress": False}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
+if not all(timm.models.is_model(name) for name in (TX, RX)):  # timm's test architectures (timm 1.0.x)
+    pytest.skip(f"this timm ({timm.__version__}) lacks the tiny test models {TX}, {RX}", allow_module_level=True)
 
 
 # ------------------------------------------------------------------------------- fixtures
