@@ -1,5 +1,5 @@
-"""Command-line interface: ``semalign reproduce mimo|game|federated``, ``semalign run`` (sweeps) and
-``semalign figures``."""
+"""Command-line interface: ``semalign reproduce mimo|game|federated``, ``semalign run`` (sweeps),
+``semalign figures``, ``semalign report`` and ``semalign latents extract|list``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,25 @@ def _parse_seeds(seeds: str | None) -> tuple[int, ...] | None:
     if not parsed:
         raise typer.BadParameter("--seeds must list at least one integer")
     return parsed
+
+
+def _unavailable() -> type[Exception]:
+    """The error of a latent source whose data, weights or cache is missing (exit code 3)."""
+    from semalign.latents import LatentsUnavailable
+
+    return LatentsUnavailable
+
+
+def _with_preset_command(error: Exception, preset: str | None, study: str) -> str:
+    """``error``'s message, plus the command that extracts every latent the preset needs."""
+    if not preset:
+        return str(error)
+    from semalign.experiments.presets import extract_command, get_preset
+
+    command = extract_command(get_preset(preset, study))
+    if command in str(error):
+        return str(error)
+    return f"{error} Preset {preset} needs the latents of every one of its encoders: {command}"
 
 
 def _print_summary(results) -> None:
@@ -87,6 +106,8 @@ def reproduce_mimo(
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None
+    except _unavailable() as error:
+        raise _latents_error(_with_preset_command(error, preset, "mimo"), _EXIT_UNAVAILABLE) from None
     _print_summary(results)
     console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
 
@@ -181,6 +202,8 @@ def reproduce_federated(
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None
+    except _unavailable() as error:
+        raise _latents_error(_with_preset_command(error, preset, "federated"), _EXIT_UNAVAILABLE) from None
     _print_federated_summary(results)
     console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
 
@@ -252,6 +275,8 @@ def run(
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None
+    except _unavailable() as error:
+        raise _latents_error(error, _EXIT_UNAVAILABLE) from None
     from semalign.experiments.figures import draw_sweep_figures
 
     swept = [k for k, v in sweep.items() if len(v) > 1]
@@ -313,6 +338,105 @@ def report(
         console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     drawn = f"redrawn ({written.reason})" if written.redrawn else f"as found ({written.reason})"
     console.print(f"wrote {escape(str(written.path))}: {len(written.figures)} figures {escape(drawn)}", soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# semalign latents: extract pretrained encoders' latents into the cache, list the cache.
+# Exit codes: 0 done, 2 bad input, 3 data/weights/extra unavailable, 130 interrupted.
+# ---------------------------------------------------------------------------------------------
+latents_app = typer.Typer(no_args_is_help=True, help="Pretrained encoders' latents: extract them into the cache, list the cache.")
+app.add_typer(latents_app, name="latents")
+_EXIT_BAD_INPUT, _EXIT_UNAVAILABLE, _EXIT_INTERRUPTED = 2, 3, 130
+
+
+def _latents_error(message: object, code: int) -> typer.Exit:
+    """Print ``message`` as one red paragraph on stderr; return the Exit to raise (no traceback)."""
+    from rich.markup import escape
+
+    # soft_wrap: no hard line breaks inside URLs and commands; the terminal wraps the paragraph.
+    Console(stderr=True).print(f"[red]error:[/] {escape(' '.join(str(message).split()))}", soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+@latents_app.command("extract")
+def latents_extract(
+    dataset: str = typer.Option("cifar10", "--dataset", help="torchvision data set class name, case-insensitive (cifar10, cifar100, svhn, stl10, ...)."),
+    model: list[str] = typer.Option(None, "--model", metavar="NAME", help="timm model name; repeat or comma-separate for several (default: vit_small_patch16_224,vit_base_patch16_224, the papers' pair)."),
+    root: Path = typer.Option(None, "--root", help="Folder holding the torchvision data set (downloaded there if missing; default: <cache>/datasets)."),
+    cache: Path = typer.Option(None, "--cache", help="semalign cache folder (default: $SEMALIGN_CACHE or ~/.cache/semalign); latents go to <cache>/latents/<dataset>/<model>/<split>.safetensors."),
+    device: str = typer.Option("cpu", "--device", help="Torch device that runs the encoder: cpu or cuda."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
+    splits: str = typer.Option(None, "--splits", show_default="train,val,test", help="Comma-separated splits: train (training split minus val), val (seeded hold-out of the training split), test."),
+    val_fraction: float = typer.Option(0.15, "--val-fraction", help="Share of the training split held out as val (published: 0.15)."),
+    split_seed: int = typer.Option(42, "--split-seed", help="Seed of the val hold-out (published: 42)."),
+    pretrained: bool = typer.Option(True, "--pretrained/--no-pretrained", help="Load the model's pretrained weights, or use random weights (seeded, for tests)."),
+    weights: Path = typer.Option(None, "--weights", help="Local checkpoint file to load instead of downloading (one --model only)."),
+    amp: str = typer.Option("auto", "--amp", help="Mixed precision: auto (bf16 on CUDA, off on CPU), bf16, fp16 or off; stored latents are float32."),
+    chunk_size: int = typer.Option(2048, "--chunk-size", help="Samples per resumable chunk: an interrupted run keeps finished chunks and the same command resumes."),
+    num_workers: int = typer.Option(0, "--num-workers", help="DataLoader worker processes for image decoding and preprocessing."),
+    offline: bool = typer.Option(False, "--offline", help="Never download: use only the local data set and cached weights (HF_HUB_OFFLINE=1 also implies it for weights)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Re-encode even if finished latents are cached."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images done, rate, time left)."),
+) -> None:
+    """Encode a data set with timm models and cache the latents (resumable; reused when cached).
+
+    Afterwards load_latents("timm", dataset=..., tx=..., rx=...) reads them offline.
+
+    Exit codes: 2 bad input, 3 data set or weights unavailable (the message says what to download and where to put it), 130 interrupted (rerun the same command to resume).
+    """
+    models = [m.strip() for item in (model or []) for m in item.split(",") if m.strip()]
+    models = list(dict.fromkeys(models)) or ["vit_small_patch16_224", "vit_base_patch16_224"]
+    if weights is not None and len(models) != 1:
+        raise _latents_error(f"--weights FILE is one model's checkpoint; give exactly one --model with it (got {', '.join(models)})", _EXIT_BAD_INPUT)
+    try:
+        from semalign.latents.extract import LatentsUnavailable, extract_latents, read_cached_latents
+    except ImportError as error:  # pragma: no cover - the package itself is broken
+        raise _latents_error(error, _EXIT_UNAVAILABLE) from None
+    table = Table(title=f"Cached latents ({dataset})")
+    for column in ("model", "split", "n", "dim", "file"):
+        table.add_column(column, justify="right" if column in ("n", "dim") else "left")
+    try:
+        for name in models:
+            paths = extract_latents(
+                dataset, name, splits=splits, root=root, cache_dir=cache, device=device, batch_size=batch_size,
+                pretrained=pretrained, weights=weights, num_workers=num_workers, val_fraction=val_fraction,
+                split_seed=split_seed, amp=amp, chunk_size=chunk_size, offline=offline, overwrite=overwrite,
+                progress=progress,
+            )  # fmt: skip
+            for split, path in paths.items():
+                _, meta = read_cached_latents(dataset, name, split, cache)
+                table.add_row(name, split, meta.get("n", "?"), meta.get("dim", "?"), str(path))
+    except ValueError as error:
+        raise _latents_error(error, _EXIT_BAD_INPUT) from None
+    except (LatentsUnavailable, ImportError) as error:
+        raise _latents_error(error, _EXIT_UNAVAILABLE) from None
+    except KeyboardInterrupt:
+        raise _latents_error("interrupted; finished chunks are kept, rerun the same command to resume", _EXIT_INTERRUPTED) from None
+    console.print(table)
+
+
+@latents_app.command("list")
+def latents_list(
+    cache: Path = typer.Option(None, "--cache", help="semalign cache folder (default: $SEMALIGN_CACHE or ~/.cache/semalign)."),
+) -> None:
+    """List the cached latents: dataset, model, split, samples, dimension, status and size."""
+    from semalign._cache import cache_root
+    from semalign.latents.extract import list_cached_latents
+
+    rows = list_cached_latents(cache)
+    if not rows:
+        console.print(f"no cached latents under {cache_root(cache) / 'latents'}; run `semalign latents extract` first")
+        return
+    table = Table(title=f"Cached latents in {cache_root(cache) / 'latents'}")
+    for column in ("dataset", "model", "split", "n", "dim", "status", "MB"):
+        table.add_column(column, justify="right" if column in ("n", "dim", "MB") else "left")
+    for row in rows:
+        n, dim = row["n"], row["dim"]
+        table.add_row(
+            row["dataset"], row["model"], row["split"], "" if n is None else str(n), "" if dim is None else str(dim),
+            row["status"], f"{row['bytes'] / 1e6:.1f}",
+        )  # fmt: skip
+    console.print(table)
 
 
 if __name__ == "__main__":

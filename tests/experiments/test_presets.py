@@ -48,3 +48,13 @@ def test_extract_command_names_every_model():
 def test_unknown_presets_are_named(study, preset, tmp_path):
     result = CliRunner().invoke(app, ["reproduce", study, "--preset", preset, "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 2 and "unknown preset" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("study, preset", [("mimo", "paper-mimo"), ("federated", "paper-federated")])
+def test_presets_without_extracted_latents_say_what_to_extract(study, preset, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMALIGN_CACHE", str(tmp_path / "empty-cache"))
+    result = CliRunner().invoke(app, ["reproduce", study, "--preset", preset, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    message = " ".join(result.output.split())
+    assert extract_command(get_preset(preset, study)) in message
+    assert not (tmp_path / "out" / "results.parquet").exists()

@@ -9,7 +9,7 @@ from semalign.latents import SOURCES, load_latents, synthetic_latents
 
 
 def test_sources():
-    assert SOURCES == ("digits", "synthetic", "file")
+    assert SOURCES == ("digits", "synthetic", "file", "timm")
 
 
 def test_synthetic_dispatch_passes_kwargs():
