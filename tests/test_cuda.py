@@ -114,5 +114,7 @@ def test_sweep_on_cuda_matches_cpu(tmp_path, digits_cache_env):
     cpu = run_sweep("link", runs, tmp_path / "cpu", progress=False).sort("run_id")
     gpu = run_sweep("link", runs, tmp_path / "gpu", device="cuda", progress=False).sort("run_id")
     assert set(gpu["device"]) == {"cuda"}
-    assert (gpu["accuracy"] - cpu["accuracy"]).abs().max() <= 0.01
-    assert ((gpu["mse"] - cpu["mse"]).abs() / cpu["mse"]).max() <= 1e-3
+    # The test noise is the same on both devices (drawn from the seed's CPU generator); the fits
+    # differ by float32 rounding, and the receiver's classifier is trained on each device.
+    assert ((gpu["mse"] - cpu["mse"]).abs() / cpu["mse"]).max() <= 1e-4
+    assert (gpu["accuracy"] - cpu["accuracy"]).abs().max() <= 0.05

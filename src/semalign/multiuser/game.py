@@ -108,10 +108,12 @@ class _FullMimo:
     def initial(self, generator: torch.Generator | None) -> torch.Tensor:
         net = self.network
         shape = (net.n_instances, net.n_pairs, net.n_tx, net.alignment.shape[-1])
+        device = net.alignment.device
         if generator is None:
-            return torch.zeros(shape, dtype=DTYPE)
-        f = torch.randn(shape, dtype=DTYPE, generator=generator)
-        scale = net.power * torch.rand(net.power.shape, generator=generator, dtype=torch.float64)
+            return torch.zeros(shape, dtype=DTYPE, device=device)
+        # Drawn on the CPU generator and moved: the same seed starts alike on every device.
+        f = torch.randn(shape, dtype=DTYPE, generator=generator).to(device)
+        scale = net.power * torch.rand(net.power.shape, generator=generator, dtype=torch.float64).to(device)
         f = f * (scale / f.abs().square().sum((-2, -1))).sqrt().to(DTYPE)[..., None, None]
         if self.protection == "individual":  # start feasible: scale into the budgets
             load = net.pu_interference(f @ f.mH)
@@ -166,8 +168,9 @@ class _FixedEigenmode:
         g = self.game
         if generator is None:
             return torch.zeros_like(g.weights)
-        p = -torch.rand(g.weights.shape, generator=generator, dtype=torch.float64).log()
-        p = p / p.sum(-1, keepdim=True) * g.power.unsqueeze(-1) * torch.rand(g.power.shape, generator=generator, dtype=torch.float64).unsqueeze(-1)
+        device = g.weights.device
+        p = -torch.rand(g.weights.shape, generator=generator, dtype=torch.float64).log().to(device)
+        p = p / p.sum(-1, keepdim=True) * g.power.unsqueeze(-1) * torch.rand(g.power.shape, generator=generator, dtype=torch.float64).to(device).unsqueeze(-1)
         if self.protection == "individual":
             load = (g.pu_leakage * p.unsqueeze(1)).sum(-1)
             p = p * (self.network.pair_limits() / load.clamp_min(1e-300)).clamp(max=1.0).amin(1).unsqueeze(-1)
@@ -229,6 +232,7 @@ def _iterate(game, state, schedule, tolerance, max_iterations, prices, generator
             forced = torch.randint(q, (b,), generator=generator)
             awake[torch.arange(b), forced] = True
             delay = torch.randint(min(max_delay, len(history) - 1) + 1, (b, q), generator=generator)
+            awake, delay = awake.to(state.device), delay.to(state.device)  # drawn on the CPU generator
             new = state.clone()
             for lag in range(int(delay.max()) + 1):
                 stale = response if lag == 0 else game.respond(history[-1 - lag], None, prices)[0]
@@ -285,9 +289,10 @@ def solve_game(
     generator = torch.Generator().manual_seed(int(seed))
     state0 = game.initial(generator if start == "random" else None)
     run = dict(schedule=method, tolerance=tolerance, max_iterations=max_iterations, generator=generator, max_delay=max_delay)
-    prices = torch.zeros(network.n_instances, network.n_primary, dtype=torch.float64)
+    device = network.alignment.device
+    prices = torch.zeros(network.n_instances, network.n_primary, dtype=torch.float64, device=device)
     if protection == "global":
-        warm = {"state": state0, "updates": torch.zeros(network.n_instances, dtype=torch.long)}
+        warm = {"state": state0, "updates": torch.zeros(network.n_instances, dtype=torch.long, device=device)}
 
         def evaluate(eta):
             outcome = _iterate(game, warm["state"], prices=eta, **run)
@@ -344,11 +349,11 @@ def _equilibrium(network, shaped, game, state, prices) -> Equilibrium:
         best_response_gap=now - best,
         full_mimo_gap=full_now - full_best,
         pu_interference=network.pu_interference(covariances),
-        prices=torch.zeros(network.n_instances, network.n_primary, dtype=torch.float64) if prices is None else prices,
-        converged=torch.ones(network.n_instances, dtype=torch.bool),
-        iterations=torch.zeros(network.n_instances, dtype=torch.long),
-        residuals=torch.zeros(0),
-        gaps=torch.zeros(0),
+        prices=torch.zeros(network.n_instances, network.n_primary, dtype=torch.float64, device=network.alignment.device) if prices is None else prices,
+        converged=torch.ones(network.n_instances, dtype=torch.bool, device=network.alignment.device),
+        iterations=torch.zeros(network.n_instances, dtype=torch.long, device=network.alignment.device),
+        residuals=torch.zeros(0, device=network.alignment.device),
+        gaps=torch.zeros(0, device=network.alignment.device),
         variant="",
         schedule="",
     )

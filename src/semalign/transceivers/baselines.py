@@ -29,6 +29,7 @@ import torch
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import fit_whitener
 from semalign.transceivers.base import SemanticTransceiver
+from semalign.transceivers.linear_admm import column_phases
 
 _DTYPE = torch.complex128
 
@@ -72,6 +73,11 @@ class _EigenStreamBaseline(SemanticTransceiver):
         h_train, sigma2 = self._training_link()
         n_streams = min(self.n_tx, self.n_rx)
         u, sv, vh = torch.linalg.svd(h_train, full_matrices=False)  # (b, Nr, S), (b, S), (b, S, Nt)
+        # Each singular pair's phase is arbitrary and differs between CPU and CUDA; it does not
+        # change the link but does change which noise each stream sees. Fix it, so a seed gives
+        # the same results on every device.
+        phases = column_phases(vh.mH)  # (b, 1, S)
+        u, vh = u * phases, (vh.mH * phases).mH
         amplitude = (float(self.power) / self.n_symbols_) ** 0.5
         self.stream_gains_ = sv[..., :n_streams]
         self.precoder_ = amplitude * vh[..., :n_streams, :].mH  # (b, Nt, S)
@@ -142,6 +148,8 @@ class EigenKTransceiver(_EigenStreamBaseline):
     def _fit_features(self, xc, yc) -> None:
         alignment = least_squares_alignment(xc, yc)  # (..., d_tx, d_rx): yc ≈ xc A
         u, s, vh = torch.linalg.svd(alignment.mT, full_matrices=False)  # A^T = U S V^T
+        signs = column_phases(vh.mT)  # (..., 1, r): fix each pair's arbitrary sign, as for the channel
+        u, vh = u * signs, (vh.mT * signs).mT
         k, root = self.n_features_, s[..., : self.n_features_].sqrt()
         self.feature_map_ = (root.unsqueeze(-1) * vh[..., :k, :]).mT  # (..., d_tx, K): S^{1/2} V^T, row form
         self.output_map_ = (u[..., :, :k] * root.unsqueeze(-2)).mT  # (..., K, d_rx): U S^{1/2}, row form

@@ -273,15 +273,20 @@ def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor
     return fit / stats.n + sigma2 * g.abs().square().sum((-2, -1))
 
 
-def _canonical_phase(vectors: torch.Tensor) -> torch.Tensor:
+def canonical_phase(vectors: torch.Tensor) -> torch.Tensor:
     """Fix the arbitrary sign (phase) of each column of ``(..., d, k)`` singular/eigen vectors.
 
-    Each column is rotated so that its largest-modulus entry is real and positive, so the spectral
-    start does not depend on the linear algebra backend (CPU and CUDA return different signs).
+    Each column is rotated so that its largest-modulus entry is real and positive, so results do not
+    depend on the linear algebra backend (CPU and CUDA return different signs).
     """
+    return vectors * column_phases(vectors)
+
+
+def column_phases(vectors: torch.Tensor) -> torch.Tensor:
+    """``(..., 1, k)`` unit-modulus factors that make each column's largest-modulus entry of
+    ``(..., d, k)`` real and positive (see :func:`canonical_phase`)."""
     pivot = torch.gather(vectors, -2, vectors.abs().argmax(-2, keepdim=True))  # (..., 1, k)
-    phase = pivot / pivot.abs().clamp_min(1e-300)
-    return vectors * phase.conj()
+    return (pivot / pivot.abs().clamp_min(1e-300)).conj()
 
 
 class LinearSemanticTransceiver(SemanticTransceiver):
@@ -382,7 +387,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             k = min(width, t * n_rx * (2 if stats.domain == "real" else 1), *stats.cyx.shape[-2:])  # streams both carry
             # Right singular vectors of C as the leading eigenvectors of C^H C (m x m, cheaper than an SVD of C).
             _, eigvec = torch.linalg.eigh(stats.cyx.mH @ stats.cyx)
-            v_align = _canonical_phase(eigvec.flip(-1)[..., :k]).mH  # (..., k, m), strongest first
+            v_align = canonical_phase(eigvec.flip(-1)[..., :k]).mH  # (..., k, m), strongest first
             v_chan = self._channel_directions(stats.domain)[..., :k]  # (b, rows of F, k)
             f0 = v_chan @ v_align.expand(b, k, m)
         return f0 * (float(self.power) ** 0.5 / torch.linalg.matrix_norm(f0).view(-1, 1, 1))
@@ -396,7 +401,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         [Re c; Im c] and [-Im c; Re c] (the directions c and j c) for each complex direction c.
         """
         h = self._training_link()[0]
-        v = _canonical_phase(torch.linalg.svd(h, full_matrices=True).Vh.mH)  # (b, n_tx, n_tx)
+        v = canonical_phase(torch.linalg.svd(h, full_matrices=True).Vh.mH)  # (b, n_tx, n_tx)
         t = int(self.channel_uses)
         eye_t = torch.eye(t, dtype=v.dtype, device=v.device)
         b, n_tx = v.shape[0], v.shape[-1]
