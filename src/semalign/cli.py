@@ -272,6 +272,9 @@ def run(
             return
         out = out or Path("semalign-results/run") / experiment
         results = run_sweep(spec, runs, out, executor=executor, scheduler=scheduler, workers=workers, device=device, batch=batch, progress=progress)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted:[/] finished runs are stored in {out / 'parts'}; rerun the same command to resume")
+        raise typer.Exit(code=130) from None
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None
@@ -288,7 +291,12 @@ def run(
 def _print_sweep_summary(results, swept: list[str]) -> None:
     import polars as pl
 
-    keys = list(dict.fromkeys(k for k in ("method", "awareness", *swept) if k in results.columns and k != "seed"))
+    from semalign.experiments.figures import SETTING_COLUMNS
+
+    # Every swept setting but the seed is a key: averaging over, e.g., two encoders would pass
+    # them off as replicates.
+    keys = list(dict.fromkeys(SETTING_COLUMNS.get(k, k) for k in ("method", "awareness", *swept) if k != "seed"))
+    keys = [k for k in keys if k in results.columns]
     many = [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
     title = "Mean over " + " and ".join((["seeds"] if "seed" in swept else []) + many) if "seed" in swept or many else "Results"
     table = Table(title=title)

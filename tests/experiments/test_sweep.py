@@ -99,21 +99,39 @@ def test_yaml_config_file(tmp_path):
 
 
 def test_groups_share_everything_but_the_batched_fields():
-    runs = _runs([*SWEEP, "lam=0,0.001"])
     link = get_experiment("link")
+    runs = _runs([*SWEEP, "lam=0,0.001"])
+    assert len(set(runs)) == N_RUNS  # lam is the neural model's: other methods' runs collapse
     groups = group_runs(link, runs + runs[:3])  # duplicates are run once
-    assert sum(len(g) for g in groups) == len(runs)
-    assert len(groups) == 2 * 2 * 2  # method x seed x antennas; SNR and lam batched
+    assert sum(len(g) for g in groups) == N_RUNS
+    assert len(groups) == 2 * 2 * 2  # method x seed x antennas; the SNRs batched
     for group in groups:
-        keys = {(r.method, r.seed, r.n_antennas, r.awareness) for r in group}
-        assert len(keys) == 1 and len(group) == 6
-    assert [len(g) for g in group_runs(link, runs, batch=False)] == [1] * len(runs)
+        assert len({(r.method, r.seed, r.n_antennas, r.awareness) for r in group}) == 1 and len(group) == 3
+    neural = _runs(["method=neural", "snr_db=-10,0,10", "lam=0,0.001", "seed=1,2"])
+    assert [len(g) for g in group_runs(link, neural)] == [6, 6]  # SNR and lam batched per seed
+    assert [len(g) for g in group_runs(link, neural, max_batch=4)] == [4, 2, 4, 2]
+    assert [len(g) for g in group_runs(link, runs, batch=False)] == [1] * N_RUNS
+    clean = _runs(["method=clean", "snr_db=-10,0,10", "n_antennas=2,4", "seed=1"])
+    assert len(set(clean)) == 1  # the ceiling uses no link: one run per seed
 
 
 def test_run_ids_are_stable_and_distinct():
     runs = _runs()
     assert len({run_id("link", r) for r in runs}) == len(runs)
     assert run_id("link", runs[0]) == run_id("link", LinkRun(**runs[0].__dict__))
+    assert run_id("link", LinkRun(snr_db=10)) == run_id("link", LinkRun(snr_db=10.0))  # API int == CLI float
+
+
+def test_none_words_are_values_of_plain_string_fields():
+    from semalign.experiments.game_runs import GameRun
+
+    sweep = parse_overrides(["pu_protection=null,none", "pu_limit_db=null"], GameRun, multirun=True)
+    assert sweep == {"pu_protection": ["null", "none"], "pu_limit_db": [None]}
+    assert {r.pu_protection for r in expand(GameRun, sweep)} == {"null", "none"}
+    with pytest.raises(ValueError, match="expected one float or none value, not a dict"):
+        from semalign.experiments.overrides import parse_value
+
+        parse_value("pu_limit_db", {"a": 1}, float, True)
 
 
 # ---- execution ----------------------------------------------------------------------------------
@@ -210,10 +228,10 @@ def test_command_line_sweep_resume_and_errors(tmp_path, digits_cache_env):
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     rows = pl.read_parquet(out / "results.parquet")
-    assert rows.height == 8 and "Mean over seeds" in done.output
+    assert rows.height == 4 + 2 and "Mean over seeds" in done.output  # the clean ceiling once per seed
     assert (out / "figures" / "sweep_vs_snr_db.png").stat().st_size > 10_000
     again = runner.invoke(app, args)
-    assert again.exit_code == 0 and pl.read_parquet(out / "results.parquet").height == 8
+    assert again.exit_code == 0 and pl.read_parquet(out / "results.parquet").height == 6
     dry = runner.invoke(app, ["run", "link", "snr_db=-10,0,10", "seed=1,2", "-m", "--dry-run"])
     assert dry.exit_code == 0 and "6 runs in 2 batched calls" in dry.output
     config = tmp_path / "c.yaml"
@@ -245,6 +263,8 @@ def test_game_sweep_batches_seeds_and_gives_one_row_per_pair(tmp_path, digits_ca
     single = run_sweep(game, runs, tmp_path / "single", batch=False, progress=False)
     key = ["run_id", "pair"]
     assert_frame_equal(single.select(*key, "accuracy", "mse").sort(key), batched.select(*key, "accuracy", "mse").sort(key), check_exact=False, rel_tol=1e-6)
+    asynchronous = expand(GameRun, parse_overrides(["schedule=async", "seed=1,2,3"], GameRun, multirun=True))
+    assert [len(g) for g in group_runs(game, asynchronous)] == [1, 1, 1]  # random wake-ups: never batched
     with pytest.raises(ValueError, match="needs pu_limit_db"):
         GameRun(pu_protection="individual")
     with pytest.raises(ValueError, match="does not support pu_protection='global'"):

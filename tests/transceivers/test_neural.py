@@ -177,6 +177,23 @@ def test_batched_configurations_train_like_separate_ones(pair):
     torch.testing.assert_close(together.transmit(pair.test.tx, noise=False)[1], alone.transmit(pair.test.tx, noise=False), rtol=1e-3, atol=1e-3)
 
 
+def test_a_configuration_trains_alike_alone_or_batched_with_noise_and_early_stopping(pair):
+    """With training noise, test noise and configurations that stop at different epochs, each
+    configuration of a batch equals its training alone (noise is drawn once per batch and scaled;
+    a configuration that has stopped keeps its best weights while the batch trains on)."""
+    h = channel_for_seed(2, 2, 2).expand(3, 2, 2)
+    kwargs = dict(epochs=40, patience=2, lr=0.05, seed=6)
+    snrs, lams = [-10.0, 5.0, 30.0], [0.0, 1e-3, 0.0]
+    x, y = pair.train.tx[:300], pair.train.rx[:300]
+    together = NeuralSemanticTransceiver(h, snr_db=snrs, lam=lams, **kwargs).fit(x, y)
+    assert len(set(together.best_epoch_.tolist())) > 1  # they do stop at different epochs
+    batched = together.transmit(pair.test.tx, generator=gen(8))
+    for i in range(3):
+        alone = NeuralSemanticTransceiver(h[i], snr_db=snrs[i], lam=lams[i], **kwargs).fit(x, y)
+        assert int(alone.best_epoch_[0]) == int(together.best_epoch_[i])
+        torch.testing.assert_close(batched[i], alone.transmit(pair.test.tx, generator=gen(8)), rtol=1e-4, atol=1e-4)
+
+
 def test_early_stopping_keeps_the_best_validation_weights(pair):
     h = channel_for_seed(5, 4, 4)
     model = NeuralSemanticTransceiver(h, epochs=30, patience=3, lr=0.05, seed=5).fit(pair.train.tx[:200], pair.train.rx[:200])

@@ -473,12 +473,17 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | N
     others = [c for c in sweep_axes(results, swept) if c != x]
     split = others[0] if len(others) == 1 and frame[others[0]].n_unique() <= len(_MARKERS) else None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    categories = swept_categories(results, swept)
+    variants = frame.select(categories).unique(maintain_order=True).rows(named=True) if categories else [{}]
     for ax, value in zip(axes, ("accuracy", "mse")):
-        if split is None:
-            _lines(ax, frame, x, value)
-        else:
-            for k, level in enumerate(sorted(frame[split].unique().to_list())):
-                _lines(ax, frame.filter(pl.col(split) == level), x, value, marker=_MARKERS[k], label_suffix=f", {split} = {level:g}")
+        for variant in variants:
+            subset = frame.filter(*(pl.col(k) == v for k, v in variant.items())) if variant else frame
+            named = "".join(f", {k} = {v}" for k, v in variant.items())
+            if split is None:
+                _lines(ax, subset, x, value, label_suffix=named)
+            else:
+                for k, level in enumerate(sorted(subset[split].unique().to_list())):
+                    _lines(ax, subset.filter(pl.col(split) == level), x, value, marker=_MARKERS[k], label_suffix=f"{named}, {split} = {level:g}")
         if value == "accuracy":
             clean = results.filter(pl.col("method") == "clean")
             if clean.height:
@@ -493,9 +498,12 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | N
     axes[0].legend(fontsize=7, loc="best")
     averaged = [c for c in others if c != split] + [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
     spread = "; mean ± std over seeds" + (f" and {', '.join(averaged)}" if averaged else "")
-    row = frame.row(0, named=True)
-    setting = f"{row['dataset']}: {row['tx_encoder']} -> {row['rx_encoder']}" if "pair" not in row and "user" not in row else f"{row['dataset']}"
-    caption = f"{setting}\nSNR convention '{row['snr_convention']}', channel variance {row['channel_variance']}, power {row['power']}{spread}"
+    def shown(column: str) -> str:  # one value, or the values in the legend
+        values = frame[column].unique(maintain_order=True).to_list()
+        return str(values[0]) if len(values) == 1 else "see legend"
+
+    setting = shown("dataset") if "pair" in frame.columns or "user" in frame.columns else f"{shown('dataset')}: {shown('tx_encoder')} -> {shown('rx_encoder')}"
+    caption = f"{setting}\nSNR convention '{shown('snr_convention')}', channel variance {shown('channel_variance')}, power {shown('power')}{spread}"
     return _save(fig, caption, path)
 
 
@@ -503,9 +511,24 @@ def draw_sweep_figures(results: pl.DataFrame, figures_dir: str | Path, swept: li
     """One figure per numeric swept setting of a sweep (any experiment); returns the paths."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    if not results.filter(pl.col("method") != "clean").height:
-        return []
-    return [sweep_figure(results, x, figures_dir / f"sweep_vs_{x}.png", swept) for x in sweep_axes(results, swept)]
+    drawn = []
+    if results.filter(pl.col("method") != "clean").height:
+        drawn = [sweep_figure(results, x, figures_dir / f"sweep_vs_{x}.png", swept) for x in sweep_axes(results, swept)]
+    for old in figures_dir.glob("sweep_vs_*.png"):  # an earlier sweep's axes in this folder
+        if old not in drawn:
+            old.unlink()
+    return drawn
+
+
+#: Row columns of run settings whose names differ from the setting's (``tx=...`` -> ``tx_encoder``).
+SETTING_COLUMNS = {"tx": "tx_encoder", "rx": "rx_encoder"}
+
+
+def swept_categories(results: pl.DataFrame, swept: list[str] | None) -> list[str]:
+    """Non-numeric swept settings other than the method and awareness (e.g. ``tx``,
+    ``snr_convention``), as row columns: figures draw one line per value, tables group by them."""
+    names = [SETTING_COLUMNS.get(n, n) for n in (swept or [])]
+    return [c for c in names if c in results.columns and c not in ("method", "awareness") and not results[c].dtype.is_numeric()]
 
 
 # ---- one dispatch for every study ---------------------------------------------------------------

@@ -64,6 +64,8 @@ class GameRun:
             check_positive_int(name, getattr(self, name))
         if self.pu_protection in ("individual", "global") and self.pu_limit_db is None:
             raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limit_db (dB above the primary receiver's noise)")
+        if self.pu_protection in ("none", "null"):  # no budget: the limit is ignored, so one run
+            object.__setattr__(self, "pu_limit_db", None)
         if self.pu_protection != "none" and self.method not in _PU_METHODS[self.pu_protection]:
             raise ValueError(f"method {self.method!r} does not support pu_protection={self.pu_protection!r}; expected one of {', '.join(_PU_METHODS[self.pu_protection])}")
 

@@ -31,13 +31,14 @@ class LinkRun:
         tx, rx: encoder names (digits zoo or timm models; default: the source's default pair).
         dataset: data set of the ``timm`` source (e.g. ``cifar10``). path: file of the ``file`` source.
         method: ``linear-admm``, ``neural``, ``first-k``, ``top-k``, ``eigen-k`` or ``clean`` (the
-            receiver's classifier on clean latents: the ceiling).
+            receiver's classifier on clean latents: the ceiling; its link settings are reset to
+            the defaults, since it uses none).
         awareness: ``aware`` (perfect CSI when fitting) or ``unaware``.
         n_antennas: N = N_t = N_r, at most ceil(d_tx / 2).
         pilots_per_class: semantic pilots per class (0: every training sample).
         snr_db: SNR in dB under ``snr_convention`` (``total`` or ``per-antenna``).
         seed: seed of the channel, pilots, classifier and test noise.
-        lam: neural sparsity weight (ignored by other methods).
+        lam: neural sparsity weight (set to 0 for other methods, which ignore it).
         channel_variance: variance v of each channel entry; power: energy per latent vector.
         rho, iterations, processing: linear ADMM settings. neural_*: neural training settings.
         pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
@@ -81,6 +82,13 @@ class LinkRun:
             raise ValueError(f"channel_variance must be > 0, got {self.channel_variance!r}")
         if not self.power > 0:
             raise ValueError(f"power must be > 0, got {self.power!r}")
+        # Settings a method ignores take their defaults, so a sweep over them does not store the
+        # same run twice: lam is the neural model's; the clean ceiling uses no link at all.
+        if self.method != "neural":
+            object.__setattr__(self, "lam", 0.0)
+        if self.method == "clean":
+            for name in ("awareness", "n_antennas", "pilots_per_class", "snr_db"):
+                object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
 
     def latent_options(self) -> dict:
         """Keyword arguments of :func:`~semalign.latents.load_latents` besides the source."""
@@ -118,9 +126,11 @@ def check_link_runs(runs: list[LinkRun]) -> None:
             raise ValueError(f"n_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); expected at most {m}")
 
 
-# Runners per process (a Dask worker keeps its own): latents, classifiers, pilots and Gram
-# statistics are reused by every batch with the same settings.
+# The last runners of this process (a Dask worker keeps its own): latents, classifiers, pilots and
+# Gram statistics are reused by every batch with the same settings. Batches with the same settings
+# run one after another, so two are enough; more would hold every latent set in memory.
 _RUNNERS: dict[tuple[str, str], MimoRunner] = {}
+_KEEP_RUNNERS = 2
 
 
 def _runner(grid: MimoGrid, device: str) -> MimoRunner:
@@ -128,6 +138,8 @@ def _runner(grid: MimoGrid, device: str) -> MimoRunner:
 
     key = (grid.settings_hash() + repr(grid.latents) + repr(sorted(grid.latents_options.items())), device)
     if key not in _RUNNERS:
+        while len(_RUNNERS) >= _KEEP_RUNNERS:
+            _RUNNERS.pop(next(iter(_RUNNERS)))
         _RUNNERS[key] = MimoRunner(grid, load_latents(grid.latents, **grid.latents_options), device=device)
     return _RUNNERS[key]
 

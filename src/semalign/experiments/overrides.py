@@ -55,7 +55,9 @@ def parse_value(key: str, text: Any, kind: type, optional: bool) -> Any:
     expected = kind.__name__ + (" or none" if optional else "")
     if isinstance(text, str) and not text.strip():
         raise ValueError(f"{key}={text!r}: a value is required (expected {expected})")
-    if text is None or (isinstance(text, str) and text.strip().lower() in _NONE):
+    # "none"/"null" mean None only where None is allowed: for a plain string field they are values
+    # (e.g. pu_protection=none).
+    if text is None or (optional and isinstance(text, str) and text.strip().lower() in _NONE):
         if optional:
             return None
         raise ValueError(f"{key}={text!r}: a value is required (expected {expected})")
@@ -68,6 +70,8 @@ def parse_value(key: str, text: Any, kind: type, optional: bool) -> Any:
         if word in _FALSE:
             return False
         raise ValueError(f"{key}={text!r}: expected a boolean (true/false)")
+    if isinstance(text, (dict, list)):
+        raise ValueError(f"{key}={text!r}: expected one {expected} value, not a {type(text).__name__}")
     if kind is int:
         if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
             raise ValueError(f"{key}={text!r}: expected an integer")

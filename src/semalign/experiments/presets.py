@@ -8,7 +8,10 @@
   heterogeneous four-user sets; T in {1, 2, 4, 6, 8, 10, 20}, N in {1, 2, 4}; SNR at 4 x 4 for
   T in {1, 4, 8}; six seeds.
 
-Both use the published noise level: the ``per-antenna`` SNR convention with channel variance 0.5.
+Both use the single-link code's noise level: the ``per-antenna`` SNR convention with channel variance
+0.5. The federated code's own level is not reproduced: it also divides the noise standard deviation
+by T (sigma^2 = 1 / (N_R SNR T^2), spec ``federated.md`` §7 item 7), which is T times less noise than
+per-antenna and makes "SNR" grow with the channel uses.
 They run semalign's corrected estimators (README, "Methods"), not the published code's defects.
 The latents come from the ``timm`` source: extract them first with ``semalign latents extract``
 (the error names the exact command when a cache is missing).
@@ -36,7 +39,7 @@ PAPER_FEDERATED_USERS = (
 )
 PAPER_FEDERATED_HOMOGENEOUS = (("rexnet_100", "mobilenetv3_small_075", "mobilenetv3_large_100", "mobilenetv3_small_100"),)
 PAPER_FEDERATED_HETEROGENEOUS = (("vit_small_patch16_224", "vit_base_patch16_224", "mobilenetv3_small_075", "levit_128s.fb_dist_in1k"),)
-#: The published code's noise level (DESIGN.md, "SNR and power are named").
+#: The single-link published code's noise level (DESIGN.md, "SNR and power are named").
 PUBLISHED_NOISE = dict(snr_convention="per-antenna", channel_variance=0.5)
 
 

@@ -50,6 +50,7 @@ CONVENTION_COLUMNS = (
 
 KEY_CANDIDATES = (
     "method", "awareness", "processing", "schedule", "pu_protection", "latents", "user_set", "pair",
+    "tx_encoder", "rx_encoder", "snr_convention", "channel_variance", "power", "rho", "iterations",
     "pilots_per_class", "compression_factor", "n_tx", "channel_uses", "snr_db", "cross_gain_db", "pu_limit_db",
     "pilot_fraction", "n_pilots", "lam",
 )  # fmt: skip

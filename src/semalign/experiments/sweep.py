@@ -13,7 +13,7 @@ field, so the same configuration always has the same id. :func:`run_sweep`
 3. executes the groups, in this process or as Dask tasks (``executor="dask"``: a local cluster, or
    the scheduler at ``scheduler``), writing each group's rows atomically as soon as it finishes,
    so an interruption loses nothing finished;
-4. merges the sweep's rows into ``out_dir/results.parquet``.
+4. writes the sweep's rows (stored earlier or now) to ``out_dir/results.parquet``.
 
 Rows carry ``run_id``, so a changed or extended sweep in the same folder reuses exactly the runs
 it shares with earlier ones.
@@ -33,6 +33,12 @@ import polars as pl
 from semalign.experiments.store import ResultStore
 
 EXECUTORS = ("local", "dask")
+#: Most runs fitted in one call (bigger groups are split): bounds memory, and spreads work over
+#: Dask workers.
+MAX_BATCH = 64
+#: Part of every run id: bump it when a change makes stored rows of the same settings stale (a
+#: corrected estimator, a new noise draw), so a resumed sweep reruns them.
+RESULTS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class SweepExperiment:
         run_group: ``(runs, run_ids, device) -> rows`` (one row per run, each with ``run_id``);
             must be importable at module level so Dask workers can run it.
         check: ``(runs) -> None``, raising ``ValueError`` for runs that cannot work, before any runs.
+        devices: the torch devices the experiment runs on.
+        alone: ``run -> bool``, true for runs that must not share a call (their result would
+            depend on their batch, e.g. the game's random ``async`` wake-ups).
     """
 
     name: str
@@ -54,6 +63,7 @@ class SweepExperiment:
     run_group: Callable[[list, list[str], str], list[dict]]
     check: Callable[[list], None]
     devices: tuple[str, ...] = ("cpu", "cuda")
+    alone: Callable[[object], bool] = lambda run: False  # noqa: E731
 
 
 def _link() -> SweepExperiment:
@@ -66,7 +76,7 @@ def _game() -> SweepExperiment:
     from semalign.experiments.game_runs import BATCHED_FIELDS, GameRun, check_game_runs, run_game_group
 
     # The games are small complex128 eigenproblems: they run on the CPU.
-    return SweepExperiment("game", GameRun, BATCHED_FIELDS, run_game_group, check_game_runs, devices=("cpu",))
+    return SweepExperiment("game", GameRun, BATCHED_FIELDS, run_game_group, check_game_runs, devices=("cpu",), alone=lambda run: run.schedule == "async")
 
 
 def _federated() -> SweepExperiment:
@@ -87,24 +97,30 @@ def get_experiment(name: str) -> SweepExperiment:
 
 
 def run_id(experiment: str, config) -> str:
-    """Stable id of one run: hash of the experiment name and every field of its configuration."""
-    payload = json.dumps({"experiment": experiment, **asdict(config)}, sort_keys=True, default=str)
+    """Stable id of one run: hash of :data:`RESULTS_VERSION`, the experiment name and every field
+    of its configuration, each as its declared type (``snr_db=10`` and ``10.0`` are one run)."""
+    from semalign.experiments.overrides import field_types
+
+    kinds = field_types(type(config))
+    fields_ = {k: (v if v is None else kinds[k][0](v)) for k, v in asdict(config).items()}
+    payload = json.dumps({"version": RESULTS_VERSION, "experiment": experiment, **fields_}, sort_keys=True, default=str)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def group_runs(experiment: SweepExperiment, runs: Sequence, *, batch: bool = True) -> list[list]:
+def group_runs(experiment: SweepExperiment, runs: Sequence, *, batch: bool = True, max_batch: int = MAX_BATCH) -> list[list]:
     """Partition ``runs`` into groups that one batched call can fit: equal in every field except
-    ``experiment.batched_fields`` (order of first appearance kept; duplicates dropped).
-    ``batch=False`` makes every run its own group."""
+    ``experiment.batched_fields``, at most ``max_batch`` runs each (order of first appearance kept;
+    duplicates dropped). ``batch=False`` makes every run its own group, as do runs the experiment
+    marks ``alone``."""
     unique = list(dict.fromkeys(runs))
     if not batch:
         return [[run] for run in unique]
     batched = set(experiment.batched_fields)
     groups: dict[tuple, list] = {}
-    for run in unique:
+    for index, run in enumerate(unique):
         key = tuple(getattr(run, f.name) for f in fields(run) if f.name not in batched)
-        groups.setdefault(key, []).append(run)
-    return list(groups.values())
+        groups.setdefault((index,) if experiment.alone(run) else key, []).append(run)
+    return [group[i : i + max_batch] for group in groups.values() for i in range(0, len(group), max_batch)]
 
 
 def _execute(experiment_name: str, runs: list, run_ids: list[str], device: str, threads: int | None) -> list[dict]:

@@ -187,9 +187,12 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
                     val_gen = torch.Generator(device=self.device_).manual_seed(int(self.seed) + 3)  # same draw every epoch
                     val = self._losses(xs[..., val_idx, :], ys[..., val_idx, :], h_train, sigma2, val_gen)
                 history["validation_loss"].append(val.cpu())
-                improved = val < best
+                # A configuration that has run out of patience is done, as it would be if trained
+                # alone: it keeps its best state while the rest of its batch trains on.
+                stopped = stale >= self.patience
+                improved = (val < best) & ~stopped
                 best = torch.where(improved, val, best)
-                stale = torch.where(improved, torch.zeros_like(stale), stale + 1)
+                stale = torch.where(improved, torch.zeros_like(stale), torch.where(stopped, stale, stale + 1))
                 best_epoch[improved.cpu()] = epoch
                 with torch.no_grad():
                     for saved, p in zip(best_state, params):
