@@ -379,6 +379,21 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(cifar, tmp_path):
         assert torch.equal(resumed[key], expected[key]), key
 
 
+def test_an_interrupted_overwrite_resumes_and_precision_is_part_of_the_identity(cifar, tmp_path):
+    root, _ = cifar
+    options = dict(name="crashable", root=root, splits="train", batch_size=2, chunk_size=4, progress=False, cache_dir=tmp_path)
+    encode_dataset(Crashable(), "cifar10", _to_tensor(), **options)
+    with pytest.raises(ValueError, match="amp_dtype: cached 'none', requested 'bfloat16'"):
+        encode_dataset(Crashable(), "cifar10", _to_tensor(), amp="bf16", **options)
+    encoder = Crashable()
+    encoder.fail_after = 10
+    with pytest.raises(KeyboardInterrupt):
+        encode_dataset(encoder, "cifar10", _to_tensor(), overwrite=True, **options)
+    encoder.fail_after, encoder.seen = None, 0
+    encode_dataset(encoder, "cifar10", _to_tensor(), overwrite=True, **options)
+    assert encoder.seen == 17 - 8  # the rerun of --overwrite kept its two finished chunks
+
+
 def test_chunks_of_another_configuration_are_discarded(cifar, tmp_path):
     root, _ = cifar
     options = dict(name="crashable", root=root, splits="test", batch_size=2, chunk_size=4, progress=False, cache_dir=tmp_path)

@@ -628,12 +628,13 @@ def _identity_differences(stored: dict, wanted: dict) -> list[str]:
 def _reusable(job: _Job, overwrite: bool) -> bool:
     """True if the finished file matches ``job``; ValueError on a mismatch.
 
-    With ``overwrite`` the split is re-encoded from scratch: unfinished chunks are dropped, and the
-    old file stays until the new one atomically replaces it (so a failed rerun loses nothing).
+    With ``overwrite`` the split is re-encoded even if a finished file exists; the old file stays
+    until the new one atomically replaces it (so a failed rerun loses nothing), and unfinished chunks
+    are kept only if they belong to this same configuration (the chunk plan is checked when encoding),
+    so an interrupted ``--overwrite`` run resumes too.
     """
     parts = _parts_dir(job.path)
     if overwrite:
-        shutil.rmtree(parts, ignore_errors=True)
         return False
     if not job.path.is_file():
         return False
@@ -853,6 +854,7 @@ def _jobs(
     weights_source: str,
     val_fraction: float,
     split_seed: int,
+    amp: torch.dtype | None,
 ) -> list[_Job]:
     key = dataset_key(dataset_name)
     jobs = []
@@ -863,6 +865,8 @@ def _jobs(
             "split": split,
             "model": model_name,
             "weights": weights_source,
+            # bf16 and float32 encodings differ: a cache made one way is not reused for the other.
+            "amp_dtype": str(amp).removeprefix("torch.") if amp is not None else "none",
         }
         if split != "test":  # the train/val split depends on these; the test split does not
             identity.update(val_fraction=val_fraction, split_seed=split_seed)
@@ -922,6 +926,9 @@ def _run(
                 "identity": identity,
                 "preprocessing": preprocessing,
                 "amp": str(amp),
+                # Chunks of one file come from one device and batch size (their rounding differs).
+                "device": device.type,
+                "batch_size": batch_size,
                 "chunk_size": chunk_size,
                 "n": len(job.indices),
             }
@@ -1048,7 +1055,7 @@ def extract_latents(
     dataset_class(dataset)  # unknown names fail before anything else
 
     plan = _plan_timm(model, pretrained, weights, init_seed)
-    jobs = _jobs(dataset, model, wanted, cache_dir, weights_source=plan.source, val_fraction=val_fraction, split_seed=split_seed)
+    jobs = _jobs(dataset, model, wanted, cache_dir, weights_source=plan.source, val_fraction=val_fraction, split_seed=split_seed, amp=amp_dtype)
     todo = [job for job in jobs if not _reusable(job, overwrite)]
     paths = {job.split: job.path for job in jobs}
     if not todo:
@@ -1171,7 +1178,7 @@ def encode_dataset(
         raise ValueError(f"dataset must be a torchvision data set name or a mapping of data sets, got {type(dataset).__name__}")
 
     source = f"custom:{type(encoder).__qualname__}:state-sha256:{state_sha256(encoder)}"
-    jobs = _jobs(key_name, name, wanted, cache_dir, weights_source=source, val_fraction=val_fraction, split_seed=split_seed)
+    jobs = _jobs(key_name, name, wanted, cache_dir, weights_source=source, val_fraction=val_fraction, split_seed=split_seed, amp=amp_dtype)
     todo = [job for job in jobs if not _reusable(job, overwrite)]
     paths = {job.split: job.path for job in jobs}
     if not todo:
