@@ -958,6 +958,30 @@ def _run(
             )
 
 
+def _settings(splits, val_fraction, split_seed, batch_size, num_workers, chunk_size, timeout, device, amp):
+    """The checked settings both entry points share: ``(val_fraction, split_seed, splits, batch_size,
+    num_workers, chunk_size, timeout, device, amp dtype)``."""
+    val_fraction = _check_val_fraction(val_fraction)
+    wanted = _parse_splits(splits, val_fraction)
+    batch_size, num_workers, chunk_size, timeout = _common_checks(batch_size, num_workers, chunk_size, timeout)
+    device = _device(device)
+    return val_fraction, int(split_seed), wanted, batch_size, num_workers, chunk_size, timeout, device, _amp_dtype(amp, device)
+
+
+def _metadata(provenance: dict, preprocessing, transform, val_fraction: float, split_seed: int) -> dict[str, str]:
+    """The string metadata of every cached split: ``provenance`` (model, data set, encoder,
+    weights) plus the preprocessing, the val split and the library versions."""
+    return {
+        "format": FORMAT,
+        **provenance,
+        "preprocessing": json.dumps(preprocessing, sort_keys=True),
+        "transform": repr(transform),
+        "val_fraction": repr(val_fraction),
+        "split_seed": str(split_seed),
+        **_versions(),
+    }
+
+
 def _common_checks(batch_size, num_workers, chunk_size, timeout) -> tuple[int, int, int, float]:
     batch_size = _check_int("batch_size", batch_size, 1)
     num_workers = _check_int("num_workers", num_workers, 0)
@@ -1044,12 +1068,9 @@ def extract_latents(
         ValueError: bad arguments, an unknown data set or model, or a finished cache made
             differently (other weights or val split) without ``overwrite``.
     """
-    val_fraction = _check_val_fraction(val_fraction)
-    split_seed = int(split_seed)
-    wanted = _parse_splits(splits, val_fraction)
-    batch_size, num_workers, chunk_size, timeout = _common_checks(batch_size, num_workers, chunk_size, timeout)
-    device = _device(device)
-    amp_dtype = _amp_dtype(amp, device)
+    val_fraction, split_seed, wanted, batch_size, num_workers, chunk_size, timeout, device, amp_dtype = _settings(
+        splits, val_fraction, split_seed, batch_size, num_workers, chunk_size, timeout, device, amp
+    )
     offline = _offline(offline)
     root = Path(root).expanduser() if root is not None else cache_root(cache_dir) / "datasets"
     dataset_class(dataset)  # unknown names fail before anything else
@@ -1083,8 +1104,7 @@ def extract_latents(
     transform = timm.data.create_transform(**data_config, is_training=False)
     preprocessing = _json_ready(data_config)
     _assign_indices(todo, sources, val_fraction, split_seed)
-    metadata = {
-        "format": FORMAT,
+    provenance = {
         "model": model,
         "dataset": dataset_key(dataset),
         "dataset_class": f"torchvision.datasets.{dataset_class(dataset).__name__}",
@@ -1092,16 +1112,11 @@ def extract_latents(
         "pretrained": str(plan.pretrained).lower(),
         "weights": plan.source,
         **plan.details,
-        "preprocessing": json.dumps(preprocessing, sort_keys=True),
-        "transform": repr(transform),
-        "val_fraction": repr(val_fraction),
-        "split_seed": str(split_seed),
-        **_versions(),
     }
     _run(
-        todo, encoder, sources, transform, convert_rgb=True, metadata=metadata, preprocessing=preprocessing,
-        device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers, chunk_size=chunk_size,
-        progress=progress, label=model,
+        todo, encoder, sources, transform, convert_rgb=True, metadata=_metadata(provenance, preprocessing, transform, val_fraction, split_seed),
+        preprocessing=preprocessing, device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers,
+        chunk_size=chunk_size, progress=progress, label=model,
     )  # fmt: skip
     return paths
 
@@ -1156,12 +1171,9 @@ def encode_dataset(
         raise ValueError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}")
     if transform is not None and not callable(transform):
         raise ValueError(f"transform must be callable or None, got {type(transform).__name__}")
-    val_fraction = _check_val_fraction(val_fraction)
-    split_seed = int(split_seed)
-    wanted = _parse_splits(splits, val_fraction)
-    batch_size, num_workers, chunk_size, timeout = _common_checks(batch_size, num_workers, chunk_size, timeout)
-    device = _device(device)
-    amp_dtype = _amp_dtype(amp, device)
+    val_fraction, split_seed, wanted, batch_size, num_workers, chunk_size, timeout, device, amp_dtype = _settings(
+        splits, val_fraction, split_seed, batch_size, num_workers, chunk_size, timeout, device, amp
+    )
     _model_key(name)
     if isinstance(dataset, Mapping):
         if not dataset_name:
@@ -1198,24 +1210,18 @@ def encode_dataset(
             raise _unavailable(problems, cache_dir)
     _assign_indices(todo, sources, val_fraction, split_seed)
     recorded = _json_ready(dict(preprocessing)) if preprocessing is not None else {"transform": repr(transform)}
-    metadata = {
-        "format": FORMAT,
+    provenance = {
         "model": name,
         "dataset": dataset_key(key_name),
         "dataset_class": dataset_kind,
         "encoder": f"custom:{type(encoder).__module__}.{type(encoder).__qualname__}",
         "pretrained": "custom",
         "weights": source,
-        "preprocessing": json.dumps(recorded, sort_keys=True),
-        "transform": repr(transform),
-        "val_fraction": repr(val_fraction),
-        "split_seed": str(split_seed),
-        **_versions(),
     }
     _run(
-        todo, encoder, sources, transform, convert_rgb=convert_rgb, metadata=metadata, preprocessing=recorded,
-        device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers, chunk_size=chunk_size,
-        progress=progress, label=name,
+        todo, encoder, sources, transform, convert_rgb=convert_rgb, metadata=_metadata(provenance, recorded, transform, val_fraction, split_seed),
+        preprocessing=recorded, device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers,
+        chunk_size=chunk_size, progress=progress, label=name,
     )  # fmt: skip
     return paths
 
