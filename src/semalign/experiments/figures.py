@@ -477,7 +477,7 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str] | N
     variants = frame.select(categories).unique(maintain_order=True).rows(named=True) if categories else [{}]
     for ax, value in zip(axes, ("accuracy", "mse")):
         for variant in variants:
-            subset = frame.filter(*(pl.col(k) == v for k, v in variant.items())) if variant else frame
+            subset = frame.filter(*(pl.col(k).is_null() if v is None else pl.col(k) == v for k, v in variant.items())) if variant else frame
             named = "".join(f", {k} = {v}" for k, v in variant.items())
             if split is None:
                 _lines(ax, subset, x, value, label_suffix=named)

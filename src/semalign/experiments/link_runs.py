@@ -38,9 +38,12 @@ class LinkRun:
         pilots_per_class: semantic pilots per class (0: every training sample).
         snr_db: SNR in dB under ``snr_convention`` (``total`` or ``per-antenna``).
         seed: seed of the channel, pilots, classifier and test noise.
-        lam: neural sparsity weight (set to 0 for other methods, which ignore it).
+        lam: neural sparsity weight.
         channel_variance: variance v of each channel entry; power: energy per latent vector.
         rho, iterations, processing: linear ADMM settings. neural_*: neural training settings.
+            A method's run keeps the defaults of the settings it does not use (``lam`` and
+            ``neural_*`` but for ``neural``, ``rho``, ``iterations``, ``processing`` but for
+            ``linear-admm``), so sweeping them does not store one run several times.
         pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
     """
 
@@ -84,11 +87,15 @@ class LinkRun:
             raise ValueError(f"power must be > 0, got {self.power!r}")
         # Settings a method ignores take their defaults, so a sweep over them does not store the
         # same run twice: lam is the neural model's; the clean ceiling uses no link at all.
+        ignored = []
         if self.method != "neural":
-            object.__setattr__(self, "lam", 0.0)
+            ignored += ["lam", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction"]
+        if self.method != "linear-admm":
+            ignored += ["rho", "iterations", "processing"]
         if self.method == "clean":
-            for name in ("awareness", "n_antennas", "pilots_per_class", "snr_db"):
-                object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
+            ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db"]
+        for name in ignored:
+            object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
 
     def latent_options(self) -> dict:
         """Keyword arguments of :func:`~semalign.latents.load_latents` besides the source."""
