@@ -287,3 +287,22 @@ def test_federated_sweep_one_row_per_user_and_resume(tmp_path, digits_cache_env)
     assert_frame_equal(again.sort("run_id", "user"), rows.sort("run_id", "user"))
     with pytest.raises(ValueError, match=r"channel_uses x n_antennas \[\(16, 4\)\] exceed"):
         run_sweep("federated", [FederatedRun(channel_uses=16, n_antennas=4)], tmp_path / "big", progress=False)
+
+
+def test_run_ids_follow_the_latents_a_run_reads(tmp_path, monkeypatch):
+    """Re-extracted or edited latents are new data: the runs that read them get new ids."""
+    import os
+
+    monkeypatch.setenv("SEMALIGN_CACHE", str(tmp_path / "cache"))
+    import numpy as np
+
+    link = get_experiment("link")
+    path = tmp_path / "latents.npz"
+    np.savez(path, x=np.zeros((4, 2)))
+    run = LinkRun(latents=str(path))
+    first = run_id("link", run, link.data_version(run))
+    os.utime(path, ns=(1, 1))
+    assert run_id("link", run, link.data_version(run)) != first
+    assert link.data_version(LinkRun()) == ""  # the digits zoo is versioned with the package
+    timm = LinkRun(latents="timm", dataset="cifar10", tx="a", rx="b")
+    assert link.data_version(timm) == "timm:missing,missing,missing,missing"

@@ -10,6 +10,7 @@ same pilots, same test-noise stream, same rows).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from semalign._checks import check_choice, check_positive_int
 from semalign.experiments.mimo import METHODS, MimoGrid, MimoRunner
@@ -131,6 +132,23 @@ def check_link_runs(runs: list[LinkRun]) -> None:
         too_big = sorted({r.n_antennas for r in members if r.n_antennas > m and r.method != "clean"})
         if too_big:
             raise ValueError(f"n_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); expected at most {m}")
+
+
+def latents_version(run: LinkRun) -> str:
+    """Fingerprint of the latents a run reads, for its run id: when the ``timm`` caches were
+    written (a re-extraction changes it), or a latent file's size and modification time; empty for
+    the built-in sources, which are versioned with the package."""
+    if run.latents == "timm":
+        from semalign.latents.extract import PAPER_RX, PAPER_TX, cached_metadata
+
+        dataset = run.dataset or "cifar10"
+        stamps = [cached_metadata(dataset, model, split).get("created", "missing") for model in (run.tx or PAPER_TX, run.rx or PAPER_RX) for split in ("train", "test")]
+        return "timm:" + ",".join(stamps)
+    path = Path(run.path or run.latents)
+    if run.latents not in ("digits", "synthetic") and path.is_file():
+        stat = path.stat()
+        return f"file:{stat.st_size}:{stat.st_mtime_ns}"
+    return ""
 
 
 # The last runners of this process (a Dask worker keeps its own): latents, classifiers, pilots and

@@ -55,6 +55,8 @@ class SweepExperiment:
         devices: the torch devices the experiment runs on.
         alone: ``run -> bool``, true for runs that must not share a call (their result would
             depend on their batch, e.g. the game's random ``async`` wake-ups).
+        data_version: ``run -> str``, a fingerprint of the data a run reads (e.g. when its cached
+            latents were extracted); part of the run id, so re-extracted data reruns the run.
     """
 
     name: str
@@ -64,12 +66,15 @@ class SweepExperiment:
     check: Callable[[list], None]
     devices: tuple[str, ...] = ("cpu", "cuda")
     alone: Callable[[object], bool] = lambda run: False  # noqa: E731
+    data_version: Callable[[object], str] = lambda run: ""  # noqa: E731
 
 
 def _link() -> SweepExperiment:
     from semalign.experiments.link_runs import BATCHED_FIELDS, LinkRun, check_link_runs, run_link_group
 
-    return SweepExperiment("link", LinkRun, BATCHED_FIELDS, run_link_group, check_link_runs)
+    from semalign.experiments.link_runs import latents_version
+
+    return SweepExperiment("link", LinkRun, BATCHED_FIELDS, run_link_group, check_link_runs, data_version=latents_version)
 
 
 def _game() -> SweepExperiment:
@@ -96,14 +101,16 @@ def get_experiment(name: str) -> SweepExperiment:
     return SWEEP_EXPERIMENTS[name]()
 
 
-def run_id(experiment: str, config) -> str:
-    """Stable id of one run: hash of :data:`RESULTS_VERSION`, the experiment name and every field
-    of its configuration, each as its declared type (``snr_db=10`` and ``10.0`` are one run)."""
+def run_id(experiment: str, config, data_version: str = "") -> str:
+    """Stable id of one run: hash of :data:`RESULTS_VERSION`, the experiment name, every field of
+    its configuration, each as its declared type (``snr_db=10`` and ``10.0`` are one run), and the
+    version of the data it reads (``data_version``, empty for data that cannot change)."""
     from semalign.experiments.overrides import field_types
 
     kinds = field_types(type(config))
     fields_ = {k: (v if v is None else kinds[k][0](v)) for k, v in asdict(config).items()}
-    payload = json.dumps({"version": RESULTS_VERSION, "experiment": experiment, **fields_}, sort_keys=True, default=str)
+    stamp = {"version": RESULTS_VERSION, "experiment": experiment, **({"data": data_version} if data_version else {})}
+    payload = json.dumps({**stamp, **fields_}, sort_keys=True, default=str)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
@@ -196,7 +203,7 @@ def run_sweep(
     experiment.check(list(runs))
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
-    ids = {run: run_id(experiment.name, run) for run in runs}
+    ids = {run: run_id(experiment.name, run, experiment.data_version(run)) for run in runs}
     done = store.done_runs()
     todo = [run for run in dict.fromkeys(runs) if ids[run] not in done]
     groups = group_runs(experiment, todo, batch=batch)

@@ -1231,6 +1231,13 @@ def encode_dataset(
 # --------------------------------------------------------------------------------------------
 
 
+def cached_metadata(dataset: str, model: str, split: str, cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """The string metadata of one finished cached split (``{}`` if there is none), without loading
+    its tensors."""
+    path = latents_path(dataset, model, split, cache_dir)
+    return _read_metadata(path) if path.is_file() else {}
+
+
 def read_cached_latents(
     dataset: str, model: str, split: str, cache_dir: str | os.PathLike | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
