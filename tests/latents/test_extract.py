@@ -459,6 +459,7 @@ def test_load_latents_timm_gives_a_usable_pair(extracted, cifar):
     assert isinstance(pair, LatentPair)
     assert (pair.dataset, pair.tx_encoder, pair.rx_encoder) == ("cifar10", TX, RX)
     assert (len(pair.train), len(pair.test), pair.d_tx, pair.d_rx) == (17, N_TEST, 64, 64)
+    assert pair.metadata["val"]["n"] == len(read_cached_latents("cifar10", TX, "val", cache)[0]["indices"])  # held out, recorded
     assert pair.test.labels.tolist() == raw["test"][1]
     tx_train = read_cached_latents("cifar10", TX, "train", cache)[0]
     assert torch.equal(pair.train.tx, tx_train["latents"])

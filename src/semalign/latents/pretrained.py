@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from semalign.latents.extract import PAPER_RX, PAPER_TX, LatentsUnavailable, _missing_message, dataset_key, latents_path, read_cached_latents
+from semalign.latents.extract import PAPER_RX, PAPER_TX, LatentsUnavailable, _missing_message, cached_metadata, dataset_key, latents_path, read_cached_latents
 from semalign.latents.types import LatentPair, LatentSplit
 
 #: Provenance keys copied from each file's metadata into ``LatentPair.metadata``.
@@ -105,11 +105,8 @@ def timm_latents(
         result[split] = LatentSplit(tx_t["latents"], rx_t["latents"], tx_t["labels"])
 
     tx_meta, rx_meta = data[(tx, "train")][1], data[(rx, "train")][1]
-    val_counts = {}
-    for model in dict.fromkeys(models):
-        path = latents_path(key, model, "val", cache_dir)
-        if path.is_file():
-            val_counts[model] = int(read_cached_latents(key, model, "val", cache_dir)[1].get("n", 0))
+    # Only the size of the held-out split is recorded: its metadata, not its tensors.
+    val_counts = {m: int(meta["n"]) for m in dict.fromkeys(models) if "n" in (meta := cached_metadata(key, m, "val", cache_dir))}
     metadata = {
         "source": "timm",
         "dataset": key,
