@@ -121,13 +121,11 @@ def check_link_runs(runs: list[LinkRun]) -> None:
         ValueError: an antenna count above ceil(d_tx / 2) (naming the offending values), or a
             latent source that cannot be loaded.
     """
-    from semalign.latents import load_latents
-
     by_source: dict[tuple, list[LinkRun]] = {}
     for run in runs:
         by_source.setdefault((run.latents, tuple(sorted(run.latent_options().items()))), []).append(run)
     for (source, options), members in by_source.items():
-        pair = load_latents(source, **dict(options))
+        pair = _latents(source, options)
         m = complex_dim(pair.d_tx)
         too_big = sorted({r.n_antennas for r in members if r.n_antennas > m and r.method != "clean"})
         if too_big:
@@ -158,15 +156,29 @@ _RUNNERS: dict[tuple[str, str], MimoRunner] = {}
 _KEEP_RUNNERS = 2
 
 
-def _runner(grid: MimoGrid, device: str) -> MimoRunner:
+def _keep(cache: dict, key, make):
+    """``cache[key]``, made by ``make()`` if missing; the cache keeps the last two entries."""
+    if key not in cache:
+        while len(cache) >= _KEEP_RUNNERS:
+            cache.pop(next(iter(cache)))
+        cache[key] = make()
+    return cache[key]
+
+
+# Latents by (source, options): the checks before a sweep and its runners read them once.
+_LATENTS: dict[tuple, object] = {}
+
+
+def _latents(source: str, options: tuple):
     from semalign.latents import load_latents
 
-    key = (grid.settings_hash() + repr(grid.latents) + repr(sorted(grid.latents_options.items())), device)
-    if key not in _RUNNERS:
-        while len(_RUNNERS) >= _KEEP_RUNNERS:
-            _RUNNERS.pop(next(iter(_RUNNERS)))
-        _RUNNERS[key] = MimoRunner(grid, load_latents(grid.latents, **grid.latents_options), device=device)
-    return _RUNNERS[key]
+    return _keep(_LATENTS, (source, options), lambda: load_latents(source, **dict(options)))
+
+
+def _runner(grid: MimoGrid, device: str) -> MimoRunner:
+    options = tuple(sorted(grid.latents_options.items()))
+    key = (grid.settings_hash() + repr(grid.latents) + repr(options), device)
+    return _keep(_RUNNERS, key, lambda: MimoRunner(grid, _latents(grid.latents, options), device=device))
 
 
 def run_link_group(runs: list[LinkRun], run_ids: list[str], device: str = "cpu") -> list[dict]:
