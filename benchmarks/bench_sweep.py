@@ -1,7 +1,7 @@
 """The paper's full single-link grid as one sweep, end to end: batched vs one run per call.
 
-The grid is the study's ``full_grid()`` written as :class:`~semalign.experiments.link_runs.LinkRun`
-sweeps (every method, aware and unaware, six seeds):
+The grid is the study's ``full_grid()`` written as :class:`~semalign.experiments.runs.link.LinkRun`
+sweeps (every method, aware and unaware, six seeds; runs shared by two parts are run once):
 
 * compression: N = 1, 2, 4, ... , ceil(d_tx/2) x pilots 100, 50, 20, 10 per class, at 20 dB;
 * snr: SNR -20 ... 30 dB at N = 4, 100 pilots per class;
@@ -25,10 +25,15 @@ from dataclasses import replace
 
 import torch
 
-from semalign.experiments.link_runs import LinkRun
-from semalign.experiments.mimo import FLOPS_METHODS, METHODS, full_grid
-from semalign.experiments.sweep import get_experiment, group_runs, run_sweep
+from semalign.experiments.engine import RunContext, execute_runs, group_runs
+from semalign.experiments.runs import get_run_kind
+from semalign.experiments.runs.link import LinkRun
+from semalign.experiments.studies.mimo import FLOPS_METHODS, METHODS, full_grid
 from semalign.latents import load_latents
+
+
+def run_sweep(runs: list[LinkRun], out: str, *, device: str, batch: bool = True):
+    return execute_runs(get_run_kind("link"), runs, out, context=RunContext(device=device), batch=batch, progress=False)
 
 
 def paper_grid(parts: list[str], seeds: tuple[int, ...], latents: str = "digits") -> list[LinkRun]:
@@ -59,10 +64,10 @@ def paper_grid(parts: list[str], seeds: tuple[int, ...], latents: str = "digits"
 
 def time_sweep(runs: list[LinkRun], *, batch: bool, device: str) -> tuple[float, int]:
     """Seconds to run the sweep into a fresh folder, and the number of solver calls."""
-    calls = len(group_runs(get_experiment("link"), runs, batch=batch))
+    calls = len(group_runs(get_run_kind("link"), runs, batch=batch))
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        rows = run_sweep("link", runs, out, device=device, batch=batch, progress=False)
+        rows = run_sweep(runs, out, device=device, batch=batch)
         seconds = time.perf_counter() - start
     assert rows.height == len(set(runs))
     return seconds, calls
@@ -82,7 +87,7 @@ def main() -> None:
     seeds = tuple(int(s) for s in args.seeds.split(","))
     runs = paper_grid(parts, seeds)
     # Warm the caches (encoders, latents) and the device before timing.
-    run_sweep("link", runs[:1], tempfile.mkdtemp(), device=args.device, progress=False)
+    run_sweep(runs[:1], tempfile.mkdtemp(), device=args.device)
     methods = {m: sum(r.method == m for r in runs) for m in (*METHODS, "clean")}
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads; parts {parts}; {len(seeds)} seeds")
     print(f"{len(runs)} runs: " + ", ".join(f"{m} {k}" for m, k in methods.items()))

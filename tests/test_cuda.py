@@ -6,9 +6,12 @@ import pytest
 import torch
 
 from semalign import LinearSemanticTransceiver, channel_for_seed
-from semalign.experiments.mimo import quick_grid, run_mimo
+from semalign.experiments.engine import RunContext, execute_runs
+from semalign.experiments.runs import get_run_kind
+from semalign.experiments.studies import run_study
+from semalign.experiments.studies.mimo import quick_grid
 from semalign.latents import synthetic_latents
-from semalign.transceivers.baselines import BASELINES
+from semalign.methods import get_method
 from semalign.transceivers.linear_admm import gram_statistics
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -46,17 +49,18 @@ def test_linear_admm_on_cuda_equals_cpu(pair, processing):
     assert noisy.device.type == "cuda" and torch.isfinite(noisy).all()
 
 
-@pytest.mark.parametrize("method", sorted(BASELINES))
+@pytest.mark.parametrize("method", ["eigen-k", "first-k", "top-k"])
 def test_baselines_on_cuda_equal_cpu(pair, method):
     h = channel_for_seed(0, 4, 2)
-    cpu = BASELINES[method](h, snr_db=10.0).fit(pair.train.tx, pair.train.rx)
-    gpu = BASELINES[method](h, snr_db=10.0, device="cuda").fit(pair.train.tx, pair.train.rx)
+    baseline = get_method("single-link", method)
+    cpu = baseline.create(channel=h, snr_db=10.0).fit(pair.train.tx, pair.train.rx)
+    gpu = baseline.create(channel=h, snr_db=10.0, device="cuda").fit(pair.train.tx, pair.train.rx)
     torch.testing.assert_close(gpu.transmit(pair.test.tx, noise=False).cpu(), cpu.transmit(pair.test.tx, noise=False), rtol=1e-3, atol=1e-3)
 
 
 def test_study_runs_on_cuda(tmp_path, digits_cache_env):
     grid = dataclasses.replace(quick_grid(), seeds=(27,), compression_antennas=(2, 8), snr_values=(10.0,))
-    results = run_mimo(grid, tmp_path, device="cuda", progress=False, figures=False)
+    results = run_study("mimo", grid, tmp_path, context=RunContext(device="cuda"), progress=False, figures=False)
     assert results.height > 0 and results["accuracy"].is_finite().all()
 
 
@@ -107,8 +111,10 @@ def test_game_on_cuda_equals_cpu(variant, protection):
 
 
 def test_sweep_on_cuda_matches_cpu(tmp_path, digits_cache_env):
-    from semalign.experiments.link_runs import LinkRun
-    from semalign.experiments.sweep import run_sweep
+    from semalign.experiments.runs.link import LinkRun
+
+    def run_sweep(kind, runs, out, device="cpu", progress=False):
+        return execute_runs(get_run_kind(kind), runs, out, context=RunContext(device=device), progress=progress)
 
     runs = [LinkRun(method=m, snr_db=s, seed=3, n_antennas=4) for m in ("linear-admm", "top-k", "eigen-k") for s in (0.0, 20.0)]
     cpu = run_sweep("link", runs, tmp_path / "cpu", progress=False).sort("run_id")

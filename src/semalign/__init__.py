@@ -8,28 +8,43 @@ Public API (stable)::
                                       iterations=20, snr_convention="total")
     model.fit(x_train, y_train)            # (n, d_tx), (n, d_rx) real tensors; returns self
     y_hat = model.transmit(x_test)         # (n, d_rx) through H with noise; noise=False option
+    model.save("model")                    # semalign.load("model") transmits the same
+
+Layers, each importing only those below it: ``cli`` > ``experiments`` > ``multiuser`` >
+``transceivers`` > ``link``, ``latents``, ``tasks`` and the private helpers (``_estimator``,
+``_registry``, ``_seeds``, ``_vocabulary``, ...). No module imports this package root.
 """
 
-__version__ = "0.1.0"
-
-from semalign.latents import LatentPair, LatentSplit, load_latents, select_pilots  # noqa: E402
-from semalign.link.channel import channel_for_seed, rayleigh_channel  # noqa: E402
-from semalign.link.noise import noise_variance  # noqa: E402
-from semalign.transceivers.baselines import EigenKTransceiver, FirstKTransceiver, TopKTransceiver  # noqa: E402
-from semalign.transceivers.base import NotFittedError  # noqa: E402
-from semalign.transceivers.linear_admm import LinearSemanticTransceiver  # noqa: E402
-from semalign.transceivers.neural import NeuralSemanticTransceiver  # noqa: E402
+from semalign._version import __version__
+from semalign._estimator import Estimator, NotFittedError, load
+from semalign.latents import LatentPair, LatentSplit, load_latents, select_pilots
+from semalign.link.channel import channel_for_seed, rayleigh_channel
+from semalign.link.link import Link
+from semalign.link.noise import noise_variance
+from semalign.transceivers.baselines import EigenKTransceiver, FirstKTransceiver, TopKTransceiver
+from semalign.transceivers.linear_admm import LinearSemanticTransceiver
+from semalign.transceivers.neural import NeuralSemanticTransceiver
+from semalign.multiuser.federated import FederatedDownlink
+from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
+from semalign.multiuser.semantic_game import SemanticInterferenceGame
 
 __all__ = [
     "EigenKTransceiver",
+    "Estimator",
+    "FederatedDownlink",
+    "FederatedFeatureBaseline",
     "FirstKTransceiver",
     "LatentPair",
     "LatentSplit",
     "LinearSemanticTransceiver",
+    "Link",
     "NeuralSemanticTransceiver",
     "NotFittedError",
+    "SemanticInterferenceGame",
     "TopKTransceiver",
+    "__version__",
     "channel_for_seed",
+    "load",
     "load_latents",
     "noise_variance",
     "rayleigh_channel",

@@ -1,5 +1,10 @@
-"""Command-line interface: ``semalign reproduce mimo|game|federated``, ``semalign run`` (sweeps),
-``semalign figures``, ``semalign report`` and ``semalign latents extract|list``."""
+"""Command-line interface: ``semalign reproduce mimo|game|federated`` (studies), ``semalign run``
+(sweeps), ``semalign figures``, ``semalign report`` and ``semalign latents extract|list``.
+
+The only module that knows the terminal: everything else raises exceptions and returns tables.
+Exit codes: 0 done, 2 bad input, 3 data, weights or an extra unavailable, 130 interrupted (rerun the
+same command to resume).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Latent-space alignment for semantic MIMO communications.")
 reproduce_app = typer.Typer(no_args_is_help=True, help="Reproduce a paper's studies on offline data.")
 app.add_typer(reproduce_app, name="reproduce")
 console = Console()
+_EXIT_BAD_INPUT, _EXIT_UNAVAILABLE, _EXIT_INTERRUPTED = 2, 3, 130
 
 
 def _parse_seeds(seeds: str | None) -> tuple[int, ...] | None:
@@ -39,7 +46,7 @@ def _with_preset_command(error: Exception, preset: str | None, study: str) -> st
     """``error``'s message, plus the command that extracts every latent the preset needs."""
     if not preset:
         return str(error)
-    from semalign.experiments.presets import extract_command, get_preset
+    from semalign.experiments.studies.presets import extract_command, get_preset
 
     command = extract_command(get_preset(preset, study))
     if command in str(error):
@@ -47,25 +54,61 @@ def _with_preset_command(error: Exception, preset: str | None, study: str) -> st
     return f"{error} Preset {preset} needs the latents of every one of its encoders: {command}"
 
 
-def _print_summary(results) -> None:
-    import polars as pl
+def _check_device(device: str) -> None:
+    if device.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r} is not a torch device semalign runs on; expected cpu or cuda")
+    if device.startswith("cuda"):
+        import torch
 
-    table = Table(title="Mean accuracy over seeds (compression: all budgets; snr: all SNRs)")
-    for column in ("experiment", "method", "awareness", "accuracy", "mse", "runs"):
-        table.add_column(column, justify="right" if column in ("accuracy", "mse", "runs") else "left")
-    summary = (
-        results.group_by(["experiment", "method", "awareness"])
-        .agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs"))
-        .sort(["experiment", "method", "awareness"])
-    )
-    for row in summary.iter_rows(named=True):
-        table.add_row(row["experiment"], row["method"], row["awareness"], f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["runs"]))
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
+
+
+def _print_table(title: str, frame) -> None:
+    """A result table: text columns left, numbers right (accuracy-like with 3 decimals, MSE with 4)."""
+    table = Table(title=title)
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for name, value in row.items():
+            if value is None:
+                cells.append("")
+            elif isinstance(value, float):
+                cells.append(f"{value:.4f}" if name == "mse" else f"{value:.3f}" if name in ("accuracy", "converged") else f"{value:g}")
+            else:
+                cells.append(escape(str(value)))
+        table.add_row(*cells)
     console.print(table)
+
+
+def _run_study(name: str, grid, out: Path, *, preset: str | None = None, progress: bool = True, **options) -> None:
+    """Run a study and print its summary; errors become the CLI's one-line messages and exit codes."""
+    from semalign.experiments.studies import get_study, run_study
+
+    study = get_study(name)
+    try:
+        results = run_study(study, grid, out, progress=progress, **options)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted:[/] finished runs are stored in {escape(str(out / 'parts'))}; rerun the same command to resume")
+        raise typer.Exit(code=_EXIT_INTERRUPTED) from None
+    except ValueError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(code=_EXIT_BAD_INPUT) from None
+    except _unavailable() as error:
+        raise _latents_error(_with_preset_command(error, preset, name), _EXIT_UNAVAILABLE) from None
+    _print_table(*study.summary(results))
+    console.print(f"results: {escape(str(out / 'results.parquet'))} ({results.height} rows); figures: {escape(str(out / 'figures'))}")
+
+
+def _bad_input(error: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+    return typer.Exit(code=_EXIT_BAD_INPUT)
 
 
 @reproduce_app.command("mimo")
 def reproduce_mimo(
-    out: Path = typer.Option(Path("semalign-results/mimo"), "--out", help="Output folder (results.parquet, figures/, parts/)."),
+    out: Path = typer.Option(Path("semalign-results/mimo"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every pilot budget and SNR)."),
     seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
     device: str = typer.Option("cpu", "--device", help="Torch device: cpu or cuda."),
@@ -77,9 +120,10 @@ def reproduce_mimo(
 ) -> None:
     """Single-link study: accuracy vs compression factor, vs SNR and vs inference FLOPs for every method.
 
-    Resumes: tasks already stored in OUT/parts are skipped.
+    Resumes: runs already stored in OUT/parts are skipped.
     """
-    from semalign.experiments.mimo import full_grid, quick_grid
+    from semalign.experiments.engine import RunContext
+    from semalign.experiments.studies.mimo import full_grid, quick_grid
 
     grid = full_grid() if full else quick_grid()
     options = {}
@@ -87,7 +131,7 @@ def reproduce_mimo(
         latents, options = "file", {"path": latents}
     try:
         if preset:
-            from semalign.experiments.presets import preset_grid
+            from semalign.experiments.studies.presets import preset_grid
 
             grid = preset_grid(preset, "mimo")
         else:
@@ -95,26 +139,15 @@ def reproduce_mimo(
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)
-        if device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
-        from semalign.experiments.mimo import run_mimo
-
-        results = run_mimo(grid, out, device=device, progress=progress)
+        _check_device(device)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
-    except _unavailable() as error:
-        raise _latents_error(_with_preset_command(error, preset, "mimo"), _EXIT_UNAVAILABLE) from None
-    _print_summary(results)
-    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
+        raise _bad_input(error) from None
+    _run_study("mimo", grid, out, preset=preset, progress=progress, context=RunContext(device=device))
 
 
 @reproduce_app.command("game")
 def reproduce_game(
-    out: Path = typer.Option(Path("semalign-results/game"), "--out", help="Output folder (results.parquet, figures/, parts/)."),
+    out: Path = typer.Option(Path("semalign-results/game"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
     seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
     latents: str = typer.Option("digits", "--latents", help="Secondary pairs: digits (zoo encoders, default) or synthetic agents."),
@@ -127,44 +160,23 @@ def reproduce_game(
     the primary users' interference limit, and convergence vs the conditions C1/C2, for the
     fixed-eigenmode and full-MIMO games and the baselines (ignore-interference, centralized, orthogonal).
 
-    Resumes: tasks already stored in OUT/parts are skipped.
+    Resumes: runs already stored in OUT/parts are skipped.
     """
-    from semalign.experiments.game import full_grid, quick_grid, run_game
+    from semalign.experiments.studies.game import full_grid, quick_grid
 
     try:
         grid = (full_grid if full else quick_grid)(latents=latents, schedule=schedule, snr_db=snr_db, snr_convention=snr_convention)
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)
-        results = run_game(grid, out, progress=progress)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
-    _print_game_summary(results)
-    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
-
-
-def _print_game_summary(results) -> None:
-    import polars as pl
-
-    table = Table(title="Mean over seeds and pairs (convergence: fraction of instances converged)")
-    for column in ("experiment", "method", "accuracy", "mse", "converged", "rows"):
-        table.add_column(column, justify="left" if column in ("experiment", "method") else "right")
-    summary = (
-        results.group_by(["experiment", "method"])
-        .agg(pl.col("accuracy").mean() if "accuracy" in results.columns else pl.lit(None).alias("accuracy"), pl.col("mse").mean() if "mse" in results.columns else pl.lit(None).alias("mse"), pl.col("converged").cast(pl.Float64).mean(), pl.len().alias("rows"))
-        .sort(["experiment", "method"])
-    )
-    for row in summary.iter_rows(named=True):
-        accuracy = "" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
-        mse = "" if row["mse"] is None else f"{row['mse']:.4f}"
-        table.add_row(row["experiment"], row["method"], accuracy, mse, f"{row['converged']:.2f}", str(row["rows"]))
-    console.print(table)
+        raise _bad_input(error) from None
+    _run_study("game", grid, out, progress=progress)
 
 
 @reproduce_app.command("federated")
 def reproduce_federated(
-    out: Path = typer.Option(Path("semalign-results/federated"), "--out", help="Output folder (results.parquet, figures/, parts/)."),
+    out: Path = typer.Option(Path("semalign-results/federated"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
     seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
     latents: str = typer.Option("digits", "--latents", help="Users: digits (zoo encoders, default) or synthetic agents (then the heterogeneity study uses synthetic agents only)."),
@@ -181,13 +193,17 @@ def reproduce_federated(
     heterogeneous user sets and the fraction of pilots, for the shared pre-equaliser (federated-admm,
     federated-prox), multi-link and the First-K / Top-K baselines.
 
-    Resumes: tasks already stored in OUT/parts are skipped.
+    Resumes: runs already stored in OUT/parts are skipped.
     """
-    from semalign.experiments.federated import full_grid, quick_grid, run_federated
+    from semalign._checks import check_choice
+    from semalign._vocabulary import EXECUTORS
+    from semalign.experiments.engine import RunContext
+    from semalign.experiments.studies.federated import full_grid, quick_grid
 
     try:
+        check_choice("executor", executor, EXECUTORS)
         if preset:
-            from semalign.experiments.presets import preset_grid
+            from semalign.experiments.studies.presets import preset_grid
 
             grid = replace(preset_grid(preset, "federated"), baseline_processing=baseline_processing, processing=processing)
         else:
@@ -198,32 +214,10 @@ def reproduce_federated(
         parsed = _parse_seeds(seeds)
         if parsed:
             grid = replace(grid, seeds=parsed)
-        results = run_federated(grid, out, progress=progress, executor=executor, scheduler=scheduler)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
-    except _unavailable() as error:
-        raise _latents_error(_with_preset_command(error, preset, "federated"), _EXIT_UNAVAILABLE) from None
-    _print_federated_summary(results)
-    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {out / 'figures'}")
-
-
-def _print_federated_summary(results) -> None:
-    import polars as pl
-
-    table = Table(title="Mean over users, seeds and settings (heterogeneity: per user set)")
-    for column in ("experiment", "method", "user set", "accuracy", "mse", "rows"):
-        table.add_column(column, justify="left" if column in ("experiment", "method", "user set") else "right")
-    summary = (
-        results.group_by(["experiment", "method", "latents", "user_set"])
-        .agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("rows"))
-        .sort(["experiment", "method", "latents", "user_set"])
-    )
-    short = {"all": "all", "homogeneous": "homo", "heterogeneous": "hetero", "single": "alone"}
-    for row in summary.iter_rows(named=True):
-        user_set = f"{row['latents']}/{short.get(row['user_set'], row['user_set'])}"
-        table.add_row(row["experiment"], row["method"], user_set, f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["rows"]))
-    console.print(table)
+        raise _bad_input(error) from None
+    context = RunContext(protocol_executor="dask" if scheduler else executor, protocol_scheduler=scheduler)
+    _run_study("federated", grid, out, preset=preset, progress=progress, context=context)
 
 
 @app.command("run", context_settings={"allow_extra_args": False})
@@ -232,12 +226,12 @@ def run(
     overrides: list[str] = typer.Argument(None, help="key=value settings; with -m, comma lists (snr_db=-10,0,10) or range(a,b) sweep a key."),
     multirun: bool = typer.Option(False, "-m", "--multirun", help="Sweep: every comma list is a dimension of the grid of runs."),
     config: Path = typer.Option(None, "--config", help="YAML file of key: value (a list is a sweep dimension); command-line overrides win."),
-    out: Path = typer.Option(None, "--out", help="Output folder (default semalign-results/run/EXPERIMENT): results.parquet, parts/, sweep.json, figures/."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default semalign-results/run/EXPERIMENT): results.parquet, parts/, manifest.json, figures/."),
     executor: str = typer.Option("local", "--executor", help="local (this process) or dask (a local Dask cluster, or --scheduler)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (implies --executor dask)."),
     workers: int = typer.Option(2, "--workers", help="Worker processes of the local Dask cluster."),
     device: str = typer.Option("cpu", "--device", help="Torch device of the solvers: cpu or cuda."),
-    batch: bool = typer.Option(True, "--batch/--no-batch", help="Fit runs that differ only in SNR (and the neural lam) as one batched call."),
+    batch: bool = typer.Option(True, "--batch/--no-batch", help="Fit runs that differ only in what their method batches (the SNR; the neural lam; the game's seed) as one call."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the runs and batches the sweep would execute, and stop."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (runs done, runs/s, time left)."),
 ) -> None:
@@ -248,100 +242,75 @@ def run(
     Results stream into OUT/parts as batches finish; rerunning resumes (finished runs are skipped).
     Unknown keys or bad values are reported with the valid keys before anything runs.
     """
+    from semalign.experiments.engine import RunContext, execute_runs, group_runs
     from semalign.experiments.overrides import expand, parse_overrides, read_config_file
-    from semalign.experiments.sweep import get_experiment, group_runs, run_sweep
+    from semalign.experiments.runs import get_run_kind
 
     if scheduler:
         executor = "dask"
+    out = out or Path("semalign-results/run") / experiment
     try:
-        spec = get_experiment(experiment)
-        sweep = read_config_file(config, spec.config_type) if config else {}
+        kind = get_run_kind(experiment)
+        sweep = read_config_file(config, kind.config_type) if config else {}
         if config and not multirun and any(len(v) > 1 for v in sweep.values()):
             raise ValueError(f"{config} lists several values for {', '.join(k for k, v in sweep.items() if len(v) > 1)}; add -m (multirun) to sweep")
-        sweep.update(parse_overrides(list(overrides or []), spec.config_type, multirun=multirun))
-        runs = expand(spec.config_type, sweep)
-        if device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
+        sweep.update(parse_overrides(list(overrides or []), kind.config_type, multirun=multirun))
+        runs = expand(kind.config_type, sweep)
+        _check_device(device)
         if dry_run:
-            groups = group_runs(spec, runs, batch=batch)
+            groups = group_runs(kind, runs, batch=batch)
             swept = {k: v for k, v in sweep.items() if len(v) > 1}
-            console.print(f"{experiment}: {len(runs)} runs in {len(groups)} batched calls; swept: " + (", ".join(f"{k}={','.join(map(str, v))}" for k, v in swept.items()) or "nothing"))
+            console.print(escape(f"{experiment}: {len(runs)} runs in {len(groups)} batched calls; swept: " + (", ".join(f"{k}={','.join(map(str, v))}" for k, v in swept.items()) or "nothing")))
             return
-        out = out or Path("semalign-results/run") / experiment
-        results = run_sweep(spec, runs, out, executor=executor, scheduler=scheduler, workers=workers, device=device, batch=batch, progress=progress)
+        results = execute_runs(kind, runs, out, executor=executor, scheduler=scheduler, workers=workers, context=RunContext(device=device), batch=batch, progress=progress)
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted:[/] finished runs are stored in {out / 'parts'}; rerun the same command to resume")
-        raise typer.Exit(code=130) from None
+        console.print(f"[yellow]interrupted:[/] finished runs are stored in {escape(str(out / 'parts'))}; rerun the same command to resume")
+        raise typer.Exit(code=_EXIT_INTERRUPTED) from None
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        raise _bad_input(error) from None
     except _unavailable() as error:
         raise _latents_error(error, _EXIT_UNAVAILABLE) from None
-    from semalign.experiments.figures import draw_sweep_figures
+    from semalign.experiments.sweep_figures import draw_sweep_figures, sweep_summary
 
     swept = [k for k, v in sweep.items() if len(v) > 1]
     drawn = draw_sweep_figures(results, out / "figures", swept)
-    _print_sweep_summary(results, swept)
-    console.print(f"results: {out / 'results.parquet'} ({results.height} rows); figures: {len(drawn)} in {out / 'figures'}")
-
-
-def _print_sweep_summary(results, swept: list[str]) -> None:
-    import polars as pl
-
-    from semalign.experiments.figures import SETTING_COLUMNS
-
-    # Every swept setting but the seed is a key: averaging over, e.g., two encoders would pass
-    # them off as replicates.
-    keys = list(dict.fromkeys(SETTING_COLUMNS.get(k, k) for k in ("method", "awareness", *swept) if k != "seed"))
-    keys = [k for k in keys if k in results.columns]
-    many = [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
-    title = "Mean over " + " and ".join((["seeds"] if "seed" in swept else []) + many) if "seed" in swept or many else "Results"
-    table = Table(title=title)
-    for column in (*keys, "accuracy", "mse", "rows"):
-        table.add_column(column, justify="right" if column not in ("method", "awareness") else "left")
-    summary = results.group_by(keys).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("rows")).sort(keys, nulls_last=True)
-    for row in summary.head(60).iter_rows(named=True):
-        table.add_row(*(str(row[k]) for k in keys), f"{row['accuracy']:.3f}", f"{row['mse']:.4f}", str(row["rows"]))
-    console.print(table)
-    if summary.height > 60:
-        console.print(f"({summary.height - 60} more lines in results.parquet)")
+    title, table, more = sweep_summary(results, swept)
+    _print_table(title, table)
+    if more:
+        console.print(f"({more} more lines in results.parquet)")
+    console.print(f"results: {escape(str(out / 'results.parquet'))} ({results.height} rows); figures: {len(drawn)} in {escape(str(out / 'figures'))}")
 
 
 @app.command("figures")
-def figures(out: Path = typer.Argument(..., help="An output folder holding results.parquet.")) -> None:
-    """Redraw the figures of OUT from its stored results (no rerun); single-link, game or federated results."""
-    import polars as pl
-
+def figures(out: Path = typer.Argument(..., help="An output folder of `semalign reproduce` or `semalign run`.")) -> None:
+    """Redraw the figures of OUT from its stored results (no rerun): a study's figures, or a sweep's."""
     from semalign.experiments.figures import draw_figures
 
-    path = out / "results.parquet"
-    if not path.exists():
-        console.print(f"[red]error:[/] {path} does not exist; run `semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`) first")
-        raise typer.Exit(code=2)
-    for drawn in draw_figures(pl.read_parquet(path), out / "figures"):
-        console.print(f"wrote {drawn}")
+    if not (out / "results.parquet").exists():
+        console.print(f"[red]error:[/] {escape(str(out / 'results.parquet'))} does not exist; run `semalign reproduce mimo --out {escape(str(out))}` (or `reproduce game`, `reproduce federated`, `semalign run`) first")
+        raise typer.Exit(code=_EXIT_BAD_INPUT)
+    try:
+        drawn = draw_figures(out)
+    except (FileNotFoundError, ValueError) as error:
+        raise _bad_input(error) from None
+    for path in drawn:
+        console.print(f"wrote {escape(str(path))}")
 
 
 @app.command("report")
 def report(
-    out: Path = typer.Argument(..., help="An output folder holding results.parquet (and grid.json or another config file, figures/)."),
+    out: Path = typer.Argument(..., help="An output folder holding results.parquet (and manifest.json, figures/)."),
     redraw: bool = typer.Option(None, "--redraw/--no-redraw", help="Redraw the figures from results.parquet first (default: only if figures/ is missing or older than results.parquet)."),
     output: Path = typer.Option(None, "--output", help="The HTML file to write (default: OUT/report.html)."),
 ) -> None:
     """Write OUT/report.html: one self-contained page with the figures, conventions, summary tables,
     configuration and provenance of a study's results (nothing is rerun)."""
-    from rich.markup import escape
-
     from semalign.experiments.report import write_report
 
     try:
         written = write_report(out, redraw=redraw, output=output)
     except (FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise _bad_input(error) from None
     for warning in written.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     drawn = f"redrawn ({written.reason})" if written.redrawn else f"as found ({written.reason})"
@@ -354,13 +323,8 @@ def report(
 # ---------------------------------------------------------------------------------------------
 latents_app = typer.Typer(no_args_is_help=True, help="Pretrained encoders' latents: extract them into the cache, list the cache.")
 app.add_typer(latents_app, name="latents")
-_EXIT_BAD_INPUT, _EXIT_UNAVAILABLE, _EXIT_INTERRUPTED = 2, 3, 130
-
-
 def _latents_error(message: object, code: int) -> typer.Exit:
     """Print ``message`` as one red paragraph on stderr; return the Exit to raise (no traceback)."""
-    from rich.markup import escape
-
     # soft_wrap: no hard line breaks inside URLs and commands; the terminal wraps the paragraph.
     Console(stderr=True).print(f"[red]error:[/] {escape(' '.join(str(message).split()))}", soft_wrap=True)
     return typer.Exit(code=code)

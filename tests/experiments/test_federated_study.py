@@ -8,8 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 from semalign.cli import app
-from semalign.experiments import federated as federated_study
-from semalign.experiments.federated import FederatedGrid, plan_tasks, run_federated, synthetic_pool
+from semalign.experiments.engine import RunContext, run_id
+from semalign.experiments.runs import federated as federated_runs
+from semalign.experiments.runs.federated import synthetic_pool
+from semalign.experiments.studies import federated as federated_study
+from semalign.experiments.studies import run_study
+from semalign.experiments.studies.federated import FederatedGrid, federated_runs as plan_runs
+
+
+def run_federated(grid, out, progress=False, figures=True, executor="local"):
+    return run_study("federated", grid, out, progress=progress, figures=figures, context=RunContext(protocol_executor=executor))
 
 GRID = dict(
     latents="synthetic",
@@ -31,7 +39,7 @@ REQUIRED = (
     "experiment", "method", "user", "n_users", "user_set", "seed", "accuracy", "mse", "clean_accuracy", "snr_db",
     "snr_convention", "channel_uses", "n_tx", "n_rx", "compression_factor", "channel_variance", "power", "pilot_fraction",
     "n_pilots", "bytes_uplink", "bytes_downlink", "training_channel_uses", "total_channel_uses", "precoder_power", "tx_encoder",
-    "rx_encoder", "processing", "semalign_version", "run_key",
+    "rx_encoder", "processing", "semalign_version", "run_id", "setting",
 )  # fmt: skip
 
 
@@ -48,8 +56,8 @@ def study(tmp_path_factory):
 def test_rows_cover_every_task_with_the_issue_columns(study):
     out, results = study
     grid = FederatedGrid(**GRID)
-    tasks = plan_tasks(grid, {"synthetic": 16})
-    assert set(results["run_key"].unique()) == {t.key for t in tasks}
+    tasks = plan_runs(grid)
+    assert set(results["run_id"].unique()) == {run_id("federated", t) for t in tasks}
     assert not any(t.experiment == "compression" and t.n_antennas * t.channel_uses > 8 for t in tasks)
     for column in REQUIRED:
         assert column in results.columns, column
@@ -89,7 +97,7 @@ def test_synthetic_users_are_views_of_the_same_samples():
     assert pool.names == ("a", "b", "c", "d") and pool.d_ap == 16
     assert [pool.users[u][0].shape[1] for u in pool.names] == [12, 20, 12, 20]
     # Users at proximity 1 share the AP agent's hidden features: they align with it better than users at 0.
-    from semalign.experiments.federated import _linear_cka
+    from semalign.experiments.runs.federated import _linear_cka
 
     near, far = _linear_cka(pool.ap_train, pool.users["a"][0]), _linear_cka(pool.ap_train, pool.users["c"][0])
     assert near > far
@@ -99,24 +107,24 @@ def test_synthetic_users_are_views_of_the_same_samples():
 
 def test_interrupted_study_resumes_without_duplicates(tmp_path, monkeypatch):
     grid = FederatedGrid(**{**GRID, "experiments": ("compression",), "methods": ("federated-admm", "first-k"), "compression_antennas": (2,)})
-    tasks = plan_tasks(grid, {"synthetic": 16})
-    original = federated_study.FederatedRunner.run
+    tasks = plan_runs(grid)
+    original = federated_runs.run_federated_group
     calls = {"n": 0}
 
-    def crashing(self, task):
+    def crashing(runs, run_ids, context):
         calls["n"] += 1
         if calls["n"] == 3:
             raise SimulatedCrash
-        return original(self, task)
+        return original(runs, run_ids, context)
 
-    monkeypatch.setattr(federated_study.FederatedRunner, "run", crashing)
+    monkeypatch.setattr(federated_runs, "run_federated_group", crashing)
     with pytest.raises(SimulatedCrash):
         run_federated(grid, tmp_path, progress=False, figures=False)
     assert len(list((tmp_path / "parts").glob("*.parquet"))) == 2
-    monkeypatch.setattr(federated_study.FederatedRunner, "run", original)
+    monkeypatch.setattr(federated_runs, "run_federated_group", original)
     results = run_federated(grid, tmp_path, progress=False, figures=False)
     assert results.height == len(tasks) * 4
-    assert results.select(["run_key", "seed", "user"]).is_duplicated().sum() == 0
+    assert results.select(["run_id", "seed", "user"]).is_duplicated().sum() == 0
 
 
 def test_command_line_runs_a_seed_and_redraws(tmp_path, monkeypatch):
@@ -157,8 +165,8 @@ def test_dask_executor_gives_the_local_rows(tmp_path):
     grid = FederatedGrid(**{**GRID, "seeds": (1,), "experiments": ("snr",), "methods": ("federated-admm",), "snr_values": (20.0,)})
     local = run_federated(grid, tmp_path / "local", progress=False, figures=False)
     remote = run_federated(grid, tmp_path / "dask", progress=False, figures=False, executor="dask")
-    columns = ["run_key", "user", "accuracy", "mse", "bytes_uplink", "bytes_downlink"]
-    key = ["run_key", "user"]
+    columns = ["run_id", "user", "accuracy", "mse", "bytes_uplink", "bytes_downlink"]
+    key = ["run_id", "user"]
     left, right = local.select(columns).sort(key), remote.select(columns).sort(key)
     assert left.height == right.height > 0
     # Float32 latents: the batched in-process G steps and the one-user ones on workers round differently.

@@ -8,8 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from semalign.cli import app
-from semalign.experiments import game as game_study
-from semalign.experiments.game import GameGrid, plan_tasks, run_game
+from semalign.experiments.engine import run_id
+from semalign.experiments.runs import game as game_runs
+from semalign.experiments.studies import game as game_study
+from semalign.experiments.studies import run_study
+from semalign.experiments.studies.game import GameGrid, game_runs as plan_runs
+
+
+def run_game(grid, out, progress=False, figures=True):
+    return run_study("game", grid, out, progress=progress, figures=figures)
 
 GRID = dict(
     latents="synthetic",
@@ -46,7 +53,7 @@ def study(tmp_path_factory):
 def test_rows_cover_every_task_with_the_issue_columns(study):
     out, results = study
     grid = GameGrid(**GRID)
-    assert set(results["run_key"].unique()) == {t.key for t in plan_tasks(grid)}
+    assert set(results["run_id"].unique()) == {run_id("game", run) for run in plan_runs(grid)}
     for column in REQUIRED:
         assert column in results.columns, column
     accuracy_rows = results.filter(pl.col("experiment") != "convergence")
@@ -76,24 +83,24 @@ def test_fixed_eigenmode_converges_and_certified_instances_converge(study):
 
 def test_interrupted_study_resumes_without_duplicates(tmp_path, monkeypatch):
     grid = GameGrid(**{**GRID, "experiments": ("compression",), "methods": ("game-fixed-eigenmode", "orthogonal")})
-    tasks = plan_tasks(grid)
-    original = game_study.GameRunner.run
+    runs = plan_runs(grid)  # one per setting, method and seed; a setting's seeds form one group
+    original = game_runs.run_game_group
     calls = {"n": 0}
 
-    def crashing(self, task):
+    def crashing(runs_, run_ids, context):
         calls["n"] += 1
         if calls["n"] == 3:
             raise SimulatedCrash
-        return original(self, task)
+        return original(runs_, run_ids, context)
 
-    monkeypatch.setattr(game_study.GameRunner, "run", crashing)
+    monkeypatch.setattr(game_runs, "run_game_group", crashing)
     with pytest.raises(SimulatedCrash):
         run_game(grid, tmp_path, progress=False, figures=False)
     assert len(list((tmp_path / "parts").glob("*.parquet"))) == 2
-    monkeypatch.setattr(game_study.GameRunner, "run", original)
+    monkeypatch.setattr(game_runs, "run_game_group", original)
     results = run_game(grid, tmp_path, progress=False, figures=False)
-    assert results.height == len(tasks) * len(grid.seeds) * 2
-    assert results.select(["run_key", "seed", "pair"]).is_duplicated().sum() == 0
+    assert results.height == len(runs) * 2
+    assert results.select(["run_id", "seed", "pair"]).is_duplicated().sum() == 0
 
 
 def test_command_line_runs_a_seed_and_redraws(tmp_path, monkeypatch):

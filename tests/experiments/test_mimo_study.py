@@ -2,7 +2,7 @@
 determinism, shared channels and the command line.
 
 Two full runs of a tiny grid are shared by the whole module (``study``: one clean run;
-``crashed_study``: a run interrupted after a few tasks, then resumed in another folder).
+``crashed_study``: a run interrupted after a few groups of runs, then resumed in another folder).
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from typer.testing import CliRunner
 
 import semalign
 from semalign.cli import app
-from semalign.experiments import mimo
-from semalign.experiments.mimo import MimoRunner, plan_tasks, quick_grid, run_mimo
+from semalign.experiments.engine import group_runs, run_id
+from semalign.experiments.runs import get_run_kind
+from semalign.experiments.runs import link as link_runs
 from semalign.experiments.store import ResultStore
+from semalign.experiments.studies import mimo, run_study
+from semalign.experiments.studies.mimo import mimo_runs, quick_grid
 from semalign.link.channel import channel_for_seed
 
 D_TX = 24  # ceil(D_TX / 2) = 12 complex symbols
@@ -44,9 +47,9 @@ REQUIRED_COLUMNS = (
     "compression_factor", "pilots_per_class", "awareness", "tx_encoder", "rx_encoder", "accuracy", "mse",
     "semalign_version", "dataset", "iterations", "rho", "power", "channel_variance",
 )  # fmt: skip
-ROW_KEY = ["run_key", "snr_db", "lam"]
+ROW_KEY = ["run_id", "snr_db", "lam"]
 VALUES = [*ROW_KEY, "experiment", "method", "awareness", "seed", "n_tx", "compression_factor", "accuracy", "mse", "noise_variance"]
-CRASH_AFTER = 9  # tasks finished before the simulated crash (6 clean references, then 3 fits)
+CRASH_AFTER = 9  # groups of runs finished before the simulated crash (6 clean references, then 3 fits)
 FIGURES = ("accuracy_vs_compression.png", "accuracy_vs_snr.png", "mse_vs_compression.png", "mse_vs_snr.png", "accuracy_vs_flops.png")
 
 
@@ -58,8 +61,20 @@ def _rows(frame: pl.DataFrame, columns=VALUES) -> pl.DataFrame:
     return frame.select(columns).sort(ROW_KEY, nulls_last=True)
 
 
-def _expected_rows(tasks) -> int:
-    return sum(1 if task.method == "clean" else len(task.configurations) for task in tasks)
+def _expected_rows(runs) -> int:
+    return len(runs)  # one row per run
+
+
+def _ids(runs) -> dict:
+    return {run: run_id("link", run) for run in runs}
+
+
+def run_mimo(grid, out, progress=False, figures=True, on_group_done=None):
+    if on_group_done is None:
+        return run_study("mimo", grid, out, progress=progress, figures=figures)
+    from semalign.experiments.engine import execute_runs
+
+    return execute_runs(get_run_kind("link"), mimo_runs(grid), out, progress=progress, study="mimo", on_group_done=on_group_done)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -79,7 +94,8 @@ def grid():
 
 @pytest.fixture(scope="module")
 def tasks(grid):
-    return plan_tasks(grid, D_TX)
+    """The study's runs (one row each)."""
+    return mimo_runs(grid)
 
 
 @pytest.fixture(scope="module")
@@ -91,44 +107,42 @@ def study(grid, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def crashed_study(grid, tasks, tmp_path_factory):
-    """A run in a second folder that crashes after CRASH_AFTER tasks, then a resumed run.
+    """A run in a second folder that crashes after CRASH_AFTER groups of runs, then a resumed run.
 
-    Records what the crash left behind, which tasks the resumed run executed, and every channel
+    Records what the crash left behind, which runs the resumed run executed, and every channel
     handed to a transceiver in either run.
     """
     out = tmp_path_factory.mktemp("mimo-crashed")
-    original_run, original_make = MimoRunner.run, mimo.make_transceiver
+    original_run, original_make = link_runs.run_link_group, link_runs._transceiver
     finished: list[str] = []
     channels: list[tuple] = []
 
-    def crashing_run(self, task):
-        if len(finished) == CRASH_AFTER:
-            raise SimulatedCrash(f"simulated crash before {task.key}")
-        rows = original_run(self, task)
-        finished.append(task.key)
-        return rows
+    def crash_after_some(rows):
+        finished.extend(dict.fromkeys(row["run_id"] for row in rows))
+        if len(finished) >= CRASH_AFTER:
+            raise SimulatedCrash(f"simulated crash after {len(finished)} runs")
 
-    def spying_make(method, channel, snrs, grid_, awareness, seed, device, lams=None):
-        channels.append((method, awareness, seed, channel.shape[-1], channel.clone()))
-        return original_make(method, channel, snrs, grid_, awareness, seed, device, lams)
+    def spying_make(run, channel, snrs, lams, device):
+        channels.append((run.method, run.awareness, run.seed, channel.shape[-1], channel.clone()))
+        return original_make(run, channel, snrs, lams, device)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mimo, "make_transceiver", spying_make)
-        patch.setattr(MimoRunner, "run", crashing_run)
+        patch.setattr(link_runs, "_transceiver", spying_make)
         with pytest.raises(SimulatedCrash):
-            run_mimo(grid, out, progress=False)
+            run_mimo(grid, out, on_group_done=crash_after_some)
         after_crash = {
             "parts": sorted(p.stem for p in (out / "parts").glob("*.parquet")),
+            "stored": sorted(ResultStore(out).done_runs()),
             "tmp": sorted(str(p) for p in out.rglob("*.tmp")),
             "results": (out / "results.parquet").exists(),
         }
         resumed: list[str] = []
 
-        def counting_run(self, task):
-            resumed.append(task.key)
-            return original_run(self, task)
+        def counting_run(runs, run_ids, context):
+            resumed.extend(run_ids)
+            return original_run(runs, run_ids, context)
 
-        patch.setattr(MimoRunner, "run", counting_run)
+        patch.setattr(link_runs, "run_link_group", counting_run)
         results = run_mimo(grid, out, progress=False, figures=False)
     return {"out": out, "finished": finished, "after_crash": after_crash, "resumed": resumed, "results": results, "channels": channels}
 
@@ -149,13 +163,17 @@ def test_one_row_per_planned_run(study, tasks):
     # + 2 SNR rows); flops: 2 seeds x 2 antenna counts x (1 linear + 2 neural lam rows).
     assert results.height == _expected_rows(tasks) == 6 + 100 + 12
     assert results.select(ROW_KEY).is_duplicated().sum() == 0
-    assert set(results["run_key"].unique()) == {t.key for t in tasks}
-    for task in tasks:
-        rows = results.filter(pl.col("run_key") == task.key)
+    ids = _ids(tasks)
+    assert set(results["run_id"].unique()) == set(ids.values())
+    for task, identifier in ids.items():
+        rows = results.filter(pl.col("run_id") == identifier)
         if task.method == "clean":
             assert rows.height == 1 and rows["snr_db"][0] is None
         else:
-            assert sorted(rows["snr_db"].to_list()) == sorted(snr for snr, _ in task.configurations)
+            assert rows["snr_db"].to_list() == [task.snr_db]
+    # Runs that differ only in their SNR (and the neural lam) were fitted as one batched call.
+    groups = group_runs(get_run_kind("link"), tasks)
+    assert len(groups) == 6 + 2 * 5 * 2 * (3 + 1) + 2 * 2 * 2
 
 
 def test_methods_and_settings(study, grid):
@@ -218,17 +236,17 @@ def test_figures_are_drawn(study):
         assert path.exists(), f"missing {name}"
         data = path.read_bytes()
         assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n")
-    assert (out / "grid.json").exists()
+    assert (out / "manifest.json").exists()
 
 
 # ------------------------------------------------------------------------------------------ resume
 def test_second_run_runs_nothing(study, grid, monkeypatch):
     out, first = study
 
-    def must_not_run(self, task):
-        raise AssertionError(f"task {task.key} was rerun although its part is stored")
+    def must_not_run(runs, run_ids, context):
+        raise AssertionError(f"runs {run_ids} were rerun although their part is stored")
 
-    monkeypatch.setattr(MimoRunner, "run", must_not_run)
+    monkeypatch.setattr(link_runs, "run_link_group", must_not_run)
     again = run_mimo(grid, out, progress=False)
     assert_frame_equal(_rows(again, list(first.columns)), _rows(first, list(first.columns)))
     assert_frame_equal(_rows(pl.read_parquet(out / "results.parquet"), list(first.columns)), _rows(first, list(first.columns)))
@@ -238,26 +256,28 @@ def test_deleted_part_reruns_exactly_that_task(study, grid, tasks, monkeypatch, 
     source, first = study
     out = tmp_path / "copy"
     shutil.copytree(source, out)
-    # A linear ADMM task: its Gram statistics were shared with other tasks in the first run.
+    # A linear ADMM run: its Gram statistics were shared with other runs in the first run.
     victim = next(t for t in tasks if t.method == "linear-admm" and t.experiment == "compression" and t.n_antennas == 4)
-    (out / "parts" / f"{victim.key}.parquet").unlink()
-    original, calls = MimoRunner.run, []
+    victim_id = run_id("link", victim)
+    part = next(p for p in (out / "parts").glob("*.parquet") if victim_id in pl.read_parquet(p)["run_id"].to_list())
+    part.unlink()
+    original, calls = link_runs.run_link_group, []
 
-    def counting_run(self, task):
-        calls.append(task.key)
-        return original(self, task)
+    def counting_run(runs, run_ids, context):
+        calls.extend(run_ids)
+        return original(runs, run_ids, context)
 
-    monkeypatch.setattr(MimoRunner, "run", counting_run)
+    monkeypatch.setattr(link_runs, "run_link_group", counting_run)
     again = run_mimo(grid, out, progress=False, figures=False)
-    assert calls == [victim.key]
-    assert (out / "parts" / f"{victim.key}.parquet").exists()
+    assert calls == [victim_id]
+    assert victim_id in ResultStore(out).done_runs()
     assert_frame_equal(_rows(again), _rows(first))  # same accuracy and mse: everything is seeded
     assert_frame_equal(_rows(pl.read_parquet(out / "results.parquet")), _rows(first))
 
 
 def test_crash_leaves_only_finished_parts(crashed_study, tasks):
     after = crashed_study["after_crash"]
-    assert after["parts"] == sorted(crashed_study["finished"])
+    assert after["stored"] == sorted(crashed_study["finished"])
     assert len(after["parts"]) == CRASH_AFTER
     assert after["tmp"] == []
     assert not after["results"]  # nothing consolidated from a partial run
@@ -265,14 +285,14 @@ def test_crash_leaves_only_finished_parts(crashed_study, tasks):
 
 def test_resume_after_crash_completes_without_duplicates(crashed_study, tasks):
     out, results = crashed_study["out"], crashed_study["results"]
-    planned = {t.key for t in tasks}
-    # The resumed run executes exactly the tasks the crash did not finish.
+    planned = set(_ids(tasks).values())
+    # The resumed run executes exactly the runs the crash did not finish.
     assert sorted(crashed_study["resumed"]) == sorted(planned - set(crashed_study["finished"]))
-    assert len(crashed_study["resumed"]) == len(tasks) - CRASH_AFTER
+    assert len(crashed_study["resumed"]) == len(tasks) - len(crashed_study["finished"])
     assert results.height == _expected_rows(tasks)
     assert results.select(ROW_KEY).is_duplicated().sum() == 0
-    assert set(results["run_key"].unique()) == planned
-    assert {p.stem for p in (out / "parts").glob("*.parquet")} == planned
+    assert set(results["run_id"].unique()) == planned
+    assert ResultStore(out).done_runs() == planned
     assert list(out.rglob("*.tmp")) == []
     stored = pl.read_parquet(out / "results.parquet")
     assert stored.height == results.height and stored.select(ROW_KEY).is_duplicated().sum() == 0
@@ -290,7 +310,7 @@ def test_crash_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch):
     monkeypatch.setattr(pl.DataFrame, "write_parquet", failing_write)
     with pytest.raises(OSError, match="disk full"):
         store.write("task-a", [{"accuracy": 0.5, "mse": 0.1}])
-    assert store.done() == set()
+    assert store.done_runs() == set()
     assert list(tmp_path.rglob("*.tmp")) == []
     assert list(tmp_path.rglob("*.parquet")) == []
 
@@ -388,7 +408,8 @@ def test_cli_figures_without_results(tmp_path):
 
 def test_cli_redraws_figures_from_stored_results(study, tmp_path):
     source, _ = study
-    shutil.copy(source / "results.parquet", tmp_path / "results.parquet")  # results only: no rerun possible
+    for name in ("results.parquet", "manifest.json"):  # results and what they are: no rerun possible
+        shutil.copy(source / name, tmp_path / name)
     result = CliRunner().invoke(app, ["figures", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for name in FIGURES:

@@ -4,9 +4,34 @@ import pytest
 from typer.testing import CliRunner
 
 from semalign.cli import app
-from semalign.experiments.federated import plan_tasks as plan_federated
-from semalign.experiments.mimo import PAPER_SEEDS, plan_tasks as plan_mimo
-from semalign.experiments.presets import PRESETS, extract_command, get_preset, preset_grid
+from semalign._vocabulary import PAPER_SEEDS
+from semalign.experiments.studies import federated, mimo
+from semalign.experiments.studies.presets import PRESETS, extract_command, get_preset, preset_grid
+
+
+def plan_mimo(grid, d_tx):
+    """The study's runs on latents of ``d_tx`` features (none are loaded)."""
+    import types
+
+    fake = types.SimpleNamespace(d_tx=d_tx)
+    original = mimo.latents_of
+    mimo.latents_of = lambda run: fake
+    try:
+        return mimo.mimo_runs(grid)
+    finally:
+        mimo.latents_of = original
+
+
+def plan_federated(grid, ap_dims):
+    """The study's runs with AP latents of ``ap_dims`` features per source (none are loaded)."""
+    import types
+
+    original = federated.pool_of
+    federated.pool_of = lambda run: types.SimpleNamespace(d_ap=ap_dims[run.latents])
+    try:
+        return federated.federated_runs(grid)
+    finally:
+        federated.pool_of = original
 
 
 def test_paper_mimo_grid_is_the_published_one():
@@ -30,7 +55,7 @@ def test_paper_federated_grid_is_the_published_one():
     assert grid.compression_channel_uses == (1, 2, 4, 6, 8, 10, 20) and grid.compression_antennas == (1, 2, 4)
     tasks = plan_federated(grid, {"timm": 192})  # ViT-Tiny: 192 features
     assert {t.experiment for t in tasks} == {"compression", "snr", "heterogeneity", "pilots"}
-    assert {t.source for t in tasks} == {"timm"}
+    assert {t.latents for t in tasks} == {"timm"}
 
 
 def test_timm_users_cannot_mix_with_digits_names():

@@ -24,9 +24,15 @@ from typer.testing import CliRunner
 
 import semalign
 from semalign.cli import app
-from semalign.experiments.figures import png_caption
-from semalign.experiments.mimo import MimoRunner, quick_grid, run_mimo
+from semalign.experiments.plotting import png_caption
 from semalign.experiments.report import CONFIG_FILES, figures_are_stale, write_report
+from semalign.experiments.runs import link as link_runs
+from semalign.experiments.studies import run_study
+from semalign.experiments.studies.mimo import quick_grid
+
+
+def run_mimo(grid, out, progress=False):
+    return run_study("mimo", grid, out, progress=progress)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID = dict(
@@ -62,7 +68,7 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
-    """A finished single-link study folder (results.parquet, grid.json, parts/, figures/)."""
+    """A finished single-link study folder (results.parquet, manifest.json, parts/, figures/)."""
     out = tmp_path_factory.mktemp("report-study")
     run_mimo(quick_grid(**GRID), out, progress=False)
     return out
@@ -209,11 +215,11 @@ def test_every_figure_is_embedded_with_its_caption(reported):
 def test_figure_captions_are_stored_in_the_png(tmp_path):
     import matplotlib.pyplot as plt
 
-    from semalign.experiments.figures import _save
+    from semalign.experiments.plotting import save_figure
 
     fig, _ = plt.subplots()
     caption = "digits: a -> b\nSNR convention 'total', ζ ± σ"
-    _save(fig, caption, tmp_path / "f.png")
+    save_figure(fig, caption, tmp_path / "f.png")
     assert png_caption(tmp_path / "f.png") == caption
     fig, _ = plt.subplots()
     fig.savefig(tmp_path / "plain.png")
@@ -226,10 +232,10 @@ def test_figure_captions_are_stored_in_the_png(tmp_path):
 # ------------------------------------------------------------------------ configuration, conventions
 def test_configuration_is_shown_and_faithful(reported):
     out, page, _ = reported
-    stored = json.loads((out / "grid.json").read_text())
+    stored = json.loads((out / "manifest.json").read_text())
     shown = [json.loads(text) for text in page.pres]
     assert stored in shown  # pretty-printed, but the same configuration
-    assert "grid.json" in page.all_text()
+    assert "manifest.json" in page.all_text()
 
 
 def test_conventions_are_read_from_the_rows(reported):
@@ -366,10 +372,10 @@ def test_columns_and_provenance(reported):
 
 # ------------------------------------------------------------------------------------- redrawing
 def test_redraws_missing_figures_without_rerunning(folder, monkeypatch):
-    def must_not_run(self, task):
-        raise AssertionError("the report reran a task")
+    def must_not_run(runs, run_ids, context):
+        raise AssertionError("the report reran a run")
 
-    monkeypatch.setattr(MimoRunner, "run", must_not_run)
+    monkeypatch.setattr(link_runs, "run_link_group", must_not_run)
     shutil.rmtree(folder / "figures")
     result = CliRunner().invoke(app, ["report", str(folder)])
     assert result.exit_code == 0, result.output
@@ -468,7 +474,7 @@ def test_everything_interpolated_is_escaped(study, tmp_path):
     results = pl.read_parquet(out / "results.parquet")
     evil = "<script>alert('x')</script>"
     results.with_columns(pl.when(pl.col("method") == "first-k").then(pl.lit(evil)).otherwise(pl.col("method")).alias("method"), pl.lit(evil).alias("device")).write_parquet(out / "results.parquet")
-    (out / "grid.json").write_text(json.dumps({"note": "</pre><img src=x onerror=alert(1)>"}))
+    (out / "manifest.json").write_text(json.dumps({"note": "</pre><img src=x onerror=alert(1)>"}))
     write_report(out, redraw=False)
     source = (out / "report.html").read_text()
     page = Page.parse(source)
@@ -481,18 +487,18 @@ def test_everything_interpolated_is_escaped(study, tmp_path):
 
 # -------------------------------------------------------------------------------- config variants
 def test_reads_every_config_file_of_a_sweep(folder):
-    (folder / "grid.json").unlink()
+    (folder / "manifest.json").unlink()
     (folder / "config.yaml").write_text("experiment: mimo\nsweep:\n  snr_db: [-10, 30]\n")
-    (folder / "sweep.json").write_text('{"axes": {"snr_db": [-10, 30]}, "runs": 4}')
+    (folder / "config.json").write_text('{"axes": {"snr_db": [-10, 30]}, "runs": 4}')
     write_report(folder, redraw=False)
     page = Page.parse((folder / "report.html").read_text())
-    assert "config.yaml" in page.all_text() and "sweep.json" in page.all_text()
+    assert "config.yaml" in page.all_text() and "config.json" in page.all_text()
     assert "experiment: mimo\nsweep:\n  snr_db: [-10, 30]" in page.pres
     assert {"axes": {"snr_db": [-10, 30]}, "runs": 4} in [json.loads(p) for p in page.pres if p.startswith("{")]
 
 
 def test_no_config_file_is_said(folder):
-    (folder / "grid.json").unlink()
+    (folder / "manifest.json").unlink()
     write_report(folder, redraw=False)
     text = Page.parse((folder / "report.html").read_text()).all_text()
     assert "No configuration file found" in text and all(name in text for name in CONFIG_FILES)
@@ -500,25 +506,25 @@ def test_no_config_file_is_said(folder):
 
 # ------------------------------------------------------------------------- the other two studies
 def _game_study(out: Path) -> None:
-    from semalign.experiments.game import GameGrid, run_game
+    from semalign.experiments.studies.game import GameGrid
 
     grid = GameGrid(
         latents="synthetic", pairs=(("a", "b"), ("c", "d")), synthetic_options={"n_train": 200, "n_test": 100, "d_tx": 8, "d_rx": 8},
         seeds=(1, 2), pilots_per_class=10, experiments=("compression",), methods=("game-fixed-eigenmode", "orthogonal"),
         compression_channel_uses=(1, 2), max_iterations=30,
     )  # fmt: skip
-    run_game(grid, out, progress=False, figures=False)
+    run_study("game", grid, out, progress=False, figures=False)
 
 
 def _federated_study(out: Path) -> None:
-    from semalign.experiments.federated import FederatedGrid, run_federated
+    from semalign.experiments.studies.federated import FederatedGrid
 
     grid = FederatedGrid(
         latents="synthetic", heterogeneity_sources=("synthetic",), synthetic_options={"n_train": 200, "n_test": 100, "d_tx": 8, "seed": 5},
         synthetic_users=(("a", 1.0, 8), ("b", 0.0, 8)), synthetic_homogeneous_sets=(("a", "b"),), synthetic_heterogeneous_sets=(("a", "b"),),
         seeds=(1, 2), rounds=4, experiments=("snr",), methods=("federated-admm", "first-k"), snr_values=(0.0, 20.0), snr_channel_uses=(1,),
     )  # fmt: skip
-    run_federated(grid, out, progress=False, figures=False)
+    run_study("federated", grid, out, progress=False, figures=False)
 
 
 @pytest.mark.parametrize(
@@ -539,7 +545,7 @@ def test_game_and_federated_folders(make, title, figures, axis, tmp_path):
     assert title in page.all_text() and len(page.images) == len(figures)
     assert all(png_caption(tmp_path / "figures" / name) in " ".join(f["caption"] for f in page.figures) for name in figures)
     assert {t["attrs"]["data-axis"] for t in page.tables_with("summary")} == {axis}
-    assert json.loads((tmp_path / "grid.json").read_text()) in [json.loads(p) for p in page.pres]
+    assert json.loads((tmp_path / "manifest.json").read_text()) in [json.loads(p) for p in page.pres]
 
 
 # ------------------------------------------------------------------------------ headless Chromium

@@ -14,12 +14,16 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from semalign.cli import app
-from semalign.experiments.link_runs import LinkRun
-from semalign.experiments.mimo import MimoRunner, Task, quick_grid
+from semalign.experiments.engine import RunContext, execute_runs, group_runs, run_id
 from semalign.experiments.overrides import expand, parse_overrides, read_config_file
+from semalign.experiments.runs import get_run_kind as get_experiment
+from semalign.experiments.runs.link import LinkRun, run_link_group
 from semalign.experiments.store import ResultStore
-from semalign.experiments.sweep import get_experiment, group_runs, run_id, run_sweep
-from semalign.latents import load_latents
+
+
+def run_sweep(kind, runs, out, *, device="cpu", threads=None, **options):
+    kind = get_experiment(kind) if isinstance(kind, str) else kind
+    return execute_runs(kind, runs, out, context=RunContext(device=device, threads=threads), **options)
 
 SWEEP = ["method=linear-admm,first-k", "snr_db=-10,0,10", "seed=1,2", "n_antennas=2,4"]
 N_RUNS = 2 * 3 * 2 * 2
@@ -123,7 +127,7 @@ def test_run_ids_are_stable_and_distinct():
 
 
 def test_none_words_are_values_of_plain_string_fields():
-    from semalign.experiments.game_runs import GameRun
+    from semalign.experiments.runs.game import GameRun
 
     sweep = parse_overrides(["pu_protection=null,none", "pu_limit_db=null"], GameRun, multirun=True)
     assert sweep == {"pu_protection": ["null", "none"], "pu_limit_db": [None]}
@@ -153,19 +157,19 @@ def test_rows_one_per_run_with_settings_and_conventions(reference):
     for column in ("snr_convention", "channel_variance", "power", "seed", "n_antennas", "pilots_per_class", "semalign_version", "device", "dataset", "tx_encoder"):
         assert column in rows.columns and rows[column].null_count() == 0
     assert_frame_equal(_sorted(pl.read_parquet(out / "results.parquet")), _sorted(rows))
-    manifest = json.loads((out / "sweep.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"] == N_RUNS and set(manifest["swept"]) == {"method", "snr_db", "seed", "n_antennas"}
-    assert manifest["groups"] == 8 and manifest["executed"] == N_RUNS
+    assert manifest["kind"] == "sweep" and manifest["run_kind"] == "link" and manifest["setting"] == "single-link"
+    assert manifest["timing"]["groups"] == 8 and manifest["timing"]["executed"] == N_RUNS
 
 
 def test_batched_rows_equal_one_by_one_and_the_study_runner(reference, tmp_path, digits_cache_env):
     _, rows = reference
     single = run_sweep("link", _runs(), tmp_path / "single", batch=False, progress=False)
     assert_frame_equal(_sorted(single), _sorted(rows), check_exact=False, rel_tol=1e-5, abs_tol=1e-7)
-    # The same fit through the study's task runner.
-    grid = LinkRun().grid()
-    runner = MimoRunner(grid, load_latents("digits"))
-    study = runner.run(Task("snr", "linear-admm", "aware", 100, 4, 2, (-10.0, 0.0, 10.0), "x"))
+    # The same fit as the study's runs do it (one group of the study's SNR experiment).
+    snr_runs = [LinkRun(experiment="snr", method="linear-admm", pilots_per_class=100, n_antennas=4, seed=2, snr_db=s) for s in (-10.0, 0.0, 10.0)]
+    study = run_link_group(snr_runs, [run_id("link", r) for r in snr_runs])
     mine = rows.filter((pl.col("method") == "linear-admm") & (pl.col("seed") == 2) & (pl.col("n_tx") == 4)).sort("snr_db")
     assert mine["accuracy"].to_list() == [r["accuracy"] for r in study]
     assert mine["mse"].to_list() == pytest.approx([r["mse"] for r in study], rel=1e-12)
@@ -204,7 +208,10 @@ def test_crash_mid_sweep_then_resume_loses_and_duplicates_nothing(reference, tmp
 def test_dask_local_cluster_gives_the_same_rows(reference, tmp_path, digits_cache_env):
     pytest.importorskip("dask.distributed")
     _, rows = reference
-    distributed = run_sweep("link", _runs(), tmp_path / "dask", executor="dask", workers=2, progress=False)
+    import torch
+
+    # Every worker with this process's torch threads: float32 GEMMs round alike.
+    distributed = run_sweep("link", _runs(), tmp_path / "dask", executor="dask", workers=2, threads=torch.get_num_threads(), progress=False)
     assert_frame_equal(_sorted(distributed, [c for c in VALUES]), _sorted(rows), check_exact=False, rel_tol=1e-6, abs_tol=1e-8)
 
 
@@ -252,7 +259,7 @@ def test_command_line_sweep_resume_and_errors(tmp_path, digits_cache_env):
 
 
 def test_game_sweep_batches_seeds_and_gives_one_row_per_pair(tmp_path, digits_cache_env):
-    from semalign.experiments.game_runs import GameRun
+    from semalign.experiments.runs.game import GameRun
 
     runs = expand(GameRun, parse_overrides(["method=game-fixed-eigenmode,orthogonal", "cross_gain_db=-20,0", "seed=1,2", "channel_uses=1"], GameRun, multirun=True))
     game = get_experiment("game")
@@ -274,7 +281,7 @@ def test_game_sweep_batches_seeds_and_gives_one_row_per_pair(tmp_path, digits_ca
 
 
 def test_federated_sweep_one_row_per_user_and_resume(tmp_path, digits_cache_env):
-    from semalign.experiments.federated_runs import FederatedRun
+    from semalign.experiments.runs.federated import FederatedRun
 
     runs = expand(FederatedRun, parse_overrides(["method=federated-admm,first-k", "channel_uses=1", "seed=1", "rounds=5"], FederatedRun, multirun=True))
     out = tmp_path / "federated"

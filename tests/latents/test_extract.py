@@ -575,10 +575,10 @@ def test_cli_failed_downloads_exit_3_fast(tmp_path):
     script = textwrap.dedent(
         """
         import torchvision.datasets as tvd
-        from semalign.latents import extract
+        from semalign.latents import encoders
         from semalign.cli import app
         tvd.CIFAR10.url = "http://127.0.0.1:9/cifar-10-python.tar.gz"  # nothing listens on port 9
-        extract._hf_endpoint = lambda: "http://127.0.0.1:9"
+        encoders._hf_endpoint = lambda: "http://127.0.0.1:9"
         app(['latents', 'extract', '--model', 'test_vit', '--root', %r, '--cache', %r])
         """
     )

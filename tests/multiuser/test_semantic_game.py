@@ -58,13 +58,25 @@ def reference_alignment(tx: np.ndarray, rx: np.ndarray):
     return a_t.T, residual, total
 
 
+def send_test_sets(game: SemanticInterferenceGame, design):
+    """Every pair's test set in its own random order through the network: per instance, per pair,
+    ``(y_hat, order)`` (the orders and noise of each instance's ``game-test`` stream)."""
+    pairs = game.pairs_
+    generators, orders = game.instance_orders(len(pairs[0].test))
+    xs = [torch.stack([pair.test.tx[orders[b][q]] for b in range(len(orders))]) for q, pair in enumerate(pairs)]
+    estimates = game.transmit(xs, generator=generators, design=design)
+    if len(orders) == 1:
+        estimates = [e.unsqueeze(0) for e in estimates]
+    return [[(estimates[q][b], orders[b][q]) for q in range(len(pairs))] for b in range(len(orders))]
+
+
 def monte_carlo_mse(game: SemanticInterferenceGame, design) -> torch.Tensor:
     """(B, Q) mean over test samples of the squared error summed over the d_rx real entries."""
-    out = game.transmit(design)
+    out = send_test_sets(game, design)
     mse = torch.zeros(len(out), game.n_pairs, dtype=torch.float64)
     for b, per_pair in enumerate(out):
         for q, (y_hat, order) in enumerate(per_pair):
-            target = game.pairs[q].test.rx[order].double()
+            target = game.pairs_[q].test.rx[order].double()
             mse[b, q] = (y_hat.double() - target).square().sum(-1).mean()
     return mse
 
@@ -95,11 +107,11 @@ def digits_pairs(tmp_path_factory):
 
 
 def _check_pilots(game: SemanticInterferenceGame, per_class):
-    d = max(-(-p.d_tx // 2) for p in game.pairs)
-    m = max(-(-p.d_rx // 2) for p in game.pairs)
+    d = max(-(-p.d_tx // 2) for p in game.pairs_)
+    m = max(-(-p.d_rx // 2) for p in game.pairs_)
     assert game.network_.alignment.shape == (len(game.seeds) * game.draws, game.n_pairs, m, d)
     for b, (seed, _) in enumerate(game.instances()):
-        for q, pair in enumerate(game.pairs):
+        for q, pair in enumerate(game.pairs_):
             pilots = game.pilots_[seed][q]
             idx = select_pilots(pair.train, per_class, method=game.pilot_method, seed=seed).numpy()
             assert pilots.n_pilots == len(idx)
@@ -121,7 +133,7 @@ def _check_pilots(game: SemanticInterferenceGame, per_class):
 
 
 def test_pilot_alignment_matches_numpy_least_squares_on_digits_encoders(digits_pairs):
-    game = SemanticInterferenceGame(digits_pairs, pilots_per_class=10, seeds=(0, 3)).fit()
+    game = SemanticInterferenceGame(pilots_per_class=10, seeds=(0, 3)).fit(digits_pairs)
     _check_pilots(game, 10)
     # Random pilots depend on the seed.
     assert not torch.equal(game.pilots_[0][0].alignment, game.pilots_[3][0].alignment)
@@ -129,8 +141,8 @@ def test_pilot_alignment_matches_numpy_least_squares_on_digits_encoders(digits_p
 
 def test_pilot_alignment_with_odd_dimensions_and_all_training_samples():
     pairs = [synthetic(d_tx=7, d_rx=5, seed=1), synthetic(d_tx=3, d_rx=9, seed=2)]
-    _check_pilots(SemanticInterferenceGame(pairs, pilots_per_class=15, seeds=(4, 5)).fit(), 15)
-    _check_pilots(SemanticInterferenceGame(pairs, pilots_per_class=None, seeds=0).fit(), None)
+    _check_pilots(SemanticInterferenceGame(pilots_per_class=15, seeds=(4, 5)).fit(pairs), 15)
+    _check_pilots(SemanticInterferenceGame(pilots_per_class=None, seeds=0).fit(pairs), None)
 
 
 # ---- 2. analytic MSE against Monte-Carlo transmission (spec §3, §9) ------------------------------
@@ -161,9 +173,8 @@ def mc_game(kind: str, uses: int) -> tuple[SemanticInterferenceGame, tuple[float
     if kind == "pilots-as-test-set":
         pairs = [LatentPair(p.train, p.train, p.tx_encoder, p.rx_encoder, p.dataset) for p in pairs]
     tolerance = (0.03, 0.015) if kind == "fresh-test-set" else (0.02, 0.01)
-    game = SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=uses, snr_db=5.0, cross_gain_db=-3.0, pilots_per_class=None, seeds=(0, 1)
-    ).fit()
+    game = SemanticInterferenceGame(n_antennas=2, channel_uses=uses, snr_db=5.0, cross_gain_db=-3.0, pilots_per_class=None, seeds=(0, 1)
+    ).fit(pairs)
     return game, tolerance
 
 
@@ -202,17 +213,17 @@ def test_noise_variance_and_pu_limit_follow_the_named_conventions(uses, antennas
     pairs = [synthetic(seed=0)]
     common = dict(n_antennas=antennas, channel_uses=uses, snr_db=7.0, channel_variance=0.5, power=2.5)
     snr = 10 ** 0.7
-    total = SemanticInterferenceGame(pairs, snr_convention="total", **common)
-    per_antenna = SemanticInterferenceGame(pairs, snr_convention="per-antenna", **common)
+    total = SemanticInterferenceGame(snr_convention="total", **common)
+    per_antenna = SemanticInterferenceGame(snr_convention="per-antenna", **common)
     assert total.noise_variance() == pytest.approx(0.5 * 2.5 / (uses * snr), rel=1e-12)
     assert per_antenna.noise_variance() == pytest.approx(2.5 / (uses * antennas * snr), rel=1e-12)
     assert total.pu_limit() is None
-    limited = SemanticInterferenceGame(
-        pairs, primary_users=2, primary_antennas=3, pu_limit_db=-4.0, pu_protection="individual", **common
+    limited = SemanticInterferenceGame(primary_users=2, primary_antennas=3, pu_limit_db=-4.0, pu_protection="individual", **common
     )
     # I^max = 10^(dB/10) sigma^2 T N_p (the primary receiver's own noise energy over a latent's uses).
     assert limited.pu_limit() == pytest.approx(10 ** -0.4 * limited.noise_variance() * uses * 3, rel=1e-12)
-    assert total.compression_factor(0) == pytest.approx(100.0 * uses * antennas / 3)
+    fitted = SemanticInterferenceGame(snr_convention="total", pilots_per_class=20, **common).fit(pairs)
+    assert fitted.compression_factor(0) == pytest.approx(100.0 * uses * antennas / 3)
 
 
 @pytest.mark.parametrize("convention", ["total", "per-antenna"])
@@ -222,10 +233,9 @@ def test_measured_noise_power_matches_the_convention(convention):
     each of the real and imaginary parts)."""
     n_test = 4000
     pairs = [synthetic(n_test=n_test, d_tx=4, d_rx=8, seed=s) for s in (0, 1)]
-    game = SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=2, snr_db=3.0, snr_convention=convention, channel_variance=0.5, power=2.0,
+    game = SemanticInterferenceGame(n_antennas=2, channel_uses=2, snr_db=3.0, snr_convention=convention, channel_variance=0.5, power=2.0,
         pilots_per_class=20, seeds=(5, 6),
-    ).fit()  # fmt: skip
+    ).fit(pairs)  # fmt: skip
     sigma2 = game.noise_variance()
     assert game.noise_variance_ == sigma2
     net = game.network_
@@ -237,7 +247,7 @@ def test_measured_noise_power_matches_the_convention(convention):
         torch.zeros(b, 0, q, dtype=torch.float64), torch.zeros(b, dtype=torch.long), torch.ones(b, dtype=torch.bool),
     )  # fmt: skip
     for i, (seed, _) in enumerate(game.instances()):
-        for k, (y_hat, _) in enumerate(game.transmit(design)[i]):
+        for k, (y_hat, _) in enumerate(send_test_sets(game, design)[i]):
             noise = y_hat.double() - torch.cat([game.pilots_[seed][k].rx_mean.real, game.pilots_[seed][k].rx_mean.imag])
             real, imag = noise[:, :4], noise[:, 4:]
             assert real.square().mean().item() == pytest.approx(sigma2 / 2, rel=0.05)
@@ -248,10 +258,9 @@ def test_measured_noise_power_matches_the_convention(convention):
 
 def test_channels_have_the_stated_statistics_and_are_lifted_per_channel_use():
     pairs = [synthetic(seed=s) for s in (0, 1)]
-    game = SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=2, channel_variance=2.0, cross_gain_db=-10.0, primary_users=1,
+    game = SemanticInterferenceGame(n_antennas=2, channel_uses=2, channel_variance=2.0, cross_gain_db=-10.0, primary_users=1,
         primary_antennas=2, pu_gain_db=-3.0, pilots_per_class=10, seeds=0, draws=300,
-    ).fit()  # fmt: skip
+    ).fit(pairs)  # fmt: skip
     h = game.channels_per_use_  # (B, Q, Q, N, N)
     assert h.shape == (300, 2, 2, 2, 2) and h.dtype == torch.complex128
     direct = torch.stack([h[:, 0, 0], h[:, 1, 1]])
@@ -280,7 +289,7 @@ def test_channels_have_the_stated_statistics_and_are_lifted_per_channel_use():
 @pytest.mark.parametrize(("uses", "n_pairs"), [(2, 3), (3, 2), (1, 2)])
 def test_orthogonal_design_uses_disjoint_round_robin_channel_uses(uses, n_pairs):
     pairs = [synthetic(seed=s, d_tx=6 + 2 * s, d_rx=4 + 2 * s) for s in range(n_pairs)]
-    game = SemanticInterferenceGame(pairs, n_antennas=2, channel_uses=uses, pilots_per_class=20, seeds=(0, 1)).fit()
+    game = SemanticInterferenceGame(n_antennas=2, channel_uses=uses, pilots_per_class=20, seeds=(0, 1)).fit(pairs)
     design = design_quietly(game, "orthogonal")
     net = game.network_
     all_rows = set(range(uses * 2))
@@ -301,11 +310,11 @@ def test_orthogonal_design_uses_disjoint_round_robin_channel_uses(uses, n_pairs)
                 assert design.mse[b, q].item() == pytest.approx(game.pilots_[seed][q].total_energy, rel=1e-9)
     # Disjoint slots of a block-diagonal channel: nobody interferes, so silencing every other pair
     # leaves each pair's estimates unchanged.
-    together = game.transmit(design)
+    together = send_test_sets(game, design)
     for q in range(design.precoders.shape[1]):
         keep = torch.zeros(design.precoders.shape[1], dtype=torch.bool)
         keep[q] = True
-        alone = game.transmit(dataclasses.replace(design, precoders=design.precoders * keep.view(1, -1, 1, 1)))
+        alone = send_test_sets(game, dataclasses.replace(design, precoders=design.precoders * keep.view(1, -1, 1, 1)))
         for b in range(len(together)):
             (y1, o1), (y2, o2) = together[b][q], alone[b][q]
             assert torch.equal(o1, o2)
@@ -321,16 +330,15 @@ def pu_pairs():
 
 
 def _pu_game(pairs, protection):
-    return SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=1, primary_users=1, pu_limit_db=-10.0, pu_protection=protection,
+    return SemanticInterferenceGame(n_antennas=2, channel_uses=1, primary_users=1, pu_limit_db=-10.0, pu_protection=protection,
         pilots_per_class=20, seeds=(0, 1),
-    ).fit()  # fmt: skip
+    ).fit(pairs)  # fmt: skip
 
 
 def test_unprotected_designs_would_violate_the_limit(pu_pairs):
     """Makes the protection tests meaningful: without protection every pair's interference exceeds its share."""
     game = _pu_game(pu_pairs, "none")
-    limit = SemanticInterferenceGame(pu_pairs, primary_users=1, pu_limit_db=-10.0, pu_protection="individual").pu_limit()
+    limit = SemanticInterferenceGame(primary_users=1, pu_limit_db=-10.0, pu_protection="individual").pu_limit()
     for method in ("game-fixed-eigenmode", "ignore-interference"):
         design = design_quietly(game, method)
         assert design.pu_interference.shape == (2, 1, 2)
@@ -372,9 +380,8 @@ def test_budgets_reach_the_network_in_float64():
     """Regression: P and I^max were once built with torch.full(..., python_float), i.e. in torch's
     default float32, so the complex128 game enforced rounded budgets (0.3 -> 0.30000001192)."""
     pairs = [synthetic(seed=s) for s in (0, 1)]
-    game = SemanticInterferenceGame(
-        pairs, power=0.3, primary_users=1, pu_limit_db=-10.0, pu_protection="individual", pilots_per_class=20
-    ).fit()
+    game = SemanticInterferenceGame(power=0.3, primary_users=1, pu_limit_db=-10.0, pu_protection="individual", pilots_per_class=20
+    ).fit(pairs)
     assert (game.network_.power == 0.3).all()
     assert (game.network_.pu_limits == game.pu_limit()).all()
 
@@ -383,10 +390,9 @@ def test_budgets_reach_the_network_in_float64():
 def test_designs_meet_the_requested_budgets_to_float64_precision(method):
     """Regression: with float32 budgets designs exceeded P and I^max by ~5e-8 relative."""
     pairs = [synthetic(seed=s) for s in (0, 1)]
-    game = SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=2, power=0.3, primary_users=1, pu_limit_db=-10.0,
+    game = SemanticInterferenceGame(n_antennas=2, channel_uses=2, power=0.3, primary_users=1, pu_limit_db=-10.0,
         pu_protection="individual", pilots_per_class=20,
-    ).fit()  # fmt: skip
+    ).fit(pairs)  # fmt: skip
     design = game.design(method)
     assert (design.pu_interference <= game.pu_limit() / 2 * (1 + 1e-12)).all()
     assert (design.precoders.abs().square().sum((-2, -1)) <= 0.3 * (1 + 1e-12)).all()
@@ -401,9 +407,8 @@ def det_pairs():
 
 
 def _det_game(pairs, seeds, draws=1):
-    return SemanticInterferenceGame(
-        pairs, n_antennas=2, channel_uses=1, primary_users=1, pilots_per_class=20, seeds=seeds, draws=draws
-    ).fit()
+    return SemanticInterferenceGame(n_antennas=2, channel_uses=1, primary_users=1, pilots_per_class=20, seeds=seeds, draws=draws
+    ).fit(pairs)
 
 
 def test_same_seed_same_everything_different_seed_differs(det_pairs):
@@ -414,13 +419,13 @@ def test_same_seed_same_everything_different_seed_differs(det_pairs):
     for method in ("game-fixed-eigenmode", "ignore-interference"):
         da, db = design_quietly(a, method), design_quietly(b, method)
         assert torch.equal(da.precoders, db.precoders) and torch.equal(da.mse, db.mse)
-        for (ya, oa), (yb, ob) in zip(a.transmit(da)[0], b.transmit(db)[0]):
+        for (ya, oa), (yb, ob) in zip(send_test_sets(a, da)[0], send_test_sets(b, db)[0]):
             assert torch.equal(ya, yb) and torch.equal(oa, ob)
     assert not torch.allclose(a.channels_per_use_, other.channels_per_use_)
     assert not torch.allclose(a.pu_channels_per_use_, other.pu_channels_per_use_)
     assert not torch.allclose(a.network_.alignment, other.network_.alignment)  # random pilots differ
-    orders_a = [o for _, o in a.transmit(design_quietly(a, "ignore-interference"))[0]]
-    orders_other = [o for _, o in other.transmit(design_quietly(other, "ignore-interference"))[0]]
+    orders_a = [o for _, o in send_test_sets(a, design_quietly(a, "ignore-interference"))[0]]
+    orders_other = [o for _, o in send_test_sets(other, design_quietly(other, "ignore-interference"))[0]]
     assert not all(torch.equal(x, y) for x, y in zip(orders_a, orders_other))
     # The pairs send in independent random orders.
     assert not torch.equal(orders_a[0], orders_a[1])
@@ -434,7 +439,7 @@ def test_batched_seeds_and_draws_equal_separate_games(det_pairs):
     torch.testing.assert_close(single_first_draw.channels_per_use_[0], singles[2].channels_per_use_[0], rtol=0, atol=0)
     for method in ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "orthogonal"):
         together = design_quietly(batched, method)
-        sent_together = batched.transmit(together)
+        sent_together = send_test_sets(batched, together)
         for k, seed in enumerate((1, 2)):
             single = singles[seed]
             rows = slice(2 * k, 2 * k + 2)
@@ -445,7 +450,7 @@ def test_batched_seeds_and_draws_equal_separate_games(det_pairs):
             torch.testing.assert_close(together.mse[rows], alone.mse, rtol=1e-9, atol=1e-12)
             torch.testing.assert_close(together.precoders[rows], alone.precoders, rtol=1e-7, atol=1e-9)
             for (yt, ot), (ys, os_) in zip(
-                [pair for inst in sent_together[rows] for pair in inst], [pair for inst in single.transmit(alone) for pair in inst]
+                [pair for inst in sent_together[rows] for pair in inst], [pair for inst in send_test_sets(single, alone) for pair in inst]
             ):
                 assert torch.equal(ot, os_)
                 torch.testing.assert_close(yt, ys, rtol=1e-5, atol=1e-5)
@@ -460,45 +465,45 @@ def test_batched_seeds_and_draws_equal_separate_games(det_pairs):
 def test_bad_input_gives_clear_errors():
     pairs = [synthetic(seed=0), synthetic(seed=1)]
     with pytest.raises(ValueError, match="needs primary_users >= 1"):
-        SemanticInterferenceGame(pairs, pu_protection="null")
+        SemanticInterferenceGame(pu_protection="null")
     with pytest.raises(ValueError, match="needs primary_users >= 1"):
-        SemanticInterferenceGame(pairs, pu_protection="global", pu_limit_db=0.0)
+        SemanticInterferenceGame(pu_protection="global", pu_limit_db=0.0)
     for protection in ("individual", "global"):
         with pytest.raises(ValueError, match="needs pu_limit_db"):
-            SemanticInterferenceGame(pairs, primary_users=1, pu_protection=protection)
+            SemanticInterferenceGame(primary_users=1, pu_protection=protection)
     with pytest.raises(ValueError, match="pu_protection"):
-        SemanticInterferenceGame(pairs, primary_users=1, pu_protection="soft")
+        SemanticInterferenceGame(primary_users=1, pu_protection="soft")
     with pytest.raises(ValueError, match=r"same length.*\[40, 50\]"):
-        SemanticInterferenceGame([synthetic(seed=0), synthetic(n_test=40, seed=1)])
+        SemanticInterferenceGame().fit([synthetic(seed=0), synthetic(n_test=40, seed=1)])
     with pytest.raises(ValueError, match="LatentPair"):
-        SemanticInterferenceGame([])
+        SemanticInterferenceGame().fit([])
     with pytest.raises(ValueError, match="LatentPair"):
-        SemanticInterferenceGame([pairs[0], "not a pair"])
+        SemanticInterferenceGame().fit([pairs[0], "not a pair"])
     with pytest.raises(ValueError, match="seeds"):
-        SemanticInterferenceGame(pairs, seeds=())
+        SemanticInterferenceGame(seeds=())
     with pytest.raises(ValueError, match="primary_users"):
-        SemanticInterferenceGame(pairs, primary_users=-1)
+        SemanticInterferenceGame(primary_users=-1)
     with pytest.raises(ValueError, match="snr_convention"):
-        SemanticInterferenceGame(pairs, snr_convention="per-receiver")
+        SemanticInterferenceGame(snr_convention="per-receiver")
     for name in ("n_antennas", "channel_uses", "draws"):
         with pytest.raises(ValueError, match=name):
-            SemanticInterferenceGame(pairs, **{name: 0})
+            SemanticInterferenceGame(**{name: 0})
 
-    unfitted = SemanticInterferenceGame(pairs, pilots_per_class=20)
+    unfitted = SemanticInterferenceGame(pilots_per_class=20)
     with pytest.raises(RuntimeError, match="not fitted"):
         unfitted.solve()
     with pytest.raises(RuntimeError, match="not fitted"):
         unfitted.design("ignore-interference")
     with pytest.raises(RuntimeError, match="not fitted"):
         unfitted.check_conditions()
-    fitted = unfitted.fit()
+    fitted = unfitted.fit(pairs)
     with pytest.raises(RuntimeError, match="not fitted"):
-        SemanticInterferenceGame(pairs).transmit(design_quietly(fitted, "ignore-interference"))
+        SemanticInterferenceGame().transmit([p.test.tx for p in pairs])
     with pytest.raises(ValueError, match="method"):
         fitted.design("round-robin")
     with pytest.raises(ValueError, match="variant"):
         fitted.solve(variant="partial-mimo")
     with pytest.raises(ValueError, match="per_class=100 exceeds"):
-        SemanticInterferenceGame(pairs).fit()  # 30 training samples per class
+        SemanticInterferenceGame().fit(pairs)  # 30 training samples per class
     with pytest.raises(ValueError, match="snr_db must be finite"):
-        SemanticInterferenceGame(pairs, snr_db=float("inf"), pilots_per_class=20).fit()
+        SemanticInterferenceGame(snr_db=float("inf"), pilots_per_class=20).fit(pairs)

@@ -13,7 +13,9 @@ import re
 import pytest
 import torch
 
-from semalign.experiments.mimo import MimoGrid, plan_tasks, run_mimo
+from semalign.experiments.studies import mimo as mimo_study
+from semalign.experiments.studies import run_study
+from semalign.experiments.studies.mimo import MimoGrid
 from semalign.transceivers.base import NotFittedError
 from semalign.transceivers.baselines import EigenKTransceiver, FirstKTransceiver, TopKTransceiver
 from semalign.transceivers.linear_admm import LinearSemanticTransceiver
@@ -285,6 +287,22 @@ def test_transmit_with_other_dimension(cls, latents, channel):
 
 
 # ---------------------------------------------------------------------------- experiment grid
+def plan_tasks(grid, d_tx):
+    """The study's runs for latents of ``d_tx`` features (none are loaded)."""
+    import types
+
+    original = mimo_study.latents_of
+    mimo_study.latents_of = lambda run: types.SimpleNamespace(d_tx=d_tx)
+    try:
+        return mimo_study.mimo_runs(grid)
+    finally:
+        mimo_study.latents_of = original
+
+
+def run_mimo(grid, out, progress=False, figures=True):
+    return run_study("mimo", grid, out, progress=progress, figures=figures)
+
+
 def test_grid_unknown_method_lists_valid_methods():
     with pytest.raises(ValueError, match=r"unknown method 'bogus'; expected one of 'linear-admm', 'neural', 'first-k', 'top-k', 'eigen-k'"):
         MimoGrid(methods=("bogus",))

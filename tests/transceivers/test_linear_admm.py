@@ -8,6 +8,7 @@ import scipy.linalg
 import torch
 
 from semalign.link.channel import rayleigh_channel
+from semalign.link.mimo import project_power_ball, real_composite
 from semalign.transceivers.linear_admm import (
     LinearSemanticTransceiver,
     alignment_objective,
@@ -16,8 +17,6 @@ from semalign.transceivers.linear_admm import (
     mmse_decoder,
     objective_from_products,
     precoder_step,
-    project_power_ball,
-    real_composite,
 )
 
 

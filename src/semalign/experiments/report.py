@@ -4,7 +4,7 @@ The page (``OUT_DIR/report.html`` by default) holds, in this order:
 
 * a title naming the study and the folder, and a short overview (rows, experiments, methods, seeds);
 * every PNG in ``OUT_DIR/figures/``, embedded as a ``data:image/png;base64`` URI, each with the
-  caption stored in the PNG by the figure drawer (see :func:`~semalign.experiments.figures.png_caption`);
+  caption stored in the PNG by the figure drawer (see :func:`~semalign.experiments.plotting.png_caption`);
 * the conventions the rows record (SNR convention, channel variance, power, processing, device,
   versions, seeds, data set and encoders): the distinct values found in the rows, so what the page
   says is what the runs did;
@@ -12,8 +12,8 @@ The page (``OUT_DIR/report.html`` by default) holds, in this order:
   experiment, the fraction converged and the iteration count) over the rows of each group, one
   table per experiment, grouped by the study's natural keys (method, awareness, ... and the swept
   axes such as the compression factor or the SNR);
-* the configuration file the study wrote (``grid.json``, or ``config.json``, ``config.yaml``,
-  ``sweep.json`` for sweeps), pretty-printed;
+* the folder's ``manifest.json`` (what was run and how; a study's grid) and any ``config.json`` or
+  ``config.yaml`` beside it, pretty-printed;
 * the columns of ``results.parquet`` and the provenance of the page.
 
 The page needs nothing else: inline CSS, images as data URIs, no scripts, no external resources, so
@@ -37,10 +37,10 @@ from pathlib import Path
 
 import polars as pl
 
-import semalign
+from semalign._version import __version__
 
-CONFIG_FILES = ("grid.json", "config.json", "config.yaml", "sweep.json")
-"""Configuration files a study or sweep writes next to ``results.parquet``; every one present is shown."""
+CONFIG_FILES = ("manifest.json", "config.json", "config.yaml")
+"""Configuration files next to ``results.parquet`` (the engine writes ``manifest.json``); every one present is shown."""
 
 CONVENTION_COLUMNS = (
     "dataset", "latents", "tx_encoder", "rx_encoder", "snr_convention", "channel_variance", "power", "processing",
@@ -76,7 +76,8 @@ class Report:
 
     Attributes:
         path: the HTML file written.
-        study: key of :data:`~semalign.experiments.figures.STUDIES` the results belong to.
+        study: what the folder holds: ``mimo``, ``game``, ``federated`` (a study), ``sweep``, or
+            ``results`` (a folder without a manifest).
         figures: the PNGs embedded, in page order.
         redrawn: whether the figures were redrawn from ``results.parquet`` for this page.
         reason: why they were (or were not) redrawn.
@@ -269,7 +270,7 @@ def _overview(results: pl.DataFrame) -> str:
 def _figures_section(figures: list[Path], note: str) -> str:
     if not figures:
         return f'<p class="note">No figures: {_e(note)}</p>'
-    from semalign.experiments.figures import png_caption
+    from semalign.experiments.plotting import png_caption
 
     cards = []
     for path in figures:
@@ -448,7 +449,7 @@ def _provenance_section(out_dir: Path, results_path: Path, report: Report, gener
     modified = _dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     items = [
         ("generated", generated),
-        ("by", f"semalign {semalign.__version__} (semalign report), Python {platform.python_version()}, Polars {pl.__version__}"),
+        ("by", f"semalign {__version__} (semalign report), Python {platform.python_version()}, Polars {pl.__version__}"),
         ("folder", str(out_dir.resolve())),
         ("results.parquet", f"{stat.st_size:,} bytes, modified {modified}, sha256 {digest}"),
         ("figures", ("redrawn from results.parquet for this page: " if report.redrawn else "as found in figures/: ") + report.reason),
@@ -514,7 +515,8 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
         FileNotFoundError: ``out_dir`` or ``out_dir/results.parquet`` does not exist (the message
             names the path and the command that creates it).
     """
-    from semalign.experiments.figures import STUDIES, draw_figures, study_of
+    from semalign.experiments.figures import DESCRIPTIONS, draw_figures, folder_kind
+    from semalign.experiments.manifest import read_manifest
 
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -524,11 +526,15 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} does not exist; run {CREATE_HINT.format(out=out_dir)} first")
     results = pl.read_parquet(results_path)
-    study = study_of(results)
+    warnings: list[str] = []
+    try:
+        study = folder_kind(read_manifest(out_dir))
+    except (FileNotFoundError, ValueError) as error:  # rows from elsewhere: report the numbers, draw nothing
+        study = "results"
+        warnings.append(f"{error}; figures cannot be drawn without it")
     output = Path(output) if output is not None else out_dir / "report.html"
 
     figures_dir = out_dir / "figures"
-    warnings: list[str] = []
     if redraw is None:
         redraw, reason = figures_are_stale(out_dir)
     else:
@@ -536,9 +542,9 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
     redrawn = False
     if redraw and results.height == 0:
         warnings.append("results.parquet has no rows: nothing to draw")
-    elif redraw:
+    elif redraw and study != "results":
         try:
-            draw_figures(results, figures_dir)
+            draw_figures(out_dir, results)
             redrawn = True
         except Exception as error:  # a partial or unusual result set: report the numbers anyway
             warnings.append(f"the figures could not be redrawn ({type(error).__name__}: {error}); showing the figures found in figures/")
@@ -546,7 +552,8 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
     report = Report(output, study, figures, redrawn, reason, warnings)
 
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    title = f"{STUDIES[study]} — {out_dir.resolve().name}"
+    description = DESCRIPTIONS.get(study, "results")
+    title = f"{description} — {out_dir.resolve().name}"
     summary, entries = _summary_section(results)
     figure_note = (
         f"{len(figures)} figure{'s' if len(figures) != 1 else ''} from figures/, "
@@ -561,13 +568,13 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="semalign {_e(semalign.__version__)}">
+<meta name="generator" content="semalign {_e(__version__)}">
 <title>{_e(title)}</title>
 <style>{_CSS}</style>
 </head>
 <body>
 <header>
-<h1>semalign report: {_e(STUDIES[study])}, {_e(out_dir.resolve().name)}</h1>
+<h1>semalign report: {_e(description)}, {_e(out_dir.resolve().name)}</h1>
 <div class="folder">{_e(out_dir.resolve())}</div>
 <nav>{nav}</nav>
 </header>
@@ -590,7 +597,7 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
 <h2 id="provenance">Provenance</h2>
 {_provenance_section(out_dir, results_path, report, generated)}
 </main>
-<footer>Generated {_e(generated)} by semalign {_e(semalign.__version__)}. Self-contained: figures are embedded; no network access is needed to view this page.</footer>
+<footer>Generated {_e(generated)} by semalign {_e(__version__)}. Self-contained: figures are embedded; no network access is needed to view this page.</footer>
 </body>
 </html>
 """

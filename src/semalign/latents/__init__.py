@@ -21,16 +21,9 @@ import inspect
 import os
 from pathlib import Path
 
+from semalign.latents.cache import PAPER_RX, PAPER_TX, LatentsUnavailable, list_cached_latents, read_cached_latents
 from semalign.latents.digits import DEFAULT_RX, DEFAULT_TX, DIGITS_ENCODERS, digits_latents, train_digits_zoo
-from semalign.latents.extract import (
-    PAPER_RX,
-    PAPER_TX,
-    LatentsUnavailable,
-    encode_dataset,
-    extract_latents,
-    list_cached_latents,
-    read_cached_latents,
-)
+from semalign.latents.extract import encode_dataset, extract_latents
 from semalign.latents.files import SUFFIXES, file_latents, save_latents
 from semalign.latents.pilots import pilot_groups, select_pilots
 from semalign.latents.pretrained import timm_latents

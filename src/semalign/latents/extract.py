@@ -13,32 +13,10 @@ Two entry points share one engine:
   and preprocessed with timm's own evaluation transform for that model (its data config).
 * :func:`encode_dataset` — your own ``torch.nn.Module`` and transform, cached under a name you give.
 
-Data sets: any torchvision classification data set by name (case and punctuation ignored:
-``"cifar10"``, ``"CIFAR-10"``), whether its constructor takes ``train=bool`` or ``split="train"``;
-or, for :func:`encode_dataset`, your own ``{"train": Dataset, "test": Dataset}`` returning
-``(image, int label)``.
-
-Splits: ``test`` is the data set's test split. ``val`` is a fixed, seeded subset of the training
-split (default 15 %, seed 42 — the published split's size and seed; the permutation is our own
-``torch.randperm`` with a seeded ``torch.Generator``, so the indices differ from the published
-Python ``random.shuffle``) and ``train`` is the rest. Each file stores the indices into the
-torchvision data set, ascending, so the split is explicit and checkable.
-
-Cache layout (root: :func:`semalign._cache.cache_root`)::
-
-    <root>/latents/<dataset>/<model>/<split>.safetensors
-        latents (n, d) float32, labels (n,) int64, indices (n,) int64 (into the torchvision split)
-    <root>/latents/<dataset>/<model>/<split>.parts/   while an extraction is unfinished
-        plan.json, chunk-00000.safetensors, ...
-
-String metadata of each file (safetensors header): ``format``, ``model``, ``dataset``,
-``dataset_class``, ``split``, ``source_split``, ``dataset_size``, ``n``, ``dim``, ``encoder``,
-``pretrained``, ``weights`` (``hf-hub:<repo>``, ``file-sha256:<hash>`` with ``weights_file``,
-``random-init:seed=<s>`` or ``custom:<class>:state-sha256:<hash>``), ``preprocessing`` (the timm
-data config as JSON), ``transform`` (its repr), ``val_fraction``, ``split_seed``,
-``indices_sha256``, ``device``, ``amp_dtype``, ``batch_size``, ``torch_version``, ``timm_version``,
-``torchvision_version``, ``semalign_version``, ``created`` (UTC, ISO 8601) and ``identity`` (the
-JSON that decides whether a finished file may be reused).
+Data sets and splits: :mod:`semalign.latents.datasets` (any torchvision classification data set
+by name, or your own; ``val`` is a fixed, seeded subset of the training split). Weights:
+:mod:`semalign.latents.encoders`. Cache layout, metadata and reading: :mod:`semalign.latents.cache`
+(the names it defines are re-exported here).
 
 Resume: the split is encoded in chunks of ``chunk_size`` samples (batches never straddle chunks),
 each written atomically as soon as it is done. An interrupted run keeps its finished chunks; the
@@ -54,23 +32,36 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import inspect
 import json
-import math
 import os
-import re
 import shutil
-import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from semalign._cache import atomic_open, cache_root
+from semalign.latents.cache import (
+    FORMAT,
+    PAPER_RX,
+    PAPER_TX,
+    SPLITS,
+    LatentsUnavailable,
+    _model_key,
+    _parts_dir,
+    _read_metadata,
+    cached_metadata,  # noqa: F401 - not used here: re-exported for `from semalign.latents.extract import`
+    dataset_key,
+    latents_dir,
+    latents_path,
+    list_cached_latents,
+    read_cached_latents,
+)
+from semalign.latents.datasets import _check_val_fraction, _open_dataset, _parse_splits, _Prepared, dataset_class, split_indices
+from semalign.latents.encoders import _create_timm, _offline, _plan_timm, _timm, state_sha256
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -87,482 +78,10 @@ __all__ = [
     "read_cached_latents",
 ]
 
-#: The papers' transmitter and receiver encoders (specs/mimo.md §1.1).
-PAPER_TX = "vit_small_patch16_224"
-PAPER_RX = "vit_base_patch16_224"
-#: Split names: ``val`` is carved from the training split, ``train`` is the rest of it.
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: Samples per resumable chunk (about 3 to 6 MB of float32 latents at d = 384 to 768).
 DEFAULT_CHUNK_SIZE = 2048
-#: Version of the cache file layout; files of another version are not read.
-FORMAT = "semalign-latents-v1"
 #: Default network timeout (seconds) for dataset downloads and the reachability probe.
 DEFAULT_TIMEOUT = 30.0
-
-_VISION_HINT = "install the vision extra: pip install 'semalign[vision]' (timm and torchvision)"
-
-
-class LatentsUnavailable(RuntimeError):
-    """The data set, the encoder weights or the cached latents are not available here.
-
-    Raised instead of hanging or half-working when something must be downloaded first; the
-    message is one paragraph naming what is missing, what to download and where to put it.
-    """
-
-
-# --------------------------------------------------------------------------------------------
-# Names and paths
-# --------------------------------------------------------------------------------------------
-
-
-def dataset_key(name: str) -> str:
-    """Cache key of a data set name: lower case, letters and digits only (``"CIFAR-10"`` → ``"cifar10"``)."""
-    if not isinstance(name, str) or not re.sub(r"[^a-z0-9]", "", name.lower()):
-        raise ValueError(f"dataset must be a non-empty name such as 'cifar10', got {name!r}")
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def _model_key(name: str) -> str:
-    """A file-system-safe folder name for a model name (the real name is kept in the metadata)."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"model name must be a non-empty string, got {name!r}")
-    return re.sub(r"[^\w.+-]", "_", name.strip())
-
-
-def latents_dir(dataset: str, model: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Folder holding the cached splits of ``model`` on ``dataset``."""
-    return cache_root(cache_dir) / "latents" / dataset_key(dataset) / _model_key(model)
-
-
-def latents_path(dataset: str, model: str, split: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Path of one cached split: ``<cache>/latents/<dataset>/<model>/<split>.safetensors``."""
-    _check_split(split)
-    return latents_dir(dataset, model, cache_dir) / f"{split}.safetensors"
-
-
-def _parts_dir(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".safetensors") + ".parts")
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
-
-
-def _parse_splits(splits: str | Sequence[str] | None, val_fraction: float) -> tuple[str, ...]:
-    if splits is None:
-        return SPLITS if val_fraction > 0 else ("train", "test")
-    items = [s.strip() for s in splits.split(",")] if isinstance(splits, str) else [str(s).strip() for s in splits]
-    items = [s for s in items if s]
-    if not items:
-        raise ValueError(f"splits must name at least one of {', '.join(map(repr, SPLITS))}, got {splits!r}")
-    for split in items:
-        _check_split(split)
-    if "val" in items and val_fraction == 0:
-        raise ValueError("splits includes 'val' but val_fraction is 0; give val_fraction > 0 or drop 'val'")
-    return tuple(dict.fromkeys(s for s in SPLITS if s in items))
-
-
-def _check_val_fraction(val_fraction: float) -> float:
-    val_fraction = float(val_fraction)
-    if not (0.0 <= val_fraction < 1.0) or math.isnan(val_fraction):
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    return val_fraction
-
-
-# --------------------------------------------------------------------------------------------
-# Split indices
-# --------------------------------------------------------------------------------------------
-
-
-def split_indices(n_train: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded train/val split of a training set of ``n_train`` samples.
-
-    ``n_val = floor(val_fraction * n_train + 0.5)`` samples, the last ``n_val`` entries of
-    ``torch.randperm(n_train)`` drawn from a ``torch.Generator`` seeded with ``seed``, form the
-    validation split; the rest form the training split. Both are returned sorted ascending (int64),
-    so files store the samples in data set order.
-    """
-    n_val = math.floor(val_fraction * n_train + 0.5)
-    if val_fraction > 0 and not 1 <= n_val < n_train:
-        raise ValueError(
-            f"val_fraction={val_fraction} of {n_train} training samples leaves {n_val} for val and "
-            f"{n_train - n_val} for train; expected at least one in each"
-        )
-    perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(int(seed)))
-    train, val = perm[: n_train - n_val], perm[n_train - n_val :]
-    return torch.sort(train).values, torch.sort(val).values
-
-
-# --------------------------------------------------------------------------------------------
-# Data sets
-# --------------------------------------------------------------------------------------------
-
-
-def _torchvision():
-    try:
-        import torchvision.datasets as tvd
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise LatentsUnavailable(f"torchvision is needed to read image data sets ({err}); {_VISION_HINT}.") from None
-    return tvd
-
-
-def dataset_class(name: str) -> type:
-    """The ``torchvision.datasets`` class called ``name`` (case and punctuation ignored)."""
-    tvd = _torchvision()
-    classes = {}
-    for attr in getattr(tvd, "__all__", dir(tvd)):
-        obj = getattr(tvd, attr, None)
-        if isinstance(obj, type) and issubclass(obj, torch.utils.data.Dataset):
-            classes[dataset_key(attr)] = obj
-    key = dataset_key(name)
-    if key not in classes:
-        known = ", ".join(sorted(c.__name__ for c in classes.values())[:60])
-        raise ValueError(f"unknown dataset {name!r}: no torchvision.datasets class of that name; expected one of {known}")
-    return classes[key]
-
-
-def _open_torchvision(cls: type, root: Path, source_split: str, download: bool):
-    """Instantiate ``cls`` for ``source_split`` ('train' or 'test'), whichever argument style it has."""
-    params = inspect.signature(cls.__init__).parameters
-    kwargs: dict[str, Any] = {}
-    if "download" in params:
-        kwargs["download"] = download
-    if "train" in params:
-        return cls(str(root), train=source_split == "train", **kwargs)
-    if "split" in params:
-        names = ("train",) if source_split == "train" else ("test", "val")
-        for i, split_name in enumerate(names):
-            try:
-                return cls(str(root), split=split_name, **kwargs)
-            except ValueError:  # torchvision's verify_str_arg: this data set has no such split name
-                if i == len(names) - 1:
-                    raise
-    raise ValueError(
-        f"torchvision.datasets.{cls.__name__} takes neither train= nor split=, so it has no train/test splits "
-        "to extract; pass your own data sets to encode_dataset(..., dataset={'train': ..., 'test': ...})"
-    )
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float):
-    """Give sockets opened without an explicit timeout (urllib downloads) a deadline, then restore."""
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
-def _dataset_help(cls: type, root: Path) -> str:
-    name = cls.__name__
-    sentences = [f"Download the {name} data set on a machine with network"]
-    url = getattr(cls, "url", None)
-    folder = getattr(cls, "base_folder", None)
-    if isinstance(url, str) and url.startswith("http"):
-        sentences[0] += f" ({url}"
-        if url.endswith((".tar.gz", ".tgz", ".zip", ".tar")) and isinstance(folder, str):
-            sentences[0] += f", extracted so that DIR/{folder}/ exists"
-        sentences[0] += ")"
-    sentences[0] += f", e.g. with torchvision.datasets.{name}(DIR, download=True)"
-    return f"{sentences[0]}, then pass --root DIR (root=DIR in Python) or put the files in {root}."
-
-
-def _open_dataset(
-    name: str, root: Path, source_splits: Iterable[str], *, fetch: bool, why_not: str, timeout: float
-) -> tuple[dict[str, Any], list[str]]:
-    """Open the needed torchvision splits, downloading missing ones if ``fetch``.
-
-    Returns ``(datasets, problems)``: ``problems`` is empty or holds one readable paragraph
-    (``why_not`` says why nothing was downloaded when ``fetch`` is False).
-    """
-    cls = dataset_class(name)
-    opened: dict[str, Any] = {}
-    missing: list[str] = []
-    for source_split in source_splits:
-        try:
-            opened[source_split] = _open_torchvision(cls, root, source_split, download=False)
-        except (RuntimeError, OSError):  # torchvision: "Dataset not found or corrupted"
-            missing.append(source_split)
-    if not missing:
-        return opened, []
-    why = why_not
-    if fetch:
-        reasons = []
-        for source_split in list(missing):
-            try:
-                with _socket_timeout(timeout):
-                    opened[source_split] = _open_torchvision(cls, root, source_split, download=True)
-                missing.remove(source_split)
-            except ValueError:
-                raise
-            except Exception as err:  # noqa: BLE001 - any download failure becomes one readable sentence
-                reasons.append(f"{type(err).__name__}: {str(err).strip()}".rstrip(": "))
-                break  # the splits usually share one archive: do not wait for the same failure twice
-        if not missing:
-            return opened, []
-        why = f"could not be downloaded ({'; '.join(dict.fromkeys(reasons))})"
-    which = " and ".join(f"{s} split" for s in missing)
-    return opened, [
-        f"The {name} data set ({which}; torchvision.datasets.{cls.__name__}) is not in {root} and {why}. "
-        + _dataset_help(cls, root)
-    ]
-
-
-class _Prepared(torch.utils.data.Dataset):
-    """``(transform(rgb image), int label)`` for each sample of ``base`` (picklable for workers)."""
-
-    def __init__(self, base, transform: Callable | None, convert_rgb: bool) -> None:
-        self.base, self.transform, self.convert_rgb = base, transform, convert_rgb
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int):
-        image, target = self.base[index]
-        if self.convert_rgb and hasattr(image, "convert"):
-            image = image.convert("RGB")  # grey or palette images -> the 3 channels encoders expect
-        if self.transform is not None:
-            image = self.transform(image)
-        try:
-            label = int(target)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"sample {index} has target {target!r}; expected an integer class label (a classification data set)"
-            ) from None
-        return image, label
-
-
-# --------------------------------------------------------------------------------------------
-# Encoders and weights
-# --------------------------------------------------------------------------------------------
-
-
-def _timm():
-    try:
-        import timm
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise LatentsUnavailable(f"timm is needed for pretrained encoders ({err}); {_VISION_HINT}.") from None
-    return timm
-
-
-def _offline(offline: bool) -> bool:
-    """Offline if asked, or if the Hugging Face offline switch is set in the environment."""
-    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return bool(offline) or env.strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _hf_endpoint() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return constants.ENDPOINT
-    except ImportError:  # pragma: no cover
-        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-
-
-def _hf_cache_dir() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return str(constants.HF_HUB_CACHE)
-    except ImportError:  # pragma: no cover
-        return "~/.cache/huggingface/hub"
-
-
-def _unreachable(url: str, timeout: float) -> str | None:
-    """Why ``url``'s host cannot be reached (None if it can, or if a proxy is configured).
-
-    The Hugging Face client retries a dead network for about a minute per file; one TCP connect
-    with a deadline tells in well under a second on a machine without network.
-    """
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None  # the proxy decides; a direct connection tells nothing
-    parsed = urlparse(url)
-    host = parsed.hostname
-    if not host:
-        return None
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=min(timeout, 10.0)).close()
-    except OSError as err:
-        return f"{host} is unreachable: {err}"
-    return None
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def state_sha256(module: nn.Module) -> str:
-    """SHA-256 of a module's parameters and buffers (names, dtypes, shapes and bytes)."""
-    digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        tensor = tensor.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-@dataclass
-class _TimmPlan:
-    """Where a timm model's weights come from (decided without touching the network)."""
-
-    model: str
-    pretrained: bool
-    init_seed: int
-    weights: Path | None = None  # a user file
-    cached: str | None = None  # a file already in the HF / torch hub cache
-    source: str = ""  # identity string recorded in the cache
-    details: dict[str, str] = field(default_factory=dict)
-    hub_id: str | None = None
-    url: str | None = None
-    custom_load: Any = False
-
-
-def _plan_timm(model: str, pretrained: bool, weights: str | os.PathLike | None, init_seed: int) -> _TimmPlan:
-    timm = _timm()
-    from timm.models import get_pretrained_cfg, is_model, split_model_name_tag
-
-    plan = _TimmPlan(model=model, pretrained=bool(pretrained) or weights is not None, init_seed=int(init_seed))
-    hub_name = model.startswith(("hf-hub:", "hf_hub:", "local-dir:"))
-    if not hub_name and not is_model(split_model_name_tag(model)[0]):
-        import difflib
-
-        close = difflib.get_close_matches(model, timm.list_models(), n=5, cutoff=0.6)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "; see timm.list_models()"
-        raise ValueError(f"unknown timm model {model!r}{hint}")
-    if weights is not None:
-        if not pretrained:
-            raise ValueError("weights=FILE loads pretrained weights; do not combine it with pretrained=False (--no-pretrained)")
-        path = Path(weights).expanduser().resolve()
-        if not path.is_file():
-            raise ValueError(f"weights file {str(path)!r} does not exist (or is not a file)")
-        plan.weights = path
-        sha = _sha256_file(path)
-        plan.source = f"file-sha256:{sha}"
-        plan.details = {"weights_file": str(path), "weights_sha256": sha}
-        return plan
-    if not plan.pretrained:
-        plan.source = f"random-init:seed={plan.init_seed}"
-        plan.details = {"init_seed": str(plan.init_seed)}
-        return plan
-    if hub_name:
-        plan.source = model
-        plan.details = {"weights_source": model}
-        return plan
-    cfg = get_pretrained_cfg(model)
-    if cfg is None or not (cfg.hf_hub_id or cfg.url or cfg.file):
-        raise ValueError(
-            f"timm model {model!r} has no pretrained weights registered in timm; pass pretrained=False "
-            "(--no-pretrained) for random weights or weights=FILE (--weights FILE) for your own checkpoint"
-        )
-    plan.hub_id, plan.url, plan.custom_load = cfg.hf_hub_id, cfg.url, cfg.custom_load
-    plan.source = f"hf-hub:{cfg.hf_hub_id}" if cfg.hf_hub_id else f"url:{cfg.url or cfg.file}"
-    plan.details = {"weights_source": plan.source}
-    plan.cached = _cached_weights(cfg)
-    return plan
-
-
-def _cached_weights(cfg) -> str | None:
-    """Path of this pretrained config's weights if already downloaded (HF hub or torch hub cache)."""
-    if cfg.file and Path(cfg.file).is_file():
-        return str(cfg.file)
-    if cfg.hf_hub_id and cfg.custom_load != "hf":
-        try:
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:  # pragma: no cover
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
-            repo, _, revision = cfg.hf_hub_id.partition("@")
-            names = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
-            for name in names:
-                found = try_to_load_from_cache(repo, name, revision=revision or None)
-                if isinstance(found, str) and Path(found).is_file():
-                    return found
-        return None  # timm prefers the hub when it has an id; do not mix in other sources
-    if cfg.url:
-        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cfg.url).path)
-        if path.is_file():
-            return str(path)
-    return None
-
-
-def _weights_problem(plan: _TimmPlan, reason: str) -> str:
-    model = plan.model
-    if plan.hub_id:
-        repo = plan.hub_id.partition("@")[0]
-        where = f"Hugging Face repository {repo}"
-        direct = f"{_hf_endpoint().rstrip('/')}/{repo}/resolve/main/model.safetensors"
-    else:
-        where, direct = (plan.url or model), (plan.url or "the checkpoint file")
-    return (
-        f"The pretrained weights of timm model {model!r} ({where}) are not in the Hugging Face cache "
-        f"({_hf_cache_dir()}) and {reason}. On a machine with network run "
-        f"`python -c \"import timm; timm.create_model('{model}', pretrained=True)\"` and copy its Hugging Face "
-        f"cache folder to {_hf_cache_dir()} (or point HF_HOME at it), or download {direct} and pass "
-        f"--weights FILE (weights=FILE in Python); --no-pretrained uses random weights instead."
-    )
-
-
-@contextlib.contextmanager
-def _hf_offline(enabled: bool):
-    """Hugging Face offline mode for the duration of the block (read at call time by the hub client)."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    old = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = old or enabled
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = old
-
-
-def _create_timm(plan: _TimmPlan, *, offline: bool, timeout: float) -> tuple[nn.Module | None, list[str]]:
-    """Build the model in eval mode, or return why its weights are unavailable (one paragraph)."""
-    timm = _timm()
-    kwargs: dict[str, Any] = {"num_classes": 0}  # no classifier: the model returns pooled pre-logit features
-    downloads = False
-    if plan.weights is not None or plan.cached is not None:
-        file = str(plan.weights or plan.cached)
-        # A .npz checkpoint needs the model's own loader; anything else is a state dict file.
-        custom = bool(plan.custom_load) and file.endswith(".npz")
-        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": file, "custom_load": custom})
-    elif plan.pretrained:
-        hub_name = plan.model.startswith(("hf-hub:", "hf_hub:", "local-dir:"))
-        if offline and not hub_name:  # we know it is not cached: say so now rather than ask the hub
-            return None, [_weights_problem(plan, "offline mode forbids downloading them")]
-        if not offline:
-            url = _hf_endpoint() if plan.hub_id or hub_name else (plan.url or "")
-            why = _unreachable(url, timeout)
-            if why:
-                return None, [_weights_problem(plan, f"could not be downloaded ({why})")]
-        kwargs.update(pretrained=True)
-        downloads = True
-    else:
-        kwargs.update(pretrained=False)
-    # Model construction draws random initial weights: seed them (reproducible random-init runs,
-    # resumable extraction) without touching the caller's global RNG state.
-    try:
-        with torch.random.fork_rng(devices=[]), _socket_timeout(timeout), _hf_offline(offline):
-            torch.manual_seed(plan.init_seed)
-            model = timm.create_model(plan.model, **kwargs)
-    except Exception as err:  # noqa: BLE001
-        if downloads:
-            reason = "offline mode forbids downloading them" if offline else "could not be downloaded"
-            return None, [_weights_problem(plan, f"{reason} ({type(err).__name__}: {str(err).strip()})")]
-        if plan.weights is not None:
-            raise ValueError(f"could not load weights file {str(plan.weights)!r} into timm model {plan.model!r}: {err}") from err
-        raise
-    return model.eval(), []
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,13 +130,6 @@ class _Job:
     source_split: str = "train"
     indices: torch.Tensor | None = None
     dataset_size: int = 0
-
-
-def _read_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        return dict(handle.metadata() or {})
 
 
 def _identity_differences(stored: dict, wanted: dict) -> list[str]:
@@ -834,9 +346,9 @@ def _encode_split(
 
 
 def _versions() -> dict[str, str]:
-    import semalign
+    from semalign._version import __version__
 
-    versions = {"torch_version": torch.__version__, "semalign_version": semalign.__version__}
+    versions = {"torch_version": torch.__version__, "semalign_version": __version__}
     for module in ("timm", "torchvision"):
         try:
             versions[f"{module}_version"] = __import__(module).__version__
@@ -1224,116 +736,3 @@ def encode_dataset(
         chunk_size=chunk_size, progress=progress, label=name,
     )  # fmt: skip
     return paths
-
-
-# --------------------------------------------------------------------------------------------
-# Reading the cache
-# --------------------------------------------------------------------------------------------
-
-
-def cached_metadata(dataset: str, model: str, split: str, cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """The string metadata of one finished cached split (``{}`` if there is none), without loading
-    its tensors."""
-    path = latents_path(dataset, model, split, cache_dir)
-    return _read_metadata(path) if path.is_file() else {}
-
-
-def read_cached_latents(
-    dataset: str, model: str, split: str, cache_dir: str | os.PathLike | None = None
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors (``latents`` (n, d) float32, ``labels`` (n,) int64, ``indices`` (n,) int64) and string metadata of one cached split.
-
-    Raises:
-        LatentsUnavailable: no finished cache file (names the extraction command).
-        ValueError: the file is not a semalign latent cache of this format.
-    """
-    path = latents_path(dataset, model, split, cache_dir)
-    if not path.is_file():
-        raise LatentsUnavailable(_missing_message(dataset, [model], [split], cache_dir))
-    from safetensors.torch import load_file
-
-    try:
-        metadata = _read_metadata(path)
-        tensors = load_file(str(path))
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(f"cached latents {str(path)!r} are unreadable: {err}; re-extract them with --overwrite") from err
-    if metadata.get("format") != FORMAT or set(tensors) != {"latents", "labels", "indices"}:
-        raise ValueError(
-            f"{str(path)!r} is not a {FORMAT} cache (format {metadata.get('format')!r}, arrays {sorted(tensors)}); "
-            "re-extract it with --overwrite"
-        )
-    return tensors, metadata
-
-
-def _missing_message(dataset: str, models: Sequence[str], splits: Sequence[str], cache_dir) -> str:
-    key = dataset_key(dataset)
-    models = list(dict.fromkeys(models))
-    lines = []
-    for model in models:
-        for split in splits:
-            path = latents_path(key, model, split, cache_dir)
-            if path.is_file():
-                continue
-            parts = _parts_dir(path)
-            note = ""
-            if parts.is_dir():
-                done = len(list(parts.glob("chunk-*.safetensors")))
-                note = f" (an interrupted extraction left {done} finished chunk(s); the same command resumes it)"
-            lines.append(f"{path}{note}")
-    command = f"semalign latents extract --dataset {key}" + "".join(f" --model {m}" for m in models)
-    if cache_dir is not None:
-        command += f" --cache {cache_dir}"
-    return (
-        f"No cached latents of {', '.join(map(repr, models))} on {key} for the {'/'.join(splits)} split(s): "
-        f"missing {', '.join(lines) or 'files'}. Extract them first with `{command}` (it needs the data set and the "
-        "model weights once, see `semalign latents extract --help`; your own encoders: semalign.latents.encode_dataset)."
-    )
-
-
-def list_cached_latents(cache_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Everything under ``<cache>/latents``: one dict per split file or unfinished extraction.
-
-    Keys: ``dataset``, ``model``, ``split``, ``status`` (``"complete"`` or ``"partial"``), ``n``,
-    ``dim``, ``weights``, ``path`` and ``bytes``. Sorted by dataset, model, split.
-    """
-    base = cache_root(cache_dir) / "latents"
-    rows: list[dict[str, Any]] = []
-    if not base.is_dir():
-        return rows
-    for folder in sorted(p for p in base.glob("*/*") if p.is_dir()):
-        for file in sorted(folder.glob("*.safetensors")):
-            try:
-                meta = _read_metadata(file)
-            except Exception:  # noqa: BLE001 - list what is there, even if damaged
-                meta = {"format": "unreadable"}
-            rows.append(
-                {
-                    "dataset": meta.get("dataset", folder.parent.name),
-                    "model": meta.get("model", folder.name),
-                    "split": meta.get("split", file.stem),
-                    "status": "complete" if meta.get("format") == FORMAT else meta.get("format", "unknown"),
-                    "n": int(meta["n"]) if "n" in meta else None,
-                    "dim": int(meta["dim"]) if "dim" in meta else None,
-                    "weights": meta.get("weights", ""),
-                    "path": str(file),
-                    "bytes": file.stat().st_size,
-                }
-            )
-        for parts in sorted(folder.glob("*.parts")):
-            chunks = sorted(parts.glob("chunk-*.safetensors"))
-            rows.append(
-                {
-                    "dataset": folder.parent.name,
-                    "model": folder.name,
-                    "split": parts.name.removesuffix(".parts"),
-                    "status": f"partial ({len(chunks)} chunk(s))",
-                    "n": None,
-                    "dim": None,
-                    "weights": "",
-                    "path": str(parts),
-                    "bytes": sum(c.stat().st_size for c in chunks),
-                }
-            )
-    order = {s: i for i, s in enumerate(SPLITS)}
-    rows.sort(key=lambda r: (r["dataset"], r["model"], order.get(r["split"], 9), r["status"]))
-    return rows

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from semalign.latents.extract import PAPER_RX, PAPER_TX, LatentsUnavailable, _missing_message, cached_metadata, dataset_key, latents_path, read_cached_latents
+from semalign.latents.cache import PAPER_RX, PAPER_TX, LatentsUnavailable, _missing_message, cached_metadata, dataset_key, latents_path, read_cached_latents
 from semalign.latents.types import LatentPair, LatentSplit
 
 #: Provenance keys copied from each file's metadata into ``LatentPair.metadata``.

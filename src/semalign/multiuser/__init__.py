@@ -11,6 +11,7 @@
 from semalign.multiuser.best_response import BestResponse, budgeted_best_response, priced_best_response, semantic_best_response
 from semalign.multiuser.conditions import ConditionReport, check_conditions
 from semalign.multiuser.federated import FederatedDownlink
+from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
 from semalign.multiuser.game import Equilibrium, GameDidNotConverge, solve_game
 from semalign.multiuser.network import InterferenceNetwork
 from semalign.multiuser.semantic_game import SemanticInterferenceGame
@@ -21,6 +22,7 @@ __all__ = [
     "ConditionReport",
     "Equilibrium",
     "FederatedDownlink",
+    "FederatedFeatureBaseline",
     "GameDidNotConverge",
     "InterferenceNetwork",
     "SemanticInterferenceGame",

@@ -31,50 +31,28 @@ inspected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 
-from semalign._checks import as_real_matrix, check_choice, check_positive, check_positive_int
-from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
+from semalign._checks import check_choice, check_positive, check_positive_int
+from semalign._dask import local_cluster
+from semalign._registry import register
+from semalign._seeds import check_seed
+from semalign._vocabulary import EXECUTORS, PROCESSING
+from semalign.link.link import Link
+from semalign.link.mimo import project_power_ball
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.transceivers.linear_admm import block_diagonal_channel, project_power_ball, real_composite
+from semalign.multiuser.downlink import DownlinkEstimator, Message
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
-EXECUTORS = ("local", "dask")
-PROCESSING = ("strictly-linear", "widely-linear")
-
-
-def _entry_bytes(tensor: torch.Tensor) -> int:
-    """Bytes on the wire per entry, in single precision: complex64 (8) or float32 (4)."""
-    return 8 if tensor.is_complex() else 4
 
 
 def _coordinates(latents: torch.Tensor, widely: bool) -> torch.Tensor:
     """The coordinates the linear maps act on: the real latent itself (widely linear) or its packed
     complex form (strictly linear; first half real part, second half imaginary part)."""
     return latents if widely else pack_complex(latents)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message of the protocol: who sent it to whom, in which round, and its tensors."""
-
-    round: int
-    sender: str
-    receiver: str
-    kind: str
-    payload: dict[str, torch.Tensor] = field(repr=False)
-
-    @property
-    def entries(self) -> int:
-        return sum(t.numel() for t in self.payload.values())
-
-    @property
-    def bytes(self) -> int:
-        return sum(t.numel() * _entry_bytes(t) for t in self.payload.values())
 
 
 class _User:
@@ -121,12 +99,13 @@ class _UserGroup:
     users form one group; on Dask each user is a group of one on its own worker.
     """
 
-    def __init__(self, names: list[str], latents: list[torch.Tensor], channels: torch.Tensor, sigma2: float, widely: bool = False, threads: int | None = None) -> None:
+    def __init__(self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, widely: bool = False, threads: int | None = None) -> None:
         if threads:
             torch.set_num_threads(threads)
         self.users = [_User(name, x, h, sigma2, widely) for name, x, h in zip(names, latents, channels)]
         self.entries_per_row = 1 if widely else 2  # real latent entries per row of x_white
-        self.channels, self.sigma2 = channels, sigma2
+        self.link = link  # the group's users' link: the pilots go over the air through it
+        self.channels, self.sigma2, self.widely = channels, sigma2, widely
         sizes = [u.x_white.shape[0] for u in self.users]
         n = self.users[0].x_white.shape[1]
         self.x_white = torch.zeros(len(self.users), max(sizes), n, dtype=channels.dtype)
@@ -137,8 +116,9 @@ class _UserGroup:
     def receive(self, symbols: torch.Tensor) -> list[float]:
         """Every user receives its pilots (``(T N_t, n)`` broadcast to all, or ``(K, T N_t, n)`` one
         per user), refits its MMSE equaliser (regulariser n sigma^2 I) and reports its training
-        objective per real latent entry (a diagnostic for the log)."""
-        received = self.channels @ symbols  # (K, T N_r, n)
+        objective per real latent entry (a diagnostic for the log). The training broadcasts are
+        noiseless, as published (the noise enters through the MMSE regulariser)."""
+        received = self.link.send(symbols.mT, noise=False, split=self.widely).mT  # (K, T N_r, n)
         n = received.shape[-1]
         gram = received @ received.mH
         eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
@@ -147,7 +127,7 @@ class _UserGroup:
         error = (self.x_white - decoders @ received).abs().square().sum((-2, -1)) / n
         values = error + self.sigma2 * decoders.abs().square().sum((-2, -1))
         for k, user in enumerate(self.users):
-            user.decoder = decoders[k, : self.sizes[k]]
+            user.decoder = decoders[k, : self.sizes[k]].resolve_conj().contiguous()  # its own memory: a saved copy transmits alike
         return [float(values[k] / (self.entries_per_row * self.sizes[k])) for k in range(len(self.users))]
 
     def uplink(self) -> list[dict[str, torch.Tensor]]:
@@ -253,9 +233,9 @@ class _DaskActors:
     protocol's messages) travel between them."""
 
     def __init__(self, scheduler: str | None, workers: int) -> None:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
-        self.cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.cluster = None if scheduler else local_cluster(workers)
         self.client = Client(scheduler or self.cluster)
         self.addresses = sorted(self.client.scheduler_info()["workers"])
         self.placed = 0
@@ -279,88 +259,52 @@ class _DaskActors:
             self.cluster.close()
 
 
-class DownlinkLink:
-    """What every downlink scheme shares: K users' channels, the link conventions and the message log.
-
-    Args:
-        channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
-        snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
-            conventions; sigma^2 per receive antenna per channel use).
-        record_messages: keep every message in ``messages_``.
-    """
-
-    def __init__(self, channels, *, snr_db: float, power: float, snr_convention: str, channel_variance: float, channel_uses: int, record_messages: bool) -> None:
-        h = torch.as_tensor(channels)
-        if h.ndim != 3 or not h.is_complex():
-            raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
-        self.channels = h
-        self.snr_db = float(snr_db)
-        self.power = check_positive("power", power)
-        self.snr_convention = check_snr_convention(snr_convention)
-        self.channel_variance = check_positive("channel_variance", channel_variance)
-        self.channel_uses = check_positive_int("channel_uses", channel_uses)
-        self.record_messages = bool(record_messages)
-
-    @property
-    def n_users(self) -> int:
-        return self.channels.shape[0]
-
-    def noise_variance(self) -> float:
-        """sigma^2 per receive antenna per channel use."""
-        return float(
-            noise_variance(self.snr_db, power=self.power, n_tx=self.channels.shape[-1], channel_uses=self.channel_uses,
-                           channel_variance=self.channel_variance, convention=self.snr_convention)
-        )  # fmt: skip
-
-    def _log(self, message: Message) -> None:
-        """Count a message's bytes in its direction (and keep it with ``record_messages``)."""
-        if message.sender == "ap":
-            self.bytes_downlink_ += message.bytes
-        else:
-            self.bytes_uplink_ += message.bytes
-        if self.record_messages:
-            self.messages_.append(message)
-
-    def compression_factor(self, ap_dim: int) -> float:
-        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
-        return 100.0 * self.channel_uses * self.channels.shape[-1] / complex_dim(ap_dim)
-
-
-class FederatedDownlink(DownlinkLink):
+@register("multi-link", "federated", options={"variant": "multi-link"}, devices=("cpu",), description="one precoder per user: K links")
+@register("federated-prox", "federated", options={"variant": "federated-prox"}, devices=("cpu",), description="shared pre-equaliser by the published proximal average")
+@register("federated-admm", "federated", options={"variant": "federated-admm"}, devices=("cpu",), description="shared pre-equaliser by exact consensus ADMM")
+class FederatedDownlink(DownlinkEstimator):
     """A shared semantic pre-equaliser at the AP and local equalisers at K users, trained federatedly.
 
     Args:
         channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
         snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
-            conventions; sigma^2 per receive antenna per channel use).
+            conventions; sigma^2 per receive antenna per channel use, the same for every user).
         variant: ``"federated-admm"``, ``"federated-prox"`` or ``"multi-link"`` (module docstring).
         rho: ADMM penalty (per-sample scaling, n rho in the F step).
-        rounds: protocol rounds.
+        rounds: protocol rounds (the cap when ``tol`` is set).
+        tol: stop early once the relative primal and dual residuals of a round are below it
+            (``None``: run every round).
         initial_precoder: ``(T N_t, m_0)`` start F_0 (default: the AP's own spectral start: the
             strongest right singular vectors of sum_k H_k^H H_k on the first whitened AP dimensions,
             equal power); scaled to ||F_0||^2 = P.
         record_messages: keep every message in ``messages_``.
+        executor: ``"local"`` (every role in this process) or ``"dask"`` (the AP and each user as
+            Dask actors on separate workers: a ``LocalCluster`` of ``workers`` processes by default,
+            or the cluster at ``scheduler``, e.g. ``"tcp://host:8786"``).
         processing: ``"strictly-linear"`` (default, the published complex maps on packed latents) or
             ``"widely-linear"`` (real maps on the real latents and the real composite channel
             [[Re H, -Im H], [Im H, Re H]], noise sigma^2/2 per real component, as the single-link
             solver's default; messages are then float32, 4 bytes per entry).
-        executor: ``"local"`` (every role in this process) or ``"dask"`` (the AP and each user as
-            Dask actors on separate workers: a ``LocalCluster`` of ``workers`` processes by default,
-            or the cluster at ``scheduler``, e.g. ``"tcp://host:8786"``).
+        seed: seeds the default transmit-noise generator.
+        link: a :class:`~semalign.link.Link` with ``(K, N_r, N_t)`` channels instead of ``channels``
+            and the link keywords.
 
     Attributes after :meth:`fit`:
+        link_: the users' :class:`~semalign.link.Link`.
         precoder_: ``(T N_t, m_0)`` the feasible Z (``(K, T N_t, m_0)`` for multi-link).
+        users_: each user's state after training (whitener, equaliser ``decoder``, channel).
         history_: per round ``objective`` (sum over users of the whitened training MSE per real
             entry, noise included, before the round's F step),
             ``primal_residual``, ``dual_residual`` (rho ||Z - Z_prev||, as the single-link solver),
             ``power`` (||F||^2 of the iterate; the transmitted Z always satisfies the budget).
+        n_rounds_: rounds run.
         bytes_uplink_, bytes_downlink_: totals over the protocol; channel_uses_: over-the-air uses
             spent on pilot broadcasts (n T per round).
     """
 
     def __init__(
         self,
-        channels,
+        channels=None,
         *,
         snr_db: float = 20.0,
         power: float = 1.0,
@@ -370,35 +314,49 @@ class FederatedDownlink(DownlinkLink):
         variant: str = "federated-admm",
         rho: float = 1.0,
         rounds: int = 30,
+        tol: float | None = None,
         initial_precoder: torch.Tensor | None = None,
         record_messages: bool = False,
         executor: str = "local",
         scheduler: str | None = None,
         workers: int | None = None,
         processing: str = "strictly-linear",
+        seed: int = 0,
+        link: Link | None = None,
     ) -> None:
-        super().__init__(channels, snr_db=snr_db, power=power, snr_convention=snr_convention, channel_variance=channel_variance,
-                         channel_uses=channel_uses, record_messages=record_messages)  # fmt: skip
-        self.variant = check_choice("variant", variant, VARIANTS)
-        self.rho = check_positive("rho", rho)
-        self.rounds = check_positive_int("rounds", rounds)
-        self.initial_precoder = initial_precoder
-        self.executor = check_choice("executor", executor, EXECUTORS)
-        self.scheduler = scheduler
-        self.workers = None if workers is None else check_positive_int("workers", workers)
-        self.processing = check_choice("processing", processing, PROCESSING)
+        self.channels = channels
+        self.snr_db, self.power, self.snr_convention = snr_db, power, snr_convention
+        self.channel_variance, self.channel_uses = channel_variance, channel_uses
+        self.variant, self.rho, self.rounds, self.tol = variant, rho, rounds, tol
+        self.initial_precoder, self.record_messages = initial_precoder, record_messages
+        self.executor, self.scheduler, self.workers = executor, scheduler, workers
+        self.processing, self.seed, self.link = processing, seed, link
+        self._validate()
+
+    def _validate(self) -> None:
+        self._validate_link()
+        self.variant = check_choice("variant", self.variant, VARIANTS)
+        self.rho = check_positive("rho", self.rho)
+        self.rounds = check_positive_int("rounds", self.rounds)
+        self.tol = None if self.tol is None else check_positive("tol", self.tol)
+        self.executor = check_choice("executor", self.executor, EXECUTORS)
+        self.workers = None if self.workers is None else check_positive_int("workers", self.workers)
+        self.processing = check_choice("processing", self.processing, PROCESSING)
+        check_seed("seed", self.seed)
 
     @property
     def widely(self) -> bool:
         return self.processing == "widely-linear"
 
-    def _solver_channels(self, cdtype) -> torch.Tensor:
-        """``(K, T N_r, T N_t)`` I_T (x) H_k, or their real composites for widely linear maps."""
-        lifted = block_diagonal_channel(self.channels.to(cdtype), self.channel_uses)
-        return real_composite(lifted) if self.widely else lifted
+    def _solver_channels(self, dtype) -> torch.Tensor:
+        """``(K, T N_r, T N_t)`` I_T (x) H_k in the complex ``dtype``, or their real composites (in the
+        matching real dtype) for widely linear maps."""
+        real = torch.float64 if dtype in (torch.complex128, torch.float64) else torch.float32
+        return self.link_.lifted(real=True, dtype=real) if self.widely else self.link_.lifted(dtype=dtype)
 
     def _start(self, m0: int, dtype) -> torch.Tensor:
-        width = self.channel_uses * self.channels.shape[-1] * (2 if self.widely else 1)
+        link = self.link_
+        width = link.channel_uses * link.n_tx * (2 if self.widely else 1)
         if self.initial_precoder is not None:
             f0 = torch.as_tensor(self.initial_precoder).to(dtype)
             if f0.shape != (width, m0):
@@ -408,7 +366,7 @@ class FederatedDownlink(DownlinkLink):
             _, vecs = torch.linalg.eigh((lifted.mH @ lifted).sum(0))
             k = min(width, m0)
             f0 = vecs.flip(-1)[:, :k] @ torch.eye(k, m0, dtype=dtype)
-        return f0 * (self.power**0.5 / torch.linalg.matrix_norm(f0).clamp_min(1e-300))
+        return f0 * (link.power**0.5 / torch.linalg.matrix_norm(f0).clamp_min(1e-300))
 
     def fit(self, ap_latents, user_latents: Sequence) -> "FederatedDownlink":
         """Run the protocol on paired pilots: ``ap_latents`` ``(n, d_0)`` and one ``(n, d_k)`` per user.
@@ -416,14 +374,13 @@ class FederatedDownlink(DownlinkLink):
         With ``executor="dask"`` the AP and every user are Dask actors on the cluster's workers; the
         driver hands each its own pilots once at start (standing in for data already on that
         machine) and then only relays the protocol's messages. Both executors give the same result.
+
+        Returns:
+            self
         """
-        s = as_real_matrix("ap_latents", ap_latents)
-        if len(user_latents) != self.n_users:
-            raise ValueError(f"user_latents must hold one (n, d_k) matrix per user ({self.n_users}), got {len(user_latents)}")
-        xs = [as_real_matrix(f"user_latents[{k}]", x) for k, x in enumerate(user_latents)]
-        for k, x in enumerate(xs):
-            if x.shape[0] != s.shape[0]:
-                raise ValueError(f"user_latents[{k}] has {x.shape[0]} pilots but ap_latents has {s.shape[0]}; the pilots must be paired")
+        self._validate()
+        self.link_ = self._link
+        s, xs = self._check_pilots(ap_latents, user_latents)
         real = torch.promote_types(s.dtype, torch.float32)
         cdtype = torch.complex128 if real == torch.float64 else torch.complex64
         lifted = self._solver_channels(cdtype)  # (K, T N_r, T N_t), or (K, 2 T N_r, 2 T N_t) real
@@ -431,19 +388,22 @@ class FederatedDownlink(DownlinkLink):
         sigma2 = self.noise_variance() / (2 if self.widely else 1)
         start = self._start(s.shape[1] if self.widely else complex_dim(s.shape[1]), real if self.widely else cdtype)
         runtime = _DaskActors(self.scheduler, self.workers or min(self.n_users + 1, 4)) if self.executor == "dask" else _InProcess()
-        self.messages_: list[Message] = []
-        self.bytes_uplink_ = self.bytes_downlink_ = 0
+        self._start_log()
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
+        rounds_run = 0
         try:
-            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.power, n_users=self.n_users, widely=self.widely)
+            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.link_.power, n_users=self.n_users, widely=self.widely)
             names = [f"user{k}" for k in range(self.n_users)]
             if self.executor == "local":  # one batched group of every user
                 members = [list(range(self.n_users))]
             else:  # every user on its own worker
                 members = [[k] for k in range(self.n_users)]
-            groups = [runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], lifted[m], sigma2, self.widely) for m in members]
+            groups = [
+                runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], _users_link(self.link_, m), lifted[m], sigma2, self.widely)
+                for m in members
+            ]
             for t in range(self.rounds + 1):
-                final = t == self.rounds  # the last broadcast sends Z; users keep the equalisers fitted to it
+                final = t == self.rounds or self._converged(history)  # the last broadcast sends Z; users keep the equalisers fitted to it
                 items = runtime.call([ap], "broadcast", final)[0]
                 for receiver, symbols in items:
                     self._log(Message(t, "ap", "all users" if receiver == "all" else names[receiver], "pilots", {"symbols": symbols}))
@@ -461,36 +421,64 @@ class FederatedDownlink(DownlinkLink):
                     self._log(Message(t, names[k], "ap", "normal equations", payload))
                 for key, value in runtime.call([ap], "update", uplinks)[0].items():
                     history[key].append(value)
+                rounds_run = t + 1
             ap_state = runtime.call([ap], "snapshot")[0]
-            self.users_ = [user for users in runtime.call(groups, "snapshot", self.executor == "local") for user in users]
+            users = [user for users in runtime.call(groups, "snapshot", self.executor == "local") for user in users]
         finally:
             runtime.close()
         self.precoder_ = ap_state["precoder"]
         self.ap_whitener_ = ap_state["whitener"]
         self.n_pilots_ = ap_state["n_pilots"]
+        self.d_ap_ = s.shape[1]
+        self.n_rounds_ = rounds_run
         # Over-the-air pilot uses: one broadcast per round (K separate ones for multi-link), plus the final one.
         links = self.n_users if self.variant == "multi-link" else 1
-        self.channel_uses_ = (self.rounds + 1) * self.n_pilots_ * self.channel_uses * links
+        self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * self.link_.channel_uses * links
         self.history_ = history
+        self.users_ = users
         return self
+
+    def _converged(self, history: dict) -> bool:
+        """With ``tol``: the last round's primal and dual residuals are below ``tol`` relative to the
+        precoder's norm (the single-link solver's stopping rule)."""
+        if self.tol is None or not history["primal_residual"]:
+            return False
+        scale = max(history["power"][-1], 1e-24) ** 0.5
+        return history["primal_residual"][-1] <= self.tol * scale and history["dual_residual"][-1] <= self.tol * self.rho * scale
 
     def _precoder_of(self, f: torch.Tensor, k: int) -> torch.Tensor:
         return f[k] if self.variant == "multi-link" else f
 
+    def _fitted_state(self) -> dict:
+        # A saved downlink keeps what transmission needs; the users' private pilots stay behind.
+        state = super()._fitted_state()
+        state["users_"] = [user.snapshot(keep_private=False) for user in self.users_]
+        return state
+
     @torch.no_grad()
     def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
-        """Send the AP's latents ``(n, d_0)`` to every user; returns one ``(n, d_k)`` estimate per user."""
-        if not hasattr(self, "precoder_"):
-            raise RuntimeError("FederatedDownlink is not fitted yet; call fit() first")
-        s = as_real_matrix("ap_latents", ap_latents)
+        """Send the AP's latents ``(n, d_0)`` to every user through the link.
+
+        Args:
+            ap_latents: ``(n, d_0)`` real AP latents.
+            generator: noise source, drawn user after user; by default a fresh generator seeded from
+                ``seed`` (repeated calls give the same estimates).
+            noise: add each user's AWGN.
+
+        Returns:
+            one ``(n, d_k)`` estimate per user, in the input's dtype.
+        """
+        s = self._check_transmit_input(ap_latents)
+        gen = generator if generator is not None else self._default_generator()
         white = self.ap_whitener_.whiten(_coordinates(s.to(self.ap_whitener_.mean.real.dtype), self.widely))
         out = []
         for k, user in enumerate(self.users_):
-            symbols = white.to(self.precoder_.dtype) @ self._precoder_of(self.precoder_, k).mT  # (n, T N_t) or [Re; Im]
-            received = symbols @ user.channel.mT
-            if noise and self.widely:  # user.sigma2 is already the variance per real component
-                received = received + torch.randn(received.shape, generator=generator, dtype=received.dtype) * user.sigma2**0.5
-            elif noise:
-                received = received + complex_awgn(tuple(received.shape), user.sigma2, generator=generator, dtype=received.dtype)
+            symbols = white.to(self.precoder_.dtype) @ self._precoder_of(self.precoder_, k).mT  # (n, T N_t) or [Re | Im]
+            received = self.link_.select(k).send(symbols, generator=gen, noise=noise, split=self.widely)
             out.append(user.estimate(received).to(s.dtype))
         return out
+
+
+def _users_link(link: Link, members: list[int]) -> Link:
+    """The link of some users (one group of the protocol)."""
+    return link.replace(channel=link.channel[members], design_channel=link.design_channel[members])

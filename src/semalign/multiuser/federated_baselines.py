@@ -56,14 +56,16 @@ from typing import Sequence
 
 import torch
 
-from semalign._checks import as_real_matrix, check_choice
-from semalign.link.noise import complex_awgn
+from semalign._checks import check_choice
+from semalign._registry import register
+from semalign._seeds import stream_generator
+from semalign._vocabulary import PROCESSING
+from semalign.link.link import Link
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.multiuser.federated import DownlinkLink, Message
+from semalign.multiuser.downlink import DownlinkEstimator, Message
 
 BASELINE_METHODS = ("first-k", "top-k")
-PROCESSING = ("strictly-linear", "widely-linear")
 _DTYPE = torch.complex128
 
 
@@ -118,6 +120,12 @@ class _BaselineUser:
         self.feature_mean_, self.target_mean_ = features.mean(0, keepdim=True), target.mean(0, keepdim=True)
         self.map_ = _ridge_least_squares(features - self.feature_mean_, target - self.target_mean_)
 
+    def without_pilots(self) -> "_BaselineUser":
+        """A copy without the received pilots (what a saved baseline keeps)."""
+        copy = object.__new__(_BaselineUser)
+        copy.__dict__.update({**self.__dict__, "received_pilots": None})
+        return copy
+
     def _target(self, latents: torch.Tensor) -> torch.Tensor:
         return latents if self.processing == "widely-linear" else pack_complex(latents)
 
@@ -135,7 +143,9 @@ class _BaselineUser:
         return out if self.processing == "widely-linear" else unpack_complex(out, self.d)
 
 
-class FederatedFeatureBaseline(DownlinkLink):
+@register("top-k", "federated", options={"method": "top-k"}, devices=("cpu",), description="the AP's K highest-variance coordinates; users map received features")
+@register("first-k", "federated", options={"method": "first-k"}, devices=("cpu",), description="the AP's first K coordinates; users map received features")
+class FederatedFeatureBaseline(DownlinkEstimator):
     """First-K / Top-K for an AP broadcasting to K users (module docstring), with the interface of
     :class:`~semalign.multiuser.federated.FederatedDownlink`.
 
@@ -148,10 +158,14 @@ class FederatedFeatureBaseline(DownlinkLink):
             latent: the class of :class:`~semalign.multiuser.federated.FederatedDownlink`'s
             equalisers) or ``"widely-linear"`` (real, from [Re p̂, Im p̂] to the real latent, as the
             published baseline's real least-squares map).
-        seed: seed of the noise on the over-the-air pilot broadcast.
+        seed: seed of the noise on the over-the-air pilot broadcast (the ``pilot-broadcast`` stream)
+            and of the default transmit noise.
         record_messages: keep every message in ``messages_``.
+        link: a :class:`~semalign.link.Link` with ``(K, N_r, N_t)`` channels instead of ``channels``
+            and the link keywords.
 
     Attributes after :meth:`fit`:
+        link_: the users' link.
         features_: ``(K,)`` indices of the AP's complex coordinates that are sent.
         precoder_: ``(N_t, S)`` a V, the per-channel-use precoder of the S streams.
         users_: per user its private state (``received_pilots``, ``equaliser_``, ``map_``).
@@ -160,7 +174,7 @@ class FederatedFeatureBaseline(DownlinkLink):
 
     def __init__(
         self,
-        channels,
+        channels=None,
         *,
         method: str = "first-k",
         snr_db: float = 20.0,
@@ -171,31 +185,29 @@ class FederatedFeatureBaseline(DownlinkLink):
         processing: str = "strictly-linear",
         seed: int = 0,
         record_messages: bool = False,
+        link: Link | None = None,
     ) -> None:
-        super().__init__(channels, snr_db=snr_db, power=power, snr_convention=snr_convention, channel_variance=channel_variance,
-                         channel_uses=channel_uses, record_messages=record_messages)  # fmt: skip
-        self.method = check_choice("method", method, BASELINE_METHODS)
-        self.processing = check_choice("processing", processing, PROCESSING)
-        self.seed = int(seed)
+        self.channels, self.method = channels, method
+        self.snr_db, self.power, self.snr_convention = snr_db, power, snr_convention
+        self.channel_variance, self.channel_uses = channel_variance, channel_uses
+        self.processing, self.seed, self.record_messages, self.link = processing, seed, record_messages, link
+        self._validate()
+
+    def _validate(self) -> None:
+        self._validate_link()
+        self.method = check_choice("method", self.method, BASELINE_METHODS)
+        self.processing = check_choice("processing", self.processing, PROCESSING)
 
     @property
     def n_streams(self) -> int:
-        return min(self.channels.shape[-2:])
+        return min(self._current_link().channel.shape[-2:])
 
     def _symbols(self, ap_latents: torch.Tensor) -> torch.Tensor:
         """``(n, d_0)`` AP latents -> ``(n, T N_t)`` transmitted symbols (use-major)."""
         white = self.feature_whitener_.whiten(pack_complex(ap_latents.to(torch.float64))[:, self.features_])
-        n, t, s = white.shape[0], self.channel_uses, self.n_streams
+        n, t, s = white.shape[0], self.link_.channel_uses, self.n_streams
         p = torch.nn.functional.pad(white, (0, t * s - white.shape[-1]))  # idle streams when K < T S
-        return (p.reshape(n, t, s) @ self.precoder_.mT).reshape(n, t * self.channels.shape[-1])
-
-    def _receive(self, symbols: torch.Tensor, k: int, generator: torch.Generator | None, noise: bool) -> torch.Tensor:
-        n, t = symbols.shape[0], self.channel_uses
-        h = self.channels[k].to(_DTYPE)
-        received = (symbols.reshape(n, t, h.shape[-1]) @ h.mT).reshape(n, t * h.shape[-2])
-        if noise:
-            received = received + complex_awgn(tuple(received.shape), self.noise_variance(), generator=generator, dtype=_DTYPE)
-        return received
+        return (p.reshape(n, t, s) @ self.precoder_.mT).reshape(n, t * self.link_.n_tx)
 
     def fit(self, ap_latents, user_latents: Sequence) -> "FederatedFeatureBaseline":
         """One over-the-air pilot broadcast; each user fits its equaliser and map.
@@ -204,49 +216,58 @@ class FederatedFeatureBaseline(DownlinkLink):
             ap_latents: ``(n, d_0)`` AP pilot latents (stay at the AP).
             user_latents: one ``(n, d_k)`` per user, the same samples in the same order (each stays
                 with its user).
+
+        Returns:
+            self
         """
-        s = as_real_matrix("ap_latents", ap_latents)
-        if len(user_latents) != self.n_users:
-            raise ValueError(f"user_latents must hold one (n, d_k) matrix per user ({self.n_users}), got {len(user_latents)}")
-        xs = [as_real_matrix(f"user_latents[{k}]", x) for k, x in enumerate(user_latents)]
-        for k, x in enumerate(xs):
-            if x.shape[0] != s.shape[0]:
-                raise ValueError(f"user_latents[{k}] has {x.shape[0]} pilots but ap_latents has {s.shape[0]}; the pilots must be paired")
+        self._validate()
+        self.link_ = self._link
+        s, xs = self._check_pilots(ap_latents, user_latents)
         n, m0 = s.shape[0], complex_dim(s.shape[1])
-        n_streams, n_tx = self.n_streams, self.channels.shape[-1]
-        self.n_features_ = min(self.channel_uses * n_streams, m0)
+        n_streams = self.n_streams
+        self.n_features_ = min(self.link_.channel_uses * n_streams, m0)
         self.features_ = select_features(s, self.n_features_, self.method)
         self.feature_whitener_: Whitener = fit_whitener(pack_complex(s.to(torch.float64))[:, self.features_], name="AP features")
         # Common streams: the strongest eigenvectors of sum_k H_k^H H_k, equal power per feature.
-        h = self.channels.to(_DTYPE)
+        h = self.link_.channel.to(_DTYPE)
         _, vecs = torch.linalg.eigh((h.mH @ h).sum(0))
-        amplitude = (self.power / self.n_features_) ** 0.5
+        amplitude = (self.link_.power / self.n_features_) ** 0.5
         self.precoder_ = amplitude * vecs.flip(-1)[:, :n_streams]  # (N_t, S)
-        self.messages_: list[Message] = []
-        self.bytes_uplink_ = self.bytes_downlink_ = 0
+        self._start_log()
         sigma2 = self.noise_variance()
         self._log(Message(0, "ap", "all users", "precoder", {"precoder": self.precoder_}))
         symbols = self._symbols(s)
         self._log(Message(0, "ap", "all users", "pilots", {"symbols": symbols}))
-        generator = torch.Generator().manual_seed(self.seed)
-        self.users_ = []
+        generator = stream_generator("pilot-broadcast", self.seed)
+        users = []
         for k, x in enumerate(xs):
             user = _BaselineUser(f"user{k}", h[k], sigma2, self.processing)
-            received = self._receive(symbols, k, generator, noise=True)
-            user.fit(received, h[k] @ self.precoder_, x, self.n_features_, self.channel_uses)
-            self.users_.append(user)
-        self.channel_uses_ = n * self.channel_uses
+            received = self.link_.select(k).send(symbols, generator=generator)
+            user.fit(received, h[k] @ self.precoder_, x, self.n_features_, self.link_.channel_uses)
+            users.append(user)
+        self.channel_uses_ = n * self.link_.channel_uses
         self.n_pilots_ = n
+        self.d_ap_ = s.shape[1]
+        self.users_ = users
         return self
+
+    def _fitted_state(self) -> dict:
+        # The users' received pilots stay behind: transmission needs only their equalisers and maps.
+        state = super()._fitted_state()
+        state["users_"] = [user.without_pilots() for user in self.users_]
+        return state
 
     @torch.no_grad()
     def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
-        """Send the AP's latents ``(n, d_0)`` to every user; returns one ``(n, d_k)`` estimate per user."""
-        if not hasattr(self, "users_"):
-            raise RuntimeError("FederatedFeatureBaseline is not fitted yet; call fit() first")
-        s = as_real_matrix("ap_latents", ap_latents)
+        """Send the AP's latents ``(n, d_0)`` to every user; returns one ``(n, d_k)`` estimate per user.
+
+        Without a generator the noise comes from a fresh generator seeded from ``seed`` (repeated
+        calls give the same estimates); users draw from it one after another.
+        """
+        s = self._check_transmit_input(ap_latents)
+        gen = generator if generator is not None else self._default_generator()
         symbols = self._symbols(s)
-        return [user.estimate(self._receive(symbols, k, generator, noise)).to(s.dtype) for k, user in enumerate(self.users_)]
+        return [user.estimate(self.link_.select(k).send(symbols, generator=gen, noise=noise)).to(s.dtype) for k, user in enumerate(self.users_)]
 
 
 __all__ = ["BASELINE_METHODS", "PROCESSING", "FederatedFeatureBaseline", "select_features"]

@@ -1,10 +1,11 @@
 """Secondary semantic pairs on a shared MIMO interference channel, from latents to accuracy.
 
-:class:`SemanticInterferenceGame` is the user-facing side of the game: each pair q has its own
-transmitter and receiver encoders (a :class:`~semalign.latents.LatentPair`); semantic pilots give
-its alignment matrix; Rayleigh channels (Sionna) connect every transmitter to every receiver and to
-the primary receivers; :meth:`solve` finds the equilibrium transceivers and :meth:`transmit` sends
-the test latents of all pairs at once through the network.
+:class:`SemanticInterferenceGame` is the estimator of the game: each pair q has its own transmitter
+and receiver encoders (a :class:`~semalign.latents.LatentPair`); ``fit(pairs)`` learns every pair's
+alignment from its semantic pilots, draws the Rayleigh channels (Sionna) that connect every
+transmitter to every receiver and to the primary receivers, and designs every pair's transceiver
+with ``method`` (an equilibrium of the game, or a baseline); ``transmit(xs)`` sends every pair's
+latents at once through the network.
 
 The pilot pipeline (spec game.md §1), per pair and seed: pack the real latents into complex ones
 (first half real, second half imaginary), whiten the transmitter's pilots (x~ = L^{-1}(x - mu_x),
@@ -17,24 +18,34 @@ Link model (DESIGN.md conventions): N_t = N_r antennas per pair, T channel uses 
 as I_T (x) H, direct channels CN(0, v), cross channels CN(0, v * cross_gain), primary-receiver
 channels CN(0, v * pu_gain); noise sigma^2 from the SNR convention (P the energy per latent). A
 primary user's limit ``pu_limit_db`` is relative to its own noise energy over a latent's channel
-uses, I^max = 10^(dB/10) sigma^2 T N_p. At test time the pairs send independent latents (each
-pair's test set in its own random order), so the model's independence assumption holds.
+uses, I^max = 10^(dB/10) sigma^2 T N_p. Every receiver hears all transmitters: its
+:class:`~semalign.link.Link` has every transmitter's antennas side by side (``transmitters=Q``), so
+the interference is part of y = H s + w. The pairs send independent latents (in a study, each
+pair's test set in its own random order, :meth:`SemanticInterferenceGame.instance_orders`), so the
+model's independence assumption holds.
 
 Instances: ``seeds`` x ``draws`` independent instances (pilots per seed; channels per seed and
-draw) are solved as one batch.
+draw) are designed as one batch.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
-from semalign._checks import check_choice, check_positive, check_positive_int
+from semalign._checks import as_real_matrix, check_choice, check_positive, check_positive_int
+from semalign._estimator import Estimator
+from semalign._registry import register
+from semalign._seeds import check_seed, stream_generator
+from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
 from semalign.link.channel import rayleigh_channel
+from semalign.link.link import Link
+from semalign.link.mimo import block_diagonal_channel
 from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
@@ -42,14 +53,13 @@ from semalign.multiuser.baselines import Design, centralized, ignore_interferenc
 from semalign.multiuser.conditions import ConditionReport, check_conditions
 from semalign.multiuser.game import Equilibrium, solve_game
 from semalign.multiuser.network import DTYPE, PU_PROTECTIONS, InterferenceNetwork
-from semalign.transceivers.linear_admm import block_diagonal_channel
 
-#: Methods that :meth:`SemanticInterferenceGame.design` knows.
+#: Methods of :class:`SemanticInterferenceGame` (its ``method`` and :meth:`~SemanticInterferenceGame.design`).
 METHODS = ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "centralized", "orthogonal")
 
 
 @dataclass(frozen=True)
-class _PairPilots:
+class PairPilots:
     """What one pair learns from its pilots, for one seed."""
 
     whitener: Whitener
@@ -60,12 +70,15 @@ class _PairPilots:
     n_pilots: int
 
 
-class SemanticInterferenceGame:
+@register("orthogonal", "game", options={"method": "orthogonal"}, batched=("seeds",), devices=("cpu",), description="round-robin time division of the channel uses")
+@register("centralized", "game", options={"method": "centralized"}, batched=("seeds",), devices=("cpu",), description="sum-MSE descent from the equilibrium (price of anarchy)")
+@register("ignore-interference", "game", options={"method": "ignore-interference"}, batched=("seeds",), devices=("cpu",), description="each pair's single-link optimum")
+@register("game-full-mimo", "game", options={"method": "game-full-mimo"}, batched=("seeds",), devices=("cpu",), description="Nash equilibrium of full precoders (may cycle)")
+@register("game-fixed-eigenmode", "game", options={"method": "game-fixed-eigenmode"}, batched=("seeds",), devices=("cpu",), description="Nash equilibrium, directions frozen to the direct channel's SVD")
+class SemanticInterferenceGame(Estimator):
     """Q semantic pairs sharing a MIMO interference channel with J primary receivers.
 
     Args:
-        pairs: one :class:`LatentPair` per secondary pair (each with its own encoders); the test
-            splits must have the same length (they are sent simultaneously).
         n_antennas: N_t = N_r per pair.
         channel_uses: T channel uses per latent vector.
         snr_db, snr_convention, channel_variance, power: the link (DESIGN.md conventions).
@@ -76,19 +89,40 @@ class SemanticInterferenceGame:
         pu_protection: ``"none"``, ``"null"``, ``"individual"`` or ``"global"`` (requires primary users;
             budgets require ``pu_limit_db``).
         pilots_per_class, pilot_method: semantic pilots (see :func:`~semalign.latents.select_pilots`).
-        seeds: one instance per seed (pilots, channels, test order and noise come from it).
+        seeds: one instance per seed (pilots, channels and the default test noise come from it).
         draws: channel draws per seed (more instances).
+        method: what ``fit`` designs: ``"game-fixed-eigenmode"`` (default) or ``"game-full-mimo"`` (a
+            Nash equilibrium by semantic water-filling), ``"ignore-interference"`` (each pair's
+            single-link optimum), ``"centralized"`` (sum-MSE descent started from the
+            fixed-eigenmode equilibrium: the price of anarchy) or ``"orthogonal"`` (round-robin
+            time division of the T channel uses).
+        schedule: update schedule of the games: ``"jacobi"``, ``"gauss-seidel"`` or ``"async"``.
+        tol: the games stop once the fixed-point residual is below it (their convergence is judged
+            by it, so it has a value).
+        max_iter: cap on the games' updates (and on the centralized descent's steps).
+        centralized_tol: relative sum-MSE improvement below which the centralized descent stops.
         device: where the latents are processed (the game itself runs in complex128 on the CPU).
 
     Attributes after :meth:`fit`:
         network_: the batch of :class:`InterferenceNetwork` (B = len(seeds) * draws instances).
+        design_: the :class:`~semalign.multiuser.game.Equilibrium` (games) or
+            :class:`~semalign.multiuser.baselines.Design` (baselines) of ``method``: precoders,
+            decoders, model MSE, primary-user interference, convergence.
+        link_: the :class:`~semalign.link.Link` of the network as the receivers hear it: channels
+            ``(B, Q, N, Q N)`` per use (receiver q of instance b, every transmitter's antennas side
+            by side).
         noise_variance_: sigma^2 per receive antenna per channel use.
-        pilots_: per seed, per pair, what the pilots gave.
+        pilots_: per seed, per pair, what the pilots gave (:class:`PairPilots`).
+        d_tx_, d_rx_: each pair's latent dimensions.
     """
+
+    fit_marker = "design_"
+    _fit_call, _transmit_call = "fit(pairs)", "transmit(xs)"
+    _deprecated_params = ("pairs",)
 
     def __init__(
         self,
-        pairs: Sequence[LatentPair],
+        pairs: Sequence[LatentPair] | None = None,
         *,
         n_antennas: int = 2,
         channel_uses: int = 1,
@@ -106,43 +140,82 @@ class SemanticInterferenceGame:
         pilot_method: str = "random",
         seeds: int | Sequence[int] = 0,
         draws: int = 1,
+        method: str = "game-fixed-eigenmode",
+        schedule: str = "gauss-seidel",
+        tol: float = 1e-8,
+        max_iter: int = 200,
+        centralized_tol: float = 1e-7,
         device: str = "cpu",
     ) -> None:
-        self.pairs = list(pairs)
-        if len(self.pairs) < 1 or not all(isinstance(p, LatentPair) for p in self.pairs):
+        if pairs is not None:
+            warnings.warn(
+                "SemanticInterferenceGame(pairs, ...) is deprecated: pass the pairs to fit(pairs) instead",
+                DeprecationWarning, stacklevel=2,
+            )  # fmt: skip
+            self._check_pairs(pairs)
+        self.pairs = None if pairs is None else list(pairs)
+        self.n_antennas, self.channel_uses, self.snr_db = n_antennas, channel_uses, snr_db
+        self.snr_convention, self.channel_variance, self.power = snr_convention, channel_variance, power
+        self.cross_gain_db, self.primary_users, self.primary_antennas = cross_gain_db, primary_users, primary_antennas
+        self.pu_gain_db, self.pu_limit_db, self.pu_protection = pu_gain_db, pu_limit_db, pu_protection
+        self.pilots_per_class, self.pilot_method = pilots_per_class, pilot_method
+        self.seeds, self.draws = seeds, draws
+        self.method, self.schedule, self.tol, self.max_iter, self.centralized_tol = method, schedule, tol, max_iter, centralized_tol
+        self.device = device
+        self._validate()
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [name for name in super()._param_names() if name not in cls._deprecated_params]
+
+    def _validate(self) -> None:
+        self.n_antennas = check_positive_int("n_antennas", self.n_antennas)
+        self.channel_uses = check_positive_int("channel_uses", self.channel_uses)
+        self.snr_db = _finite("snr_db", self.snr_db, allow_inf=True)  # inf is refused at fit: the game needs noise
+        self.snr_convention = check_snr_convention(self.snr_convention)
+        self.channel_variance = check_positive("channel_variance", self.channel_variance)
+        self.power = check_positive("power", self.power)
+        self.cross_gain_db = _finite("cross_gain_db", self.cross_gain_db)
+        if isinstance(self.primary_users, bool) or int(self.primary_users) != self.primary_users or self.primary_users < 0:
+            raise ValueError(f"primary_users must be an integer >= 0, got {self.primary_users!r}")
+        self.primary_users = int(self.primary_users)
+        self.primary_antennas = check_positive_int("primary_antennas", self.primary_antennas)
+        self.pu_gain_db = _finite("pu_gain_db", self.pu_gain_db)
+        self.pu_protection = check_choice("pu_protection", self.pu_protection, PU_PROTECTIONS)
+        if self.pu_protection != "none" and self.primary_users == 0:
+            raise ValueError(f"pu_protection={self.pu_protection!r} needs primary_users >= 1")
+        if self.pu_protection in ("individual", "global") and self.pu_limit_db is None:
+            raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limit_db (the limit relative to the primary receiver's noise, dB)")
+        self.pu_limit_db = None if self.pu_limit_db is None else _finite("pu_limit_db", self.pu_limit_db)
+        seeds = self.seeds
+        seeds = (seeds,) if isinstance(seeds, numbers.Integral) else tuple(seeds)
+        if not seeds:
+            raise ValueError("seeds must list at least one seed")
+        self.seeds = tuple(check_seed("seeds", s) for s in seeds)
+        self.draws = check_positive_int("draws", self.draws)
+        self.method = check_choice("method", self.method, METHODS)
+        self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
+        self.tol = check_positive("tol", self.tol)
+        self.max_iter = check_positive_int("max_iter", self.max_iter)
+        self.centralized_tol = check_positive("centralized_tol", self.centralized_tol)
+
+    @staticmethod
+    def _check_pairs(pairs) -> list[LatentPair]:
+        pairs = list(pairs) if isinstance(pairs, Sequence) and not isinstance(pairs, (str, bytes)) else None
+        if not pairs or not all(isinstance(p, LatentPair) for p in pairs):
             raise ValueError("pairs must be a non-empty sequence of LatentPair (one per secondary pair)")
-        lengths = {len(p.test) for p in self.pairs}
+        lengths = {len(p.test) for p in pairs}
         if len(lengths) != 1:
             raise ValueError(f"every pair's test split must have the same length (they transmit simultaneously), got {sorted(lengths)}")
-        self.n_antennas = check_positive_int("n_antennas", n_antennas)
-        self.channel_uses = check_positive_int("channel_uses", channel_uses)
-        self.snr_db = float(snr_db)
-        self.snr_convention = check_snr_convention(snr_convention)
-        self.channel_variance = check_positive("channel_variance", channel_variance)
-        self.power = check_positive("power", power)
-        self.cross_gain_db = float(cross_gain_db)
-        self.primary_users = int(primary_users)
-        if self.primary_users < 0:
-            raise ValueError(f"primary_users must be >= 0, got {primary_users!r}")
-        self.primary_antennas = check_positive_int("primary_antennas", primary_antennas)
-        self.pu_gain_db = float(pu_gain_db)
-        self.pu_protection = check_choice("pu_protection", pu_protection, PU_PROTECTIONS)
-        if pu_protection != "none" and self.primary_users == 0:
-            raise ValueError(f"pu_protection={pu_protection!r} needs primary_users >= 1")
-        if pu_protection in ("individual", "global") and pu_limit_db is None:
-            raise ValueError(f"pu_protection={pu_protection!r} needs pu_limit_db (the limit relative to the primary receiver's noise, dB)")
-        self.pu_limit_db = None if pu_limit_db is None else float(pu_limit_db)
-        self.pilots_per_class = pilots_per_class
-        self.pilot_method = pilot_method
-        self.seeds = (int(seeds),) if isinstance(seeds, numbers.Integral) else tuple(int(s) for s in seeds)
-        if not self.seeds:
-            raise ValueError("seeds must list at least one seed")
-        self.draws = check_positive_int("draws", draws)
-        self.device = device
+        return pairs
 
     # ------------------------------------------------------------------ sizes
     @property
     def n_pairs(self) -> int:
+        if hasattr(self, "d_tx_"):
+            return len(self.d_tx_)
+        if self.pairs is None:
+            raise ValueError("the number of pairs is known once fitted; call fit(pairs)")
         return len(self.pairs)
 
     @property
@@ -152,14 +225,21 @@ class SemanticInterferenceGame:
 
     def compression_factor(self, pair: int) -> float:
         """Percent of channel symbols per complex latent entry of ``pair``: 100 T N_t / ceil(d_tx/2)."""
-        return 100.0 * self.n_tx / complex_dim(self.pairs[pair].d_tx)
+        d_tx = self.d_tx_[pair] if hasattr(self, "d_tx_") else self.pairs[pair].d_tx
+        return 100.0 * self.n_tx / complex_dim(d_tx)
 
     def instances(self) -> list[tuple[int, int]]:
         """``(seed, draw)`` of each instance, in batch order."""
         return [(seed, draw) for seed in self.seeds for draw in range(self.draws)]
 
+    @property
+    def pairs_(self) -> list[LatentPair]:
+        """The pairs of the last ``fit`` (kept in memory, never saved)."""
+        self._check_fitted("pairs_")
+        return self._pairs
+
     # ------------------------------------------------------------------ pilots
-    def _pair_pilots(self, pair: LatentPair, seed: int) -> _PairPilots:
+    def _pair_pilots(self, pair: LatentPair, seed: int) -> PairPilots:
         idx = select_pilots(pair.train, self.pilots_per_class, method=self.pilot_method, seed=seed)
         x = pack_complex(pair.train.tx[idx].to(self.device, torch.float64))
         y = pack_complex(pair.train.rx[idx].to(self.device, torch.float64))
@@ -175,20 +255,16 @@ class SemanticInterferenceGame:
         alignment = cross / (n - 1) if whitener.shrinkage == 0.0 else torch.linalg.solve(gram.mT, cross.mT).mT
         total = float(y_centred.abs().square().sum() / (n - 1))
         residual = float((y_centred.mT - alignment @ x_white.mT).abs().square().sum() / (n - 1))
-        return _PairPilots(whitener, y_mean, alignment, residual, total, n)
+        return PairPilots(whitener, y_mean, alignment, residual, total, n)
 
     def noise_variance(self) -> float:
         """sigma^2 per receive antenna per channel use."""
         return float(
             noise_variance(
-                self.snr_db,
-                power=self.power,
-                n_tx=self.n_antennas,
-                channel_uses=self.channel_uses,
-                channel_variance=self.channel_variance,
-                convention=self.snr_convention,
+                self.snr_db, power=self.power, n_tx=self.n_antennas, channel_uses=self.channel_uses,
+                channel_variance=self.channel_variance, convention=self.snr_convention,
             )
-        )
+        )  # fmt: skip
 
     def pu_limit(self) -> float | None:
         """I^max per primary receiver (energy per latent over T channel uses), or ``None``."""
@@ -197,15 +273,38 @@ class SemanticInterferenceGame:
         return float(db_to_linear(self.pu_limit_db)) * self.noise_variance() * self.channel_uses * self.primary_antennas
 
     # ------------------------------------------------------------------ fit
-    def fit(self) -> "SemanticInterferenceGame":
-        """Learn every pair's alignment from its pilots and draw the channels of every instance."""
-        q, n = self.n_pairs, self.n_antennas
-        d = max(complex_dim(p.d_tx) for p in self.pairs)
-        m = max(complex_dim(p.d_rx) for p in self.pairs)
+    def fit(self, pairs: Sequence[LatentPair] | None = None) -> "SemanticInterferenceGame":
+        """Learn every pair's alignment from its pilots, draw the channels of every instance and design
+        every pair's transceiver with ``method``.
+
+        Args:
+            pairs: one :class:`~semalign.latents.LatentPair` per secondary pair (each with its own
+                encoders); their test splits must have the same length (they are sent simultaneously).
+
+        Returns:
+            self
+        """
+        if pairs is None:
+            if self.pairs is None:
+                raise ValueError("fit needs pairs: a non-empty sequence of LatentPair (one per secondary pair)")
+            pairs = self.pairs
+        pairs = self._check_pairs(pairs)
+        self._validate()
+        self._prepare(pairs)
+        self.design_ = self.design(self.method)
+        return self
+
+    def _prepare(self, pairs: list[LatentPair]) -> None:
+        """Pilots, channels and the interference network of every instance (no design yet)."""
+        q, n = len(pairs), self.n_antennas
+        d = max(complex_dim(p.d_tx) for p in pairs)
+        m = max(complex_dim(p.d_rx) for p in pairs)
         sigma2 = self.noise_variance()
         if not sigma2 > 0:
             raise ValueError(f"snr_db must be finite for the game (it needs positive noise), got {self.snr_db!r}")
-        self.pilots_ = {seed: [self._pair_pilots(p, seed) for p in self.pairs] for seed in self.seeds}
+        self._pairs = pairs
+        self.d_tx_, self.d_rx_ = [p.d_tx for p in pairs], [p.d_rx for p in pairs]
+        self.pilots_ = {seed: [self._pair_pilots(p, seed) for p in pairs] for seed in self.seeds}
         alignment, residual, per_use, pu_per_use = [], [], [], []
         cross = db_to_linear(self.cross_gain_db).item() ** 0.5
         for seed, draw in self.instances():
@@ -215,7 +314,7 @@ class SemanticInterferenceGame:
             alignment.append(a)
             residual.append(torch.tensor([p.residual_mse for p in self.pilots_[seed]], dtype=torch.float64))
             # One CPU generator per (seed, draw): the same instance for every method and device.
-            generator = torch.Generator().manual_seed(1_000_003 * seed + 7919 * draw + 17)
+            generator = stream_generator("game-channels", seed, draw=draw)
             h = rayleigh_channel(n, n, generator=generator, batch=q * q, channel_variance=self.channel_variance, dtype=DTYPE).view(q, q, n, n)
             eye = torch.eye(q, dtype=torch.bool)[:, :, None, None]
             per_use.append(torch.where(eye, h, h * cross))
@@ -225,12 +324,17 @@ class SemanticInterferenceGame:
         self.channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N)
         self.pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N)
         self.noise_variance_ = sigma2
+        b = self.channels_per_use_.shape[0]
+        # Receiver q hears every transmitter: its per-use channel is [H_q1 ... H_qQ] (N x Q N).
+        heard = self.channels_per_use_.permute(0, 1, 3, 2, 4).reshape(b, q, n, q * n)
+        self.link_ = Link(
+            heard, self.snr_db, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance,
+            channel_uses=self.channel_uses, transmitters=q,
+        )  # fmt: skip
         self.network_ = self._network(torch.stack(alignment), torch.stack(residual))
-        return self
 
     def _lift(self, h: torch.Tensor, uses: int) -> torch.Tensor:
-        lead = h.shape[:-2]
-        return block_diagonal_channel(h.reshape(-1, *h.shape[-2:]), uses).view(*lead, uses * h.shape[-2], uses * h.shape[-1])
+        return block_diagonal_channel(h, uses)
 
     def _network(self, alignment, residual) -> InterferenceNetwork:
         b, q = alignment.shape[:2]
@@ -245,36 +349,47 @@ class SemanticInterferenceGame:
             alignment, self._lift(self.channels_per_use_, uses), noise, torch.full((b, q), self.power, dtype=torch.float64), residual_mse=residual, **extra
         )
 
-    def _check_fitted(self) -> None:
+    def _check_network(self) -> None:
         if not hasattr(self, "network_"):
-            raise RuntimeError("SemanticInterferenceGame is not fitted yet; call fit() first")
+            self._check_fitted("solve, design or check_conditions")
 
-    # ------------------------------------------------------------------ solve
+    # ------------------------------------------------------------------ designs
     def solve(self, method: str = "gauss-seidel", variant: str = "fixed-eigenmode", **options) -> Equilibrium:
         """Equilibrium transceivers of every instance (see :func:`~semalign.multiuser.solve_game`)."""
-        self._check_fitted()
+        self._check_network()
         return solve_game(self.network_, variant=variant, method=method, **options)
 
     def check_conditions(self) -> ConditionReport:
         """The existence/uniqueness/convergence conditions of every instance (spec §7)."""
-        self._check_fitted()
+        self._check_network()
         return check_conditions(self.network_)
 
-    def design(self, method: str, *, schedule: str = "gauss-seidel", **options) -> Equilibrium | Design:
-        """Transceivers of ``method`` (one of :data:`METHODS`) for every instance.
+    def design(self, method: str, *, schedule: str | None = None, **options) -> Equilibrium | Design:
+        """Transceivers of ``method`` (one of :data:`METHODS`) for every instance of the fitted network.
 
-        ``orthogonal`` is round-robin time division of the T channel uses (pair q gets the uses
-        t = q, q + Q, ...; with T < Q some pairs get none and cannot transmit), each pair alone on
-        its uses with the same energy per latent and the same primary-user protection.
+        The games use ``schedule`` (default: the estimator's), ``tolerance`` and ``max_iterations``
+        (default: ``tol`` and ``max_iter``); the centralized descent starts from the fixed-eigenmode
+        equilibrium unless ``start`` is given. ``orthogonal`` is round-robin time division of the T
+        channel uses (pair q gets the uses t = q, q + Q, ...; with T < Q some pairs get none and
+        cannot transmit), each pair alone on its uses with the same energy per latent and the same
+        primary-user protection.
         """
         check_choice("method", method, METHODS)
-        self._check_fitted()
+        self._check_network()
+        schedule = self.schedule if schedule is None else schedule
         if method.startswith("game-"):
+            options = {"tolerance": self.tol, "max_iterations": self.max_iter, **options}
             return self.solve(method=schedule, variant=method.removeprefix("game-"), **options)
         if method == "ignore-interference":
             return ignore_interference(self.network_)
         if method == "centralized":
             start = options.pop("start", None)
+            if start is None:
+                # From the fixed-eigenmode equilibrium: the sum MSE then can only improve on it.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # its convergence is not the point here
+                    start = self.solve(method=schedule, tolerance=self.tol, max_iterations=self.max_iter).precoders
+            options = {"max_iterations": self.max_iter, "tolerance": self.centralized_tol, **options}
             return centralized(self.network_, start, **options)
         return self._orthogonal()
 
@@ -305,7 +420,7 @@ class SemanticInterferenceGame:
         extra = {}
         if self.primary_users:
             protection = "individual" if self.pu_protection == "global" else self.pu_protection
-            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / self.n_pairs, dtype=torch.float64)
+            limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / net.n_pairs, dtype=torch.float64)
             extra = dict(pu_channels=self._lift(self.pu_channels_per_use_[:, :, pair : pair + 1], uses), pu_limits=limits, pu_protection=protection)
         return InterferenceNetwork(
             net.alignment[:, pair : pair + 1],
@@ -317,44 +432,111 @@ class SemanticInterferenceGame:
         )
 
     # ------------------------------------------------------------------ transmit
-    @torch.no_grad()
-    def transmit(self, design: Equilibrium | Design) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Send every pair's test latents through the network at once.
+    def instance_orders(self, n: int) -> tuple[list[torch.Generator], list[list[torch.Tensor]]]:
+        """Independent test orders: for each instance, its ``game-test`` generator (from its seed and
+        draw) and one random order of ``n`` samples per pair drawn from it. Sending pair q's latents
+        in ``orders[b][q]`` makes the pairs' latents independent; pass the generators on to
+        :meth:`transmit` and the noise continues their streams."""
+        self._check_network()
+        generators, orders = [], []
+        for seed, draw in self.instances():
+            generator = stream_generator("game-test", seed, draw=draw)
+            orders.append([torch.randperm(n, generator=generator) for _ in range(self.n_pairs)])
+            generators.append(generator)
+        return generators, orders
 
-        Pair q's test set is sent in its own random order (independent sources). Every pair's
-        signal reaches every receiver; an orthogonal design occupies disjoint channel uses and the
-        channels act per use, so its pairs do not interfere without any special casing.
+    @torch.no_grad()
+    def transmit(self, xs, *, generator: torch.Generator | Sequence[torch.Generator] | None = None, noise: bool = True, design: Equilibrium | Design | None = None):
+        """Send every pair's latents through the network at once, every instance.
+
+        Every pair's signal reaches every receiver (its link hears all transmitters); an orthogonal
+        design occupies disjoint channel uses, so its pairs do not interfere without special casing.
+
+        Args:
+            xs: one ``(n, d_tx)`` real tensor per pair (the same latents in every instance), or one
+                ``(B, n, d_tx)`` per pair (per instance); every pair sends n latents.
+            generator: the noise source: one generator (instances draw from it in turn), or one per
+                instance; by default a fresh generator from ``seeds[0]`` (repeated calls agree).
+            noise: add the receivers' AWGN.
+            design: transmit with this design of the fitted network (e.g. from :meth:`design`)
+                instead of ``design_``.
 
         Returns:
-            for each instance, for each pair, ``(y_hat (n, d_rx) float32, order (n,))``: the
-            estimates in the receiver's latent space and the test indices they estimate.
+            one estimate per pair: ``(n, d_rx)`` float32 for one instance, ``(B, n, d_rx)`` for several.
         """
+        if isinstance(xs, (Equilibrium, Design)):
+            warnings.warn("transmit(design) is deprecated: use transmit(xs, design=...) with the orders of instance_orders()", DeprecationWarning, stacklevel=2)
+            return self._transmit_test_sets(xs)
         self._check_fitted()
-        net = self.network_
-        out = []
-        n_test = len(self.pairs[0].test)
-        d = net.alignment.shape[-1]
-        for b, (seed, draw) in enumerate(self.instances()):
-            generator = torch.Generator().manual_seed(10_007 * seed + 131 * draw + 1)
-            orders, symbols = [], []
-            for q, pair in enumerate(self.pairs):
-                order = torch.randperm(n_test, generator=generator)
+        design = self.design_ if design is None else design
+        net, b_count, q_count = self.network_, self.network_.n_instances, self.n_pairs
+        xs = self._check_latents(xs, b_count)
+        n = xs[0].shape[-2]
+        if generator is None:
+            generators = [stream_generator("transmit-noise", self.seeds[0])] * b_count
+        elif isinstance(generator, torch.Generator):
+            generators = [generator] * b_count
+        else:
+            generators = list(generator)
+            if len(generators) != b_count or not all(isinstance(g, torch.Generator) for g in generators):
+                raise ValueError(f"generator must be a torch.Generator or one per instance ({b_count}), got {generator!r}")
+        d, t, n_ant = net.alignment.shape[-1], self.channel_uses, self.n_antennas
+        estimates = [[] for _ in range(q_count)]
+        for b, (seed, _) in enumerate(self.instances()):
+            symbols = []
+            for q in range(q_count):
                 pilots = self.pilots_[seed][q]
-                x = pilots.whitener.whiten(pack_complex(pair.test.tx[order].to(self.device, torch.float64))).to(DTYPE).cpu()
-                padded = torch.zeros(n_test, d, dtype=DTYPE)
-                padded[:, : x.shape[1]] = x
-                orders.append(order)
-                symbols.append(padded @ design.precoders[b, q].mT.cpu())  # rows: F x~
-            noise = torch.complex(*torch.randn(2, self.n_pairs, n_test, net.n_rx, generator=generator, dtype=torch.float64)) * (self.noise_variance_ / 2) ** 0.5
-            results = []
-            for q, pair in enumerate(self.pairs):
-                received = noise[q].to(DTYPE)
-                for r in range(self.n_pairs):
-                    received = received + symbols[r] @ net.channels[b, q, r].mT.cpu()
+                x = xs[q][b] if xs[q].ndim == 3 else xs[q]
+                white = pilots.whitener.whiten(pack_complex(x.to(self.device, torch.float64))).to(DTYPE).cpu()
+                padded = torch.nn.functional.pad(white, (0, d - white.shape[1]))
+                symbols.append((padded @ design.precoders[b, q].mT.cpu()).reshape(n, t, n_ant))  # F x~ per use
+            stacked = torch.stack(symbols, dim=-2).reshape(n, t * q_count * n_ant)  # every transmitter side by side
+            received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True)  # (Q, n, T N)
+            for q in range(q_count):
                 pilots = self.pilots_[seed][q]
-                estimate = received @ design.decoders[b, q].mT.cpu()
+                estimate = received[q] @ design.decoders[b, q].mT.cpu()
                 m_q = pilots.rx_mean.shape[0]
-                y_hat = unpack_complex((estimate[:, :m_q] + pilots.rx_mean.cpu()).to(torch.complex128), pair.d_rx).float()
-                results.append((y_hat, orders[q]))
-            out.append(results)
+                estimates[q].append(unpack_complex((estimate[:, :m_q] + pilots.rx_mean.cpu()).to(torch.complex128), self.d_rx_[q]).float())
+        return [torch.stack(e) if b_count > 1 else e[0] for e in estimates]
+
+    def _check_latents(self, xs, b_count: int) -> list[torch.Tensor]:
+        if isinstance(xs, torch.Tensor) or not isinstance(xs, Sequence) or len(xs) != self.n_pairs:
+            raise ValueError(f"xs must be a sequence of one (n, d_tx) tensor per pair ({self.n_pairs}), got {type(xs).__name__}")
+        out = []
+        for q, x in enumerate(xs):
+            x = as_real_matrix(f"xs[{q}]", x, allow_batch=True)
+            if x.shape[-1] != self.d_tx_[q]:
+                raise ValueError(f"xs[{q}] has {x.shape[-1]} features but pair {q} was fitted on d_tx = {self.d_tx_[q]}")
+            if x.ndim == 3 and x.shape[0] != b_count:
+                raise ValueError(f"xs[{q}] holds {x.shape[0]} instances' latents but the game has {b_count} instances")
+            out.append(x)
+        if len({x.shape[-2] for x in out}) != 1:
+            raise ValueError(f"every pair must send the same number of latents (they transmit simultaneously), got {[x.shape[-2] for x in out]}")
         return out
+
+    def _transmit_test_sets(self, design: Equilibrium | Design) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The 0.1 transmit: every pair's test set in its own random order, per instance
+        ``[(y_hat (n, d_rx), order (n,)), ...]``."""
+        self._check_network()
+        pairs = self._pairs
+        n = len(pairs[0].test)
+        generators, orders = self.instance_orders(n)
+        xs = [torch.stack([pair.test.tx[orders[b][q]] for b in range(len(orders))]) for q, pair in enumerate(pairs)]
+        estimates = self.transmit(xs, generator=generators, design=design)
+        if len(orders) == 1:
+            estimates = [e.unsqueeze(0) for e in estimates]
+        return [[(estimates[q][b], orders[b][q]) for q in range(len(pairs))] for b in range(len(orders))]
+
+
+def _finite(name: str, value, *, allow_inf: bool = False) -> float:
+    """``float(value)`` for a finite number (or an infinite one with ``allow_inf``), else ``ValueError``
+    naming ``name``."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if number != number or (not allow_inf and number in (float("inf"), float("-inf"))):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number

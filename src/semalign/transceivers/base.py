@@ -1,14 +1,15 @@
-"""What every single-link semantic transceiver shares: the link it is fitted for and transmission.
+"""What every single-link semantic transceiver shares: its link, input checks and transmission.
 
 A transceiver maps a transmitter latent x (real, d_tx) to T x N_t complex channel symbols (the
-precoder), sends them over T uses of the quasi-static channel H with AWGN, and maps the T x N_r
-received symbols to an estimate of the receiver latent y (real, d_rx) (the decoder). Subclasses fit
-the precoder and decoder; this base class validates the link, draws noise and runs the channel.
+precoder), sends them through its :class:`~semalign.link.Link` (T uses of the quasi-static channel
+H with AWGN) and maps the T x N_r received symbols to an estimate of the receiver latent y (real,
+d_rx) (the decoder). Subclasses fit the precoder and decoder; this base class builds the link from
+the hyper-parameters at ``fit``, checks inputs and transmits.
 
 Conventions (DESIGN.md): channels ``(n_rx, n_tx)`` or a batch ``(b, n_rx, n_tx)`` of b configurations
 fitted at once; latents batch first; the noise variance follows the named SNR convention of
 :mod:`semalign.link.noise`; ``awareness="unaware"`` fits on an identity channel without noise and
-transmits over the real one.
+transmits over the real one (:meth:`~semalign.link.Link.design_view`).
 """
 
 from __future__ import annotations
@@ -17,19 +18,19 @@ from collections.abc import Sequence
 
 import torch
 
-from semalign._checks import as_real_matrix, check_choice, check_finite, check_positive, check_positive_int
-from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
-from semalign.link.packing import complex_dim
+from semalign._checks import as_real_matrix, check_choice
+from semalign._estimator import Estimator, NotFittedError
+from semalign._seeds import check_seed
+from semalign._vocabulary import AWARENESS
+from semalign.link.link import Link, as_snr_db
 
-AWARENESS = ("aware", "unaware")
+__all__ = ["AWARENESS", "NotFittedError", "SemanticTransceiver"]
+
+_LINK_DEFAULTS = {"snr_db": 20.0, "power": 1.0, "snr_convention": "total", "channel_variance": 1.0, "channel_uses": 1}
 
 
-class NotFittedError(RuntimeError):
-    """Raised when ``transmit`` is called before ``fit``."""
-
-
-class SemanticTransceiver:
-    """Base class: link parameters, validation and the noisy channel.
+class SemanticTransceiver(Estimator):
+    """Base class: the link, validation and the noisy channel.
 
     Args:
         channel: complex ``(n_rx, n_tx)`` channel matrix, or ``(b, n_rx, n_tx)`` to fit b configurations.
@@ -39,17 +40,27 @@ class SemanticTransceiver:
         snr_convention: ``"total"`` (default) or ``"per-antenna"`` (see :mod:`semalign.link.noise`).
         channel_variance: variance v of the channel entries (enters the ``"total"`` noise level).
         channel_uses: channel uses T per latent vector.
-        awareness: ``"aware"`` (fit with the true channel and noise) or ``"unaware"`` (fit on an
-            identity channel without noise, transmit over the true one).
+        awareness: ``"aware"`` (fit with the link's design channel and noise) or ``"unaware"`` (fit on
+            an identity channel without noise, transmit over the true one).
         seed: seeds the initialisation and the default transmit-noise generator.
         device: where tensors live (``"cpu"`` or ``"cuda"``); defaults to the channel's device.
+        link: a :class:`~semalign.link.Link` to use instead of ``channel`` and the link keywords
+            (``channel`` must then be ``None`` and the keywords left at their defaults).
+
+    Attributes (after ``fit``):
+        link_: the :class:`~semalign.link.Link` the transceiver was fitted for and transmits through
+            (its channel always has a configuration axis b).
+        d_tx_, d_rx_: latent dimensions.
     """
 
     method: str = "base"
+    fit_marker = "d_rx_"
+    _fit_call, _transmit_call = "fit(x, y)", "transmit(x)"
+    _private_state = ("_batched",)
 
     def __init__(
         self,
-        channel: torch.Tensor,
+        channel: torch.Tensor | None = None,
         snr_db: float | Sequence[float] | torch.Tensor = 20.0,
         power: float = 1.0,
         *,
@@ -59,6 +70,7 @@ class SemanticTransceiver:
         awareness: str = "aware",
         seed: int = 0,
         device: str | torch.device | None = None,
+        link: Link | None = None,
     ) -> None:
         self.channel = channel
         self.snr_db = snr_db
@@ -69,78 +81,101 @@ class SemanticTransceiver:
         self.awareness = awareness
         self.seed = seed
         self.device = device
-        self._validate_link()
+        self.link = link
+        self._link = self._make_link()  # validates the link settings now; rebuilt at fit
+
+    def _validate(self) -> None:
+        """Check every hyper-parameter (subclasses add theirs) and rebuild the link from them."""
+        self._link = self._make_link()
 
     # ------------------------------------------------------------------ link
-    def _validate_link(self) -> None:
-        h = torch.as_tensor(self.channel)
+    def _make_link(self) -> Link:
+        """The link of the current hyper-parameters, with a configuration axis b."""
+        check_choice("awareness", self.awareness, AWARENESS)
+        check_seed("seed", self.seed)
+        device = torch.device(self.device) if self.device is not None else None
+        if self.link is not None:
+            if not isinstance(self.link, Link):
+                raise ValueError(f"link must be a semalign.link.Link, got {type(self.link).__name__}")
+            changed = [k for k, v in _LINK_DEFAULTS.items() if not _same(getattr(self, k), v)]
+            if self.channel is not None or changed:
+                raise ValueError(f"give either link= or channel and the link keywords, not both (got link and {', '.join(['channel'] * (self.channel is not None) + changed)})")
+            link = self.link
+            h = link.channel
+            if device is not None and link.device != device:
+                link = link.replace(channel=link.channel.to(device), design_channel=link.design_channel.to(device))
+        else:
+            if self.channel is None:
+                raise ValueError("channel is required: a complex (n_rx, n_tx) or (b, n_rx, n_tx) tensor (or give link=)")
+            h = torch.as_tensor(self.channel) if not isinstance(self.channel, torch.Tensor) else self.channel
+            link = None
         if h.ndim not in (2, 3):
             raise ValueError(f"channel must have shape (n_rx, n_tx) or (b, n_rx, n_tx), got shape {tuple(h.shape)}")
-        if not (h.is_complex() or h.is_floating_point()):
-            raise ValueError(f"channel must be a complex (or real floating) tensor, got dtype {h.dtype}")
-        check_finite("channel", h)
         self._batched = h.ndim == 3
-        self.device_ = torch.device(self.device) if self.device is not None else h.device
-        self._h = (h if self._batched else h.unsqueeze(0)).to(device=self.device_, dtype=torch.complex128)
-        b = self._h.shape[0]
-        snr = torch.as_tensor(self.snr_db, dtype=torch.float64).flatten()
-        if snr.numel() == 1:
-            snr = snr.expand(b)
-        if snr.numel() != b or torch.isnan(snr).any():
-            raise ValueError(f"snr_db must be a number or one value per channel configuration ({b}), got {self.snr_db!r}")
-        self._snr_db = snr.to(self.device_)
-        check_positive("power", self.power)
-        check_positive("channel_variance", self.channel_variance)
-        check_positive_int("channel_uses", self.channel_uses)
-        check_snr_convention(self.snr_convention)
-        check_choice("awareness", self.awareness, AWARENESS)
+        b = h.shape[0] if self._batched else 1
+        if link is None:
+            link = Link(
+                h if self._batched else h.unsqueeze(0), _per_configuration(self.snr_db, b), self.power,
+                snr_convention=self.snr_convention, channel_variance=self.channel_variance,
+                channel_uses=self.channel_uses, device=device,
+            )  # fmt: skip
+        else:
+            if not self._batched:
+                link = link.replace(channel=link.channel.unsqueeze(0), design_channel=link.design_channel.unsqueeze(0))
+            if link.snr_db.shape != (b,):
+                link = link.replace(snr_db=_per_configuration(link.snr_db, b))
+        return link
+
+    @property
+    def device_(self) -> torch.device:
+        return self._current_link().device
+
+    def _current_link(self) -> Link:
+        return self.link_ if hasattr(self, "link_") else self._link
 
     @property
     def n_rx(self) -> int:
-        return self._h.shape[-2]
+        return self._current_link().n_rx
 
     @property
     def n_tx(self) -> int:
-        return self._h.shape[-1]
+        return self._current_link().n_tx
 
     @property
     def n_configurations(self) -> int:
         """Number b of configurations fitted at once (1 for an unbatched channel)."""
-        return self._h.shape[0]
+        return self._current_link().channel.shape[0]
 
     def noise_variance(self) -> torch.Tensor:
         """``(b,)`` complex noise variance sigma^2 per receive antenna per channel use on the true link."""
-        return noise_variance(
-            self._snr_db,
-            power=float(self.power),
-            n_tx=self.n_tx,
-            channel_uses=int(self.channel_uses),
-            channel_variance=float(self.channel_variance),
-            convention=self.snr_convention,
-        )
+        return self._current_link().noise_variance()
+
+    def _design_link(self) -> Link:
+        """The link the transceiver is fitted on (:meth:`~semalign.link.Link.design_view`)."""
+        return self._current_link().design_view(self.awareness)
 
     def _training_link(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel ``(b, n_rx, n_tx)`` and noise variance ``(b,)`` seen while fitting."""
-        if self.awareness == "aware":
-            return self._h, self.noise_variance()
-        eye = torch.eye(self.n_rx, self.n_tx, dtype=self._h.dtype, device=self.device_)
-        return eye.expand_as(self._h), torch.zeros(self.n_configurations, dtype=torch.float64, device=self.device_)
+        design = self._design_link()
+        return design.channel, design.noise_variance()
 
     def check_antennas(self, d_tx: int) -> None:
         """Raise ``ValueError`` if T x N_t exceeds the complex latent size ceil(d_tx / 2)."""
-        m = complex_dim(d_tx)
-        if int(self.channel_uses) * self.n_tx > m:
-            raise ValueError(
-                f"channel_uses x n_tx = {self.channel_uses} x {self.n_tx} = {int(self.channel_uses) * self.n_tx} symbols "
-                f"exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); use fewer antennas or channel uses"
-            )
+        self._current_link().check_latent_size(d_tx)
 
     def compression_factor(self, d_tx: int) -> float:
         """Percent of transmitted complex symbols per complex latent entry: 100 T N_t / ceil(d_tx/2)."""
-        return 100.0 * int(self.channel_uses) * self.n_tx / complex_dim(d_tx)
+        return self._current_link().compression_factor(d_tx)
 
     # --------------------------------------------------------------- fitting
+    def _start_fit(self) -> None:
+        """Check the hyper-parameters again and rebuild the link from them, so a changed ``snr_db``
+        (or any other setting) takes effect at this fit."""
+        self._validate()
+        self.link_ = self._link
+
     def _check_fit_inputs(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+        self._start_fit()
         x = as_real_matrix("x", x, allow_batch=True).to(self.device_)
         y = as_real_matrix("y", y, allow_batch=True).to(self.device_)
         if x.shape[-2] != y.shape[-2]:
@@ -158,10 +193,6 @@ class SemanticTransceiver:
         self.d_tx_, self.d_rx_ = x.shape[-1], y.shape[-1]
         return x, y
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "d_rx_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(x, y) before transmit(x)")
-
     # ------------------------------------------------------------ transmit
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, d_tx)`` latents -> ``(b, n, T * n_tx)`` complex channel symbols."""
@@ -171,15 +202,10 @@ class SemanticTransceiver:
         """``(b, n, T * n_rx)`` received symbols -> ``(b, n, d_rx)`` receiver latents."""
         raise NotImplementedError
 
-    def _noise_generator(self) -> torch.Generator:
-        # A fixed stream per transceiver: repeated calls see the same noise, so results are reproducible.
-        return torch.Generator(device=self.device_).manual_seed(int(self.seed) + 1_000_003)
-
     def symbols(self, x) -> torch.Tensor:
         """Channel symbols ``(n, T * n_tx)`` (or ``(b, n, T * n_tx)``) sent for latents ``x`` ``(n, d_tx)``."""
         self._check_fitted()
-        x = self._check_transmit_input(x)
-        s = self._precode(x)
+        s = self._precode(self._check_transmit_input(x))
         return s if self._batched else s[0]
 
     def _check_transmit_input(self, x) -> torch.Tensor:
@@ -196,22 +222,11 @@ class SemanticTransceiver:
             T channel uses of n_rx antennas each (always with the configuration axis b).
         """
         self._check_fitted()
-        x = self._check_transmit_input(x)
-        s = self._precode(x)  # (b, n, T * n_tx)
-        b, n = s.shape[0], s.shape[1]
-        t = int(self.channel_uses)
+        s = self._precode(self._check_transmit_input(x))  # (b, n, T * n_tx)
         # The symbols' precision is kept (complex64 for float32 latents): the per-sample pass is the cost.
-        s = s.reshape(b, n, t, self.n_tx)
-        s = s if s.dtype in (torch.complex64, torch.complex128) else s.to(self._h.dtype)
-        r = s @ self._h.to(s.dtype).mT.unsqueeze(1)  # (b, n, T, n_rx): r = H s for each channel use
-        if noise:
-            gen = generator if generator is not None else self._noise_generator()
-            # One unit-variance draw shared by every configuration, scaled by each one's sigma
-            # (common random numbers): a configuration sees the same noise alone or in any batch.
-            unit = complex_awgn(tuple(r.shape[1:]), 1.0, generator=gen, dtype=r.dtype, device=gen.device).to(r.device)
-            std = self.noise_variance().sqrt().view(b, 1, 1, 1).to(device=r.device, dtype=unit.real.dtype)
-            r = r + unit.unsqueeze(0) * std
-        return r.reshape(b, n, t * self.n_rx)
+        s = s if s.dtype in (torch.complex64, torch.complex128) else s.to(torch.complex128)
+        gen = generator if generator is not None else self._default_generator(self.device_)
+        return self.link_.send(s, generator=gen, noise=noise)
 
     def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
         """Send transmitter latents over the link and return the receiver-space estimate.
@@ -219,10 +234,28 @@ class SemanticTransceiver:
         Args:
             x: ``(n, d_tx)`` real transmitter latents.
             noise: add AWGN at the configured SNR (``False`` gives the noiseless output).
-            generator: noise source; by default a fixed generator seeded from ``seed``.
+            generator: noise source; by default a fresh generator seeded from ``seed`` (repeated calls
+                give the same estimates).
 
         Returns:
             ``(n, d_rx)`` float32 estimates ŷ, or ``(b, n, d_rx)`` for a batch of configurations.
         """
         y_hat = self._decode(self.received(x, noise=noise, generator=generator)).to(torch.float32)
         return y_hat if self._batched else y_hat[0]
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default) if not isinstance(value, torch.Tensor) else False
+    except (TypeError, RuntimeError, ValueError):
+        return False
+
+
+def _per_configuration(snr_db, b: int):
+    """``snr_db`` as one value per configuration ``(b,)`` (a number is repeated)."""
+    snr = as_snr_db(snr_db).flatten()
+    if snr.numel() == 1:
+        return snr.expand(b).clone()
+    if snr.numel() != b:
+        raise ValueError(f"snr_db must be a number or one value per channel configuration ({b}), got {snr_db!r}")
+    return snr

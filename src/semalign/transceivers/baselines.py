@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import torch
 
+from semalign._registry import register
+from semalign.link.mimo import column_phases
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import fit_whitener
 from semalign.transceivers.base import SemanticTransceiver
-from semalign.transceivers.linear_admm import column_phases
 
 _DTYPE = torch.complex128
 
@@ -50,7 +51,7 @@ class _EigenStreamBaseline(SemanticTransceiver):
     """Shared machinery: feature symbols, whitening, SVD precoding and the MMSE receiver."""
 
     def _n_features(self, d_tx: int, d_rx: int) -> int:
-        return min(2 * int(self.channel_uses) * min(self.n_tx, self.n_rx), d_tx)
+        return min(2 * self.link_.channel_uses * min(self.n_tx, self.n_rx), d_tx)
 
     def fit(self, x, y) -> "_EigenStreamBaseline":
         """Fit the alignment map, the feature whitening and the SVD-MMSE link.
@@ -78,7 +79,7 @@ class _EigenStreamBaseline(SemanticTransceiver):
         # the same results on every device.
         phases = column_phases(vh.mH)  # (b, 1, S)
         u, vh = u * phases, (vh.mH * phases).mH
-        amplitude = (float(self.power) / self.n_symbols_) ** 0.5
+        amplitude = (self.link_.power / self.n_symbols_) ** 0.5
         self.stream_gains_ = sv[..., :n_streams]
         self.precoder_ = amplitude * vh[..., :n_streams, :].mH  # (b, Nt, S)
         g = amplitude * sv / (amplitude**2 * sv**2 + sigma2.view(-1, 1))
@@ -89,18 +90,19 @@ class _EigenStreamBaseline(SemanticTransceiver):
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
         xc = x.to(torch.float64) - self.x_mean_
         p = self.whitener_.whiten(pack_complex(self._features(xc)).to(_DTYPE))  # (..., n, n_sym)
-        b, n, t = self.n_configurations, x.shape[0], int(self.channel_uses)
+        b, n, t = self.n_configurations, x.shape[0], self.link_.channel_uses
         s = self.precoder_.shape[-1]
         p = torch.nn.functional.pad(p, (0, t * s - self.n_symbols_)).expand(b, n, t * s)
         return (p.reshape(b, n, t, s) @ self.precoder_.mT.unsqueeze(1)).reshape(b, n, t * self.n_tx)
 
     def _decode(self, r: torch.Tensor) -> torch.Tensor:
-        b, n, t = r.shape[0], r.shape[1], int(self.channel_uses)
+        b, n, t = r.shape[0], r.shape[1], self.link_.channel_uses
         p_hat = (r.reshape(b, n, t, self.n_rx) @ self.combiner_.mT.unsqueeze(1)).reshape(b, n, -1)
         f_hat = unpack_complex(self.whitener_.colour(p_hat[..., : self.n_symbols_]), 2 * self.n_symbols_)
         return self._reconstruct(f_hat[..., : self.n_features_]) + self.y_mean_
 
 
+@register("first-k", "single-link", batched=("snr_db",), description="the first K latent coordinates on the eigen-streams")
 class FirstKTransceiver(_EigenStreamBaseline):
     """First-K baseline: send the first K coordinates of the centred latent (see module docstring)."""
 
@@ -117,6 +119,7 @@ class FirstKTransceiver(_EigenStreamBaseline):
         return x_hat @ self.alignment_
 
 
+@register("top-k", "single-link", batched=("snr_db",), description="the K largest coordinates per sample (genie indices) on the eigen-streams")
 class TopKTransceiver(_EigenStreamBaseline):
     """Top-K baseline: send the K largest deviations from the mean; indices reach the receiver as genie
     side information (not sent over the link, not counted in the compression factor)."""
@@ -137,6 +140,7 @@ class TopKTransceiver(_EigenStreamBaseline):
         return x_hat @ self.alignment_
 
 
+@register("eigen-k", "single-link", batched=("snr_db",), description="the K strongest alignment components on the eigen-streams")
 class EigenKTransceiver(_EigenStreamBaseline):
     """Eigen-K baseline: send the K strongest components of the alignment map's SVD."""
 
@@ -161,4 +165,10 @@ class EigenKTransceiver(_EigenStreamBaseline):
         return f_hat @ self.output_map_
 
 
-BASELINES = {cls.method: cls for cls in (FirstKTransceiver, TopKTransceiver, EigenKTransceiver)}
+def __getattr__(name: str):
+    if name == "BASELINES":  # a dict of the baseline classes until 0.1; the method registry since 0.2.0
+        import warnings
+
+        warnings.warn("semalign.transceivers.baselines.BASELINES is deprecated: use semalign.methods.get_method('single-link', name)", DeprecationWarning, stacklevel=2)
+        return {cls.method: cls for cls in (FirstKTransceiver, TopKTransceiver, EigenKTransceiver)}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -107,6 +107,21 @@ class ComplexMLPStack(nn.Module):
         return x
 
     @property
+    def widths(self) -> tuple[int, ...]:
+        """Complex widths ``(in, hidden, ..., out)``."""
+        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
+
+    @classmethod
+    def from_state(cls, widths: tuple[int, ...], state: dict[str, torch.Tensor]) -> "ComplexMLPStack":
+        """A stack rebuilt from its widths and ``state_dict()`` (the configuration count comes from it)."""
+        b = state["layers.0.weight_real"].shape[0]
+        stack = cls(b, tuple(widths), generator=torch.Generator().manual_seed(0), device=state["layers.0.weight_real"].device)
+        stack.load_state_dict(state)
+        for p in stack.parameters():
+            p.requires_grad_(False)
+        return stack
+
+    @property
     def hidden_units(self) -> int:
         """Complex units that go through an activation (every layer's output but the last)."""
         return sum(layer.n_out for layer in self.layers[:-1])

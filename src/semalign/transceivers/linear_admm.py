@@ -31,6 +31,10 @@ from dataclasses import dataclass
 import torch
 
 from semalign._checks import check_choice, check_positive, check_positive_int
+from semalign._registry import register
+from semalign._seeds import stream_generator
+from semalign._vocabulary import PROCESSING
+from semalign.link import mimo
 from semalign.link.packing import pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, whitener_from_covariance
 from semalign.transceivers.base import SemanticTransceiver
@@ -40,7 +44,6 @@ _DTYPE = torch.complex128  # the small matrices of the solver; the pass over the
 
 
 DOMAINS = ("real", "complex")
-PROCESSING = ("widely-linear", "strictly-linear")
 
 
 @dataclass(frozen=True)
@@ -143,27 +146,6 @@ def _packed_gram(g_yx: torch.Tensor) -> torch.Tensor:
     return torch.complex(ea + fb, fa - eb)
 
 
-def real_composite(h: torch.Tensor) -> torch.Tensor:
-    """``(..., r, t)`` complex H -> ``(..., 2r, 2t)`` real [[Re H, -Im H], [Im H, Re H]].
-
-    It maps [Re s; Im s] to [Re(H s); Im(H s)]: a real matrix acting on it is a widely linear map.
-    """
-    top = torch.cat([h.real, -h.imag], dim=-1)
-    bottom = torch.cat([h.imag, h.real], dim=-1)
-    return torch.cat([top, bottom], dim=-2)
-
-
-def block_diagonal_channel(h: torch.Tensor, channel_uses: int) -> torch.Tensor:
-    """``(b, n_rx, n_tx)`` -> ``(b, T n_rx, T n_tx)``: I_T (x) H, the channel seen by T symbol blocks."""
-    if channel_uses == 1:
-        return h
-    b, nr, nt = h.shape
-    out = h.new_zeros(b, channel_uses * nr, channel_uses * nt)
-    for t in range(channel_uses):
-        out[:, t * nr : (t + 1) * nr, t * nt : (t + 1) * nt] = h
-    return out
-
-
 def _decoder_system(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The MMSE decoder's normal matrix A = HF S (HF)^H + n sigma^2 I ``(b, N_r, N_r)`` and HF S (HF)^H."""
     if stats.isotropic:
@@ -250,12 +232,6 @@ def precoder_step(
     return q_m @ rotated @ q_s.mH
 
 
-def project_power_ball(c: torch.Tensor, power: float) -> torch.Tensor:
-    """Z step: Euclidean projection of each ``(b, N_t, m)`` matrix on {||Z||_F^2 <= P}."""
-    norm = torch.linalg.matrix_norm(c).view(-1, 1, 1)
-    return c * torch.clamp(power**0.5 / norm.clamp_min(1e-300), max=1.0)
-
-
 def noise_per_dimension(stats: GramStatistics, sigma2: torch.Tensor) -> torch.Tensor:
     """Complex noise variance -> variance per solver dimension (halved per real component)."""
     return sigma2 if stats.domain == "complex" else sigma2 / 2
@@ -273,22 +249,7 @@ def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor
     return fit / stats.n + sigma2 * g.abs().square().sum((-2, -1))
 
 
-def canonical_phase(vectors: torch.Tensor) -> torch.Tensor:
-    """Fix the arbitrary sign (phase) of each column of ``(..., d, k)`` singular/eigen vectors.
-
-    Each column is rotated so that its largest-modulus entry is real and positive, so results do not
-    depend on the linear algebra backend (CPU and CUDA return different signs).
-    """
-    return vectors * column_phases(vectors)
-
-
-def column_phases(vectors: torch.Tensor) -> torch.Tensor:
-    """``(..., 1, k)`` unit-modulus factors that make each column's largest-modulus entry of
-    ``(..., d, k)`` real and positive (see :func:`canonical_phase`)."""
-    pivot = torch.gather(vectors, -2, vectors.abs().argmax(-2, keepdim=True))  # (..., 1, k)
-    return (pivot / pivot.abs().clamp_min(1e-300)).conj()
-
-
+@register("linear-admm", "single-link", batched=("snr_db",), description="linear precoder/decoder learned by ADMM")
 class LinearSemanticTransceiver(SemanticTransceiver):
     """Linear semantic precoder F and decoder G learned by ADMM from semantic pilots.
 
@@ -330,10 +291,11 @@ class LinearSemanticTransceiver(SemanticTransceiver):
     """
 
     method = "linear-admm"
+    _private_state = ("_batched", "_tx_map", "_tx_offset")
 
     def __init__(
         self,
-        channel: torch.Tensor,
+        channel: torch.Tensor | None = None,
         snr_db: float = 20.0,
         power: float = 1.0,
         rho: float = 100.0,
@@ -348,23 +310,26 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         processing: str = "widely-linear",
         seed: int = 0,
         device: str | torch.device | None = None,
+        link=None,
     ) -> None:
         super().__init__(
-            channel,
-            snr_db,
-            power,
-            snr_convention=snr_convention,
-            channel_variance=channel_variance,
-            channel_uses=channel_uses,
-            awareness=awareness,
-            seed=seed,
-            device=device,
-        )
+            channel, snr_db, power, snr_convention=snr_convention, channel_variance=channel_variance,
+            channel_uses=channel_uses, awareness=awareness, seed=seed, device=device, link=link,
+        )  # fmt: skip
         self.rho = check_positive("rho", rho)
         self.iterations = check_positive_int("iterations", iterations)
         self.tol = None if tol is None else check_positive("tol", tol)
         self.init = check_choice("init", init, ("spectral", "random"))
         self.processing = check_choice("processing", processing, PROCESSING)
+
+    def _validate(self) -> None:
+        super()._validate()
+        check_positive("rho", self.rho)
+        check_positive_int("iterations", self.iterations)
+        if self.tol is not None:
+            check_positive("tol", self.tol)
+        check_choice("init", self.init, ("spectral", "random"))
+        check_choice("processing", self.processing, PROCESSING)
 
     def initial_precoder(self, stats: GramStatistics) -> torch.Tensor:
         """Start F_0 (the shape of ``precoder_``) with ||F_0||_F^2 = P.
@@ -375,11 +340,11 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         solution for a well-conditioned channel, so ADMM starts close to it. ``init="random"``:
         i.i.d. CN(0, 1) entries from a generator seeded with ``seed``, scaled to the power budget.
         """
-        t, n_tx, n_rx = int(self.channel_uses), self.n_tx, self.n_rx
+        t, n_tx, n_rx = self._current_link().channel_uses, self.n_tx, self.n_rx
         width = t * n_tx * (2 if stats.domain == "real" else 1)  # rows of F
         b, m = self.n_configurations, stats.sxx.shape[-1]
         if self.init == "random":
-            gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
+            gen = stream_generator("init", self.seed)
             # One draw shared by the batch, so a configuration starts alike alone or batched.
             parts = torch.randn((2, 1, width, m), generator=gen, dtype=torch.float64).expand(2, b, width, m)
             f0 = (torch.complex(parts[0], parts[1]) if stats.domain == "complex" else parts[0]).to(self.device_)
@@ -387,10 +352,10 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             k = min(width, t * n_rx * (2 if stats.domain == "real" else 1), *stats.cyx.shape[-2:])  # streams both carry
             # Right singular vectors of C as the leading eigenvectors of C^H C (m x m, cheaper than an SVD of C).
             _, eigvec = torch.linalg.eigh(stats.cyx.mH @ stats.cyx)
-            v_align = canonical_phase(eigvec.flip(-1)[..., :k]).mH  # (..., k, m), strongest first
+            v_align = mimo.canonical_phase(eigvec.flip(-1)[..., :k]).mH  # (..., k, m), strongest first
             v_chan = self._channel_directions(stats.domain)[..., :k]  # (b, rows of F, k)
             f0 = v_chan @ v_align.expand(b, k, m)
-        return f0 * (float(self.power) ** 0.5 / torch.linalg.matrix_norm(f0).view(-1, 1, 1))
+        return f0 * (self._current_link().power ** 0.5 / torch.linalg.matrix_norm(f0).view(-1, 1, 1))
 
     def _channel_directions(self, domain: str) -> torch.Tensor:
         """Right singular vectors of the solver's channel, strongest first, with a canonical phase.
@@ -401,8 +366,8 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         [Re c; Im c] and [-Im c; Re c] (the directions c and j c) for each complex direction c.
         """
         h = self._training_link()[0]
-        v = canonical_phase(torch.linalg.svd(h, full_matrices=True).Vh.mH)  # (b, n_tx, n_tx)
-        t = int(self.channel_uses)
+        v = mimo.canonical_phase(torch.linalg.svd(h, full_matrices=True).Vh.mH)  # (b, n_tx, n_tx)
+        t = self._current_link().channel_uses
         eye_t = torch.eye(t, dtype=v.dtype, device=v.device)
         b, n_tx = v.shape[0], v.shape[-1]
         # Column i * T + u is e_u (x) v_i: row index u * n_tx + row of v.
@@ -435,12 +400,13 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         """Learn F and G from precomputed :class:`GramStatistics` (shared or one per configuration)."""
         if stats.domain != self.domain:
             raise ValueError(f"statistics are in the {stats.domain!r} domain but processing={self.processing!r} needs {self.domain!r}")
+        self._start_fit()
         self.check_antennas(stats.d_tx)
         self.d_tx_, self.d_rx_ = stats.d_tx, stats.d_rx
         h_train, sigma2 = self._training_link()
         h_eff = self._solver_channel(h_train)
         sigma2 = noise_per_dimension(stats, sigma2)
-        power, rho = float(self.power), self.rho
+        power, rho = self._current_link().power, self.rho
         sxx_eig = None if stats.isotropic else torch.linalg.eigh(stats.sxx)
         c_h_c = stats.cyx.mH @ stats.cyx  # K = C^H C (m x m): the iterations never touch the p receiver dims
 
@@ -454,7 +420,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             m_h_m = h_eff.mH @ g_step.g_h_g @ h_eff
             f = precoder_step(stats, m_h_m, h_eff.mH @ g_step.g_h_c, z - u, rho, sxx_eig)
             z_prev = z
-            z = project_power_ball(f + u, power)
+            z = mimo.project_power_ball(f + u, power)
             u = u + f - z
             primal = torch.linalg.matrix_norm(f - z)
             dual = rho * torch.linalg.matrix_norm(z - z_prev)
@@ -488,8 +454,8 @@ class LinearSemanticTransceiver(SemanticTransceiver):
 
     def _solver_channel(self, h: torch.Tensor) -> torch.Tensor:
         """The channel the solver sees: I_T (x) H, as its real composite for widely linear processing."""
-        h_eff = block_diagonal_channel(h, int(self.channel_uses))
-        return real_composite(h_eff) if self.domain == "real" else h_eff
+        h_eff = mimo.block_diagonal_channel(h, self._current_link().channel_uses)
+        return mimo.real_composite(h_eff) if self.domain == "real" else h_eff
 
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
         # s = F L^{-1} (x - mu), with F L^{-1} and F L^{-1} mu precomputed at fit time. Like the pass
@@ -508,3 +474,16 @@ class LinearSemanticTransceiver(SemanticTransceiver):
             return torch.cat([r.real, r.imag], dim=-1) @ self.decoder_.to(real).mT + self.y_mean_.to(real).unsqueeze(-2)
         y_c = r @ self.decoder_.to(r.dtype).mT + self.y_mean_.to(r.dtype).unsqueeze(-2)
         return unpack_complex(y_c, self.d_rx_)
+
+
+_MOVED_TO_LINK = ("block_diagonal_channel", "canonical_phase", "column_phases", "project_power_ball", "real_composite")
+
+
+def __getattr__(name: str):
+    # Shared MIMO maths moved to semalign.link.mimo in 0.2.0; the old names work for one release.
+    if name in _MOVED_TO_LINK:
+        import warnings
+
+        warnings.warn(f"semalign.transceivers.linear_admm.{name} moved to semalign.link.mimo.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(mimo, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,14 +31,17 @@ from collections.abc import Sequence
 import torch
 
 from semalign._checks import check_positive, check_positive_int
+from semalign._registry import register
+from semalign._seeds import stream_generator
+from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.transceivers.base import SemanticTransceiver
 from semalign.transceivers.complex_layers import ComplexMLPStack, complex_to_split, split_to_complex
-from semalign.transceivers.linear_admm import block_diagonal_channel, real_composite
 from semalign.transceivers.flops import ACTIVATION_FLOPS, complex_dense_flops, power_normalisation_flops
 from semalign.transceivers.proximal import proximal_l1_step, sparsity
 
 
+@register("neural", "single-link", batched=("snr_db", "lam"), description="complex neural precoder/decoder trained through the channel")
 class NeuralSemanticTransceiver(SemanticTransceiver):
     """Complex neural precoder and decoder trained end to end through the channel.
 
@@ -72,7 +75,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
 
     def __init__(
         self,
-        channel: torch.Tensor,
+        channel: torch.Tensor | None = None,
         snr_db: float | Sequence[float] | torch.Tensor = 20.0,
         power: float = 1.0,
         *,
@@ -84,6 +87,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         lam: float | Sequence[float] | torch.Tensor = 0.0,
         validation_fraction: float = 0.1,
         patience: int = 20,
+        tol: float | None = None,
         progress: bool = False,
         snr_convention: str = "total",
         channel_variance: float = 1.0,
@@ -91,41 +95,52 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         awareness: str = "aware",
         seed: int = 0,
         device: str | torch.device | None = None,
+        link: Link | None = None,
     ) -> None:
         super().__init__(
-            channel,
-            snr_db,
-            power,
-            snr_convention=snr_convention,
-            channel_variance=channel_variance,
-            channel_uses=channel_uses,
-            awareness=awareness,
-            seed=seed,
-            device=device,
-        )
-        if hidden is not None:
-            if len(hidden) != 2:
-                raise ValueError(f"hidden must be a pair (encoder width, decoder width), got {hidden!r}")
-            hidden = (check_positive_int("hidden[0]", hidden[0]), check_positive_int("hidden[1]", hidden[1]))
+            channel, snr_db, power, snr_convention=snr_convention, channel_variance=channel_variance,
+            channel_uses=channel_uses, awareness=awareness, seed=seed, device=device, link=link,
+        )  # fmt: skip
         self.hidden = hidden
-        if isinstance(hidden_layers, bool) or int(hidden_layers) != hidden_layers or hidden_layers < 0:
-            raise ValueError(f"hidden_layers must be an integer >= 0, got {hidden_layers!r}")
-        self.hidden_layers = int(hidden_layers)
-        self.epochs = check_positive_int("epochs", epochs)
-        self.lr = check_positive("lr", lr)
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.patience = check_positive_int("patience", patience)
-        if not 0.0 <= float(validation_fraction) < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
-        self.validation_fraction = float(validation_fraction)
-        lam_t = torch.as_tensor(lam, dtype=torch.float32).flatten()
-        if lam_t.numel() == 1:
-            lam_t = lam_t.expand(self.n_configurations)
-        if lam_t.numel() != self.n_configurations or not bool(torch.isfinite(lam_t).all()) or bool((lam_t < 0).any()):
-            raise ValueError(f"lam must be a number >= 0 or one per channel configuration ({self.n_configurations}), got {lam!r}")
+        self.hidden_layers = hidden_layers
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
         self.lam = lam
-        self._lam = lam_t.to(self.device_)
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
         self.progress = progress
+        self._validate()
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.hidden is not None:
+            if len(self.hidden) != 2:
+                raise ValueError(f"hidden must be a pair (encoder width, decoder width), got {self.hidden!r}")
+            self.hidden = (check_positive_int("hidden[0]", self.hidden[0]), check_positive_int("hidden[1]", self.hidden[1]))
+        if isinstance(self.hidden_layers, bool) or int(self.hidden_layers) != self.hidden_layers or self.hidden_layers < 0:
+            raise ValueError(f"hidden_layers must be an integer >= 0, got {self.hidden_layers!r}")
+        self.hidden_layers = int(self.hidden_layers)
+        self.epochs = check_positive_int("epochs", self.epochs)
+        self.lr = check_positive("lr", self.lr)
+        self.batch_size = check_positive_int("batch_size", self.batch_size)
+        self.patience = check_positive_int("patience", self.patience)
+        if self.tol is not None:
+            self.tol = check_positive("tol", self.tol)
+        if not 0.0 <= float(self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        self.validation_fraction = float(self.validation_fraction)
+        b = self.n_configurations
+        try:
+            lam_t = torch.as_tensor(self.lam, dtype=torch.float32).flatten()
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"lam must be a number >= 0 or one per channel configuration ({b}), got {self.lam!r}") from None
+        if lam_t.numel() == 1:
+            lam_t = lam_t.expand(b)
+        if lam_t.numel() != b or not bool(torch.isfinite(lam_t).all()) or bool((lam_t < 0).any()):
+            raise ValueError(f"lam must be a number >= 0 or one per channel configuration ({b}), got {self.lam!r}")
+        self._lam = lam_t.to(self.device_)
 
     # ----------------------------------------------------------------- fit
     def fit(self, x, y) -> "NeuralSemanticTransceiver":
@@ -145,23 +160,22 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self._fit_standardisation(x, y)
         xs, ys = self._standardise_x(x), (y - self.y_mean_) / self.y_scale_
 
-        cpu_gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
+        cpu_gen = stream_generator("init", self.seed)
         order = torch.randperm(n, generator=cpu_gen).to(self.device_)
         n_val = int(round(self.validation_fraction * n)) if n >= 10 else 0
         val_idx, train_idx = order[:n_val], order[n_val:]
 
         widths_in = complex_dim(self.d_tx_)
         h_e, h_d = self.hidden or (self.d_tx_, self.d_rx_)
-        t = int(self.channel_uses)
+        t = self.link_.channel_uses
         self.encoder_ = ComplexMLPStack(b, (widths_in, *[h_e] * (1 + self.hidden_layers), t * self.n_tx), generator=cpu_gen, device=self.device_)
         self.decoder_ = ComplexMLPStack(b, (t * self.n_rx, *[h_d] * (1 + self.hidden_layers), complex_dim(self.d_rx_)), generator=cpu_gen, device=self.device_)
-        h_train, sigma2 = self._training_link()
-        # The channel in the split layout: the real composite of I_T (x) H acts on [Re s | Im s].
-        h_train = real_composite(block_diagonal_channel(h_train, t)).to(torch.float32)
+        # Training sends through the link the design sees, in the split layout [Re s | Im s].
+        design = self._design_link()
         params = [*self.encoder_.parameters(), *self.decoder_.parameters()]
         weight_pairs = self.encoder_.weight_pairs() + self.decoder_.weight_pairs()
         optimizer = torch.optim.Adam(params, lr=self.lr)
-        noise_gen = torch.Generator(device=self.device_).manual_seed(int(self.seed) + 2)
+        noise_gen = stream_generator("training-noise", self.seed, device=self.device_)
 
         best = torch.full((b,), float("inf"), device=self.device_)
         best_state = [p.detach().clone() for p in params]
@@ -175,7 +189,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             total = torch.zeros(b, device=self.device_)
             for start in range(0, perm.numel(), self.batch_size):
                 idx = perm[start : start + self.batch_size]
-                losses = self._losses(xs[..., idx, :], ys[..., idx, :], h_train, sigma2, noise_gen)
+                losses = self._losses(xs[..., idx, :], ys[..., idx, :], design, noise_gen)
                 optimizer.zero_grad(set_to_none=True)
                 losses.sum().backward()  # a sum of per-configuration losses: configurations stay independent
                 optimizer.step()
@@ -184,13 +198,14 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             history["train_loss"].append((total / perm.numel()).cpu())
             if n_val:
                 with torch.no_grad():
-                    val_gen = torch.Generator(device=self.device_).manual_seed(int(self.seed) + 3)  # same draw every epoch
-                    val = self._losses(xs[..., val_idx, :], ys[..., val_idx, :], h_train, sigma2, val_gen)
+                    val_gen = stream_generator("validation-noise", self.seed, device=self.device_)  # same draw every epoch
+                    val = self._losses(xs[..., val_idx, :], ys[..., val_idx, :], design, val_gen)
                 history["validation_loss"].append(val.cpu())
                 # A configuration that has run out of patience is done, as it would be if trained
                 # alone: it keeps its best state while the rest of its batch trains on.
                 stopped = stale >= self.patience
-                improved = (val < best) & ~stopped
+                # With tol, an epoch counts as an improvement only if it beats the best by that fraction.
+                improved = (val < (best if self.tol is None else best * (1 - self.tol))) & ~stopped
                 best = torch.where(improved, val, best)
                 stale = torch.where(improved, torch.zeros_like(stale), torch.where(stopped, stale, stale + 1))
                 best_epoch[improved.cpu()] = epoch
@@ -217,6 +232,18 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self.sparsity_ = sparsity(self._weights()).cpu()
         return self
 
+    def _fitted_state(self) -> dict:
+        state = super()._fitted_state()
+        for name in ("encoder_", "decoder_"):
+            state[name] = {"widths": state[name].widths, "weights": state[name].state_dict()}
+        return state
+
+    def _restore_state(self, state: dict) -> None:
+        state = dict(state)
+        for name in ("encoder_", "decoder_"):
+            state[name] = ComplexMLPStack.from_state(state[name]["widths"], state[name]["weights"])
+        super()._restore_state(state)
+
     def _fit_standardisation(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.x_mean_ = x.mean(-2, keepdim=True)
         std = x.std(-2, keepdim=True)
@@ -242,20 +269,16 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         if t.shape[0] != self.n_configurations:
             t = t.expand(self.n_configurations, *t.shape[1:])
         norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True).clamp_min(1e-12)
-        return t * (float(self.power) ** 0.5 / norm)
+        return t * (self.link_.power ** 0.5 / norm)
 
     def _decode_split(self, r: torch.Tensor) -> torch.Tensor:
         """``(b, n, 2 T N_r)`` split-layout received symbols -> ``(b, n, d_rx)`` standardised estimate."""
         return self.decoder_(r)[..., : self.d_rx_]
 
-    def _losses(self, xs, ys, h, sigma2, generator) -> torch.Tensor:
-        """Per-configuration MSE ``(b,)`` (standardised units) of a pilot batch through the real
-        composite channel ``h`` ``(b, 2 T N_r, 2 T N_t)`` with fresh noise of variance sigma^2/2 per part."""
-        r = self._encode(xs) @ h.mT
-        if bool((sigma2 > 0).any()):
-            std = (sigma2.to(torch.float32) / 2).sqrt().view(-1, 1, 1)
-            # One draw shared by the batch (common random numbers): a configuration trains alike alone or batched.
-            r = r + std * torch.randn(r.shape[1:], generator=generator, device=r.device, dtype=r.dtype)
+    def _losses(self, xs, ys, link: Link, generator) -> torch.Tensor:
+        """Per-configuration MSE ``(b,)`` (standardised units) of a pilot batch sent through ``link``
+        (the design link) in the split layout, with fresh noise from ``generator``."""
+        r = link.send(self._encode(xs), generator=generator, split=True)
         return (self._decode_split(r) - ys).square().mean((-2, -1))
 
     # ------------------------------------------------------------ transmit
@@ -278,7 +301,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             for layer in net.layers:
                 total += complex_dense_flops(layer.weight)
             total += ACTIVATION_FLOPS * net.hidden_units
-        total += power_normalisation_flops(int(self.channel_uses) * self.n_tx)
+        total += power_normalisation_flops(self.link_.channel_uses * self.n_tx)
         total += 2 * self.d_tx_ + 2 * self.d_rx_  # input and output standardisation
         return total.cpu()
 

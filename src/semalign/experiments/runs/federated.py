@@ -1,0 +1,375 @@
+"""Federated-downlink runs: one :class:`FederatedRun` is one user set, link setting, method and seed
+(rows: one per user of every user group of the set).
+
+``semalign run federated key=value ...`` sweeps any field, and the federated study (``semalign
+reproduce federated``) is a named grid of them. Each run is its own protocol (nothing is batched).
+
+User pools. The digits zoo (or cached ``timm`` encoders): the AP is ``ap_encoder`` (the ``tx`` side),
+each user an encoder (the ``rx`` side) seeing the same images. Synthetic agents
+(``load_latents("synthetic")`` makes pairs only): every user is one pair drawn with the *same* seed
+and data settings and its own ``proximity`` and ``d_rx``, so all pairs share the same semantic
+samples and the same transmitter agent; the AP latent is the first pair's ``tx`` (the others' ``tx``
+equal it up to a read-out scale calibrated after the receiver's parameters, checked to within 1 %).
+Users drawn at the same proximity share their hidden features (they differ only in read-out width):
+a homogeneous set; users at proximity 0 and 1 do not: a heterogeneous set.
+
+Every method of a seed sees the same per-user channels (one Rayleigh draw per user identity, so a
+user keeps its channel across user sets), the same pilots and the same test-noise stream.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass
+
+import torch
+
+from semalign._checks import check_choice, check_positive_int
+from semalign._seeds import stream_generator
+from semalign._vocabulary import PROCESSING
+from semalign.experiments.engine import RunContext, RunKind
+from semalign.experiments.runs.common import LastUsed, cached_latents, canonical_options, classifier, provenance
+from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
+from semalign.link.channel import rayleigh_channel
+from semalign.link.noise import check_snr_convention
+from semalign.link.packing import complex_dim
+from semalign.methods import get_method, method_names
+from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
+from semalign.tasks import accuracy, mse
+
+#: User sets of a run: every user of the pool, the homogeneous sets, the heterogeneous sets, or each
+#: user of those sets alone.
+USER_SETS = ("all", "homogeneous", "heterogeneous", "single")
+SOURCES = ("digits", "synthetic", "timm")
+#: Default users from the digits zoo; the AP is ``mlp32-tanh`` (32 dims, like the paper's small ViT-Tiny AP).
+DIGITS_AP = "mlp32-tanh"
+DIGITS_USERS = ("mlp64", "cnn128", "cnn48-tanh", "mlp96-gelu")
+#: Homogeneous sets: the two MLPs, the two CNNs. Heterogeneous: one MLP and one CNN each. Every user
+#: is in one set of each kind, so the comparison is over the same users.
+DIGITS_HOMOGENEOUS = (("mlp64", "mlp96-gelu"), ("cnn128", "cnn48-tanh"))
+DIGITS_HETEROGENEOUS = (("mlp64", "cnn128"), ("mlp96-gelu", "cnn48-tanh"))
+#: Synthetic users: (name, proximity to the AP agent, latent dimension), their sets and data.
+SYNTHETIC_OPTIONS = {"n_train": 2000, "n_test": 2000, "d_tx": 32, "seed": 1000}
+SYNTHETIC_USERS = (("near-64", 1.0, 64), ("near-96", 1.0, 96), ("far-64", 0.0, 64), ("far-96", 0.0, 96))
+SYNTHETIC_HOMOGENEOUS = (("near-64", "near-96"), ("far-64", "far-96"))
+SYNTHETIC_HETEROGENEOUS = (("near-64", "far-64"), ("near-96", "far-96"))
+
+
+def format_sets(sets) -> str:
+    """``(("a", "b"), ("c", "d"))`` -> ``"a,b;c,d"`` (the run setting's spelling)."""
+    return ";".join(",".join(group) for group in sets)
+
+
+def parse_sets(name: str, spec: str) -> tuple[tuple[str, ...], ...]:
+    """``"a,b;c,d"`` -> ``(("a", "b"), ("c", "d"))``."""
+    sets = tuple(tuple(u.strip() for u in group.split(",")) for group in spec.split(";"))
+    if not sets or any(not all(group) for group in sets):
+        raise ValueError(f"{name}={spec!r}: expected user sets such as a,b;c,d")
+    return sets
+
+
+@dataclass(frozen=True)
+class FederatedRun:
+    """One federated-downlink configuration.
+
+    Attributes:
+        experiment: the label of the study part (``compression``, ``snr``, ``heterogeneity``,
+            ``pilots``; ``federated`` for a sweep).
+        latents: ``digits`` (AP ``mlp32-tanh``, four zoo users), ``synthetic`` agents or ``timm``
+            encoders cached by ``semalign latents extract`` (then ``ap_encoder`` and ``users`` name
+            timm models and ``dataset`` the data set).
+        method: ``federated-admm``, ``federated-prox``, ``multi-link``, ``first-k`` or ``top-k``.
+        user_set: ``all`` (every user), ``homogeneous``, ``heterogeneous`` or ``single`` (each alone).
+        n_antennas, channel_uses: N = N_t = N_r per user and T channel uses per latent.
+        snr_db: SNR in dB under ``snr_convention``; pilot_fraction: share of the training set used
+            as shared pilots (1: all).
+        processing / baseline_processing: the protocol's / the baselines' class of maps.
+        ap_encoder, users, homogeneous_sets, heterogeneous_sets: the encoders (``users`` comma
+            separated, sets as ``a,b;c,d``); ``None``: the source's defaults. Synthetic users are
+            ``name:proximity:d_rx`` items (e.g. ``near-64:1.0:64,far-64:0.0:64``).
+        latents_options: the synthetic users' data settings as a JSON object (default
+            :data:`SYNTHETIC_OPTIONS`).
+    """
+
+    latents: str = "digits"
+    method: str = "federated-admm"
+    user_set: str = "all"
+    n_antennas: int = 2
+    channel_uses: int = 2
+    snr_db: float = 20.0
+    pilot_fraction: float = 1.0
+    seed: int = 27
+    processing: str = "strictly-linear"
+    baseline_processing: str = "strictly-linear"
+    snr_convention: str = "total"
+    channel_variance: float = 1.0
+    power: float = 1.0
+    rho: float = 1.0
+    rounds: int = 30
+    pilot_method: str = "random"
+    dataset: str | None = None
+    ap_encoder: str | None = None
+    users: str | None = None
+    homogeneous_sets: str | None = None
+    heterogeneous_sets: str | None = None
+    latents_options: str | None = None
+    experiment: str = "federated"
+
+    def __post_init__(self) -> None:
+        check_choice("latents", self.latents, SOURCES)
+        check_choice("method", self.method, method_names("federated"))
+        check_choice("user_set", self.user_set, USER_SETS)
+        check_choice("processing", self.processing, PROCESSING)
+        check_choice("baseline_processing", self.baseline_processing, PROCESSING)
+        check_snr_convention(self.snr_convention)
+        for name in ("n_antennas", "channel_uses", "rounds"):
+            check_positive_int(name, getattr(self, name))
+        if not 0.0 < self.pilot_fraction <= 1.0:
+            raise ValueError(f"pilot_fraction must be in (0, 1], got {self.pilot_fraction!r}")
+        if self.latents_options is not None:
+            object.__setattr__(self, "latents_options", canonical_options(self.latents_options))
+        pool = self.pool_settings()
+        if self.latents == "digits":
+            for name in (pool["ap_encoder"], *pool["users"]):
+                check_choice("users", name, DIGITS_ENCODERS)
+        known = pool["users"]
+        for group in (*pool["homogeneous"], *pool["heterogeneous"]):
+            for user in group:
+                if user not in known:
+                    raise ValueError(f"user set {group!r} names {user!r}, which is not one of users {tuple(known)!r}")
+
+    def synthetic_users(self) -> tuple[tuple[str, float, int], ...]:
+        """The synthetic users as ``(name, proximity, d_rx)``."""
+        if not self.users:
+            return SYNTHETIC_USERS
+        try:
+            return tuple((name, float(prox), int(dim)) for name, prox, dim in (item.split(":") for item in self.users.split(",")))
+        except ValueError:
+            raise ValueError(f"users={self.users!r}: synthetic users are name:proximity:d_rx items, e.g. near-64:1.0:64,far-64:0.0:64") from None
+
+    def pool_settings(self) -> dict:
+        """The AP, the users and their sets (the source's defaults where a setting is ``None``)."""
+        synthetic = self.latents == "synthetic"
+        return {
+            "ap_encoder": None if synthetic else self.ap_encoder or DIGITS_AP,
+            "users": tuple(u[0] for u in self.synthetic_users()) if synthetic else tuple(u.strip() for u in self.users.split(",")) if self.users else DIGITS_USERS,
+            "homogeneous": parse_sets("homogeneous_sets", self.homogeneous_sets) if self.homogeneous_sets else SYNTHETIC_HOMOGENEOUS if synthetic else DIGITS_HOMOGENEOUS,
+            "heterogeneous": parse_sets("heterogeneous_sets", self.heterogeneous_sets) if self.heterogeneous_sets else SYNTHETIC_HETEROGENEOUS if synthetic else DIGITS_HETEROGENEOUS,
+        }
+
+    def pool_key(self) -> tuple:
+        """What determines the run's user pool (its first seven entries) and its channels and pilots."""
+        return (self.latents, self.dataset, self.ap_encoder, self.users, self.homogeneous_sets, self.heterogeneous_sets, self.latents_options, self.channel_variance, self.pilot_method)
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """Latents of one source: the AP's and each user's, of the same samples in the same order."""
+
+    source: str
+    dataset: str
+    ap_encoder: str
+    ap_train: torch.Tensor
+    ap_test: torch.Tensor
+    train_labels: torch.Tensor
+    test_labels: torch.Tensor
+    users: dict  # name -> (train (n, d_k), test (n_test, d_k))
+    proximity: dict  # name -> proximity (synthetic) or None
+
+    @property
+    def d_ap(self) -> int:
+        return self.ap_train.shape[1]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.users)
+
+
+def encoder_pool(source: str, ap_encoder: str, users, **options) -> UserPool:
+    """The AP encoder and each user encoder of ``source`` (``digits`` zoo or cached ``timm``
+    models, with ``options`` such as ``dataset``), on the same images."""
+    pairs = {u: load_latents(source, tx=ap_encoder, rx=u, **options) for u in dict.fromkeys(users)}
+    ref = next(iter(pairs.values()))
+    return UserPool(
+        source, ref.dataset, ap_encoder, ref.train.tx, ref.test.tx, ref.train.labels, ref.test.labels,
+        {u: (p.train.rx, p.test.rx) for u, p in pairs.items()}, dict.fromkeys(pairs),
+    )  # fmt: skip
+
+
+def synthetic_pool(options: dict, users) -> UserPool:
+    """Synthetic users that are views of the same samples (module docstring).
+
+    Raises:
+        ValueError: if the pairs do not share their samples (labels differ, or the transmitter
+            views differ by more than 1 %), which would happen if the generator's stream layout
+            made the samples depend on the receiver's settings.
+    """
+    pairs = {}
+    for name, proximity, d_rx in users:
+        pairs[name] = load_latents("synthetic", **{**options, "proximity": proximity, "d_rx": d_rx})
+    ref = next(iter(pairs.values()))
+    for name, pair in pairs.items():
+        for split, base in ((pair.train, ref.train), (pair.test, ref.test)):
+            same_labels = torch.equal(split.labels, base.labels)
+            gap = float(torch.linalg.vector_norm(split.tx - base.tx) / torch.linalg.vector_norm(base.tx))
+            if not same_labels or gap > 1e-2:
+                raise ValueError(
+                    f"synthetic user {name!r} does not see the same samples as {next(iter(pairs))!r} "
+                    f"(labels equal: {same_labels}, relative transmitter-view gap {gap:.3g}); use fewer samples per split "
+                    "(at most 8192) or the same d_rx"
+                )
+    return UserPool(
+        "synthetic", ref.dataset, ref.tx_encoder, ref.train.tx, ref.test.tx, ref.train.labels, ref.test.labels,
+        {name: (p.train.rx, p.test.rx) for name, p in pairs.items()}, {name: prox for name, prox, _ in users},
+    )  # fmt: skip
+
+
+def pool_of(run: FederatedRun) -> UserPool:
+    """The run's user pool (loaded once per process)."""
+
+    def load() -> UserPool:
+        if run.latents == "synthetic":
+            return synthetic_pool(json.loads(run.latents_options) if run.latents_options else SYNTHETIC_OPTIONS, run.synthetic_users())
+        pool = run.pool_settings()
+        users = dict.fromkeys((*pool["users"], *(u for g in (*pool["homogeneous"], *pool["heterogeneous"]) for u in g)))
+        options = {"dataset": run.dataset or "cifar10"} if run.latents == "timm" else {}
+        return encoder_pool(run.latents, pool["ap_encoder"], users, **options)
+
+    return cached_latents(("federated",) + run.pool_key()[:7], load)
+
+
+def user_groups(run: FederatedRun) -> list[tuple[str, ...]]:
+    """The user sets fitted together by a run: ``"all"`` (the pool's users), ``"homogeneous"``,
+    ``"heterogeneous"`` or ``"single"`` (each user of the heterogeneity sets alone)."""
+    pool = run.pool_settings()
+    if run.user_set == "all":
+        return [pool["users"]]
+    if run.user_set in ("homogeneous", "heterogeneous"):
+        return [tuple(g) for g in pool[run.user_set]]
+    return [(u,) for u in dict.fromkeys(u for g in (*pool["homogeneous"], *pool["heterogeneous"]) for u in g)]
+
+
+_CHANNELS = LastUsed(16)
+_PILOTS = LastUsed(16)
+
+
+def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
+    """``(K, N, N)`` channels of ``users``: one draw per user identity of the pool (from the seed's
+    ``channel`` stream), so a user keeps its channel in every user set."""
+    names = pool_of(run).names
+
+    def draw() -> torch.Tensor:
+        generator = stream_generator("channel", run.seed)
+        return rayleigh_channel(run.n_antennas, run.n_antennas, generator=generator, batch=len(names), channel_variance=run.channel_variance)
+
+    channels = _CHANNELS.get((run.pool_key(), run.seed, run.n_antennas), draw)
+    return channels[[names.index(u) for u in users]]
+
+
+def shared_pilots(run: FederatedRun) -> torch.Tensor:
+    """Global indices of the shared pilots: ``pilot_fraction`` of each class, at random (all if 1)."""
+    pool = pool_of(run)
+
+    def select() -> torch.Tensor:
+        if run.pilot_fraction >= 1.0:
+            return torch.arange(pool.ap_train.shape[0])
+        smallest = int(torch.bincount(pool.train_labels).min())
+        per_class = max(2, round(run.pilot_fraction * smallest))
+        split = LatentSplit(pool.ap_train, pool.ap_train[:, :1], pool.train_labels)
+        return select_pilots(split, per_class, method=run.pilot_method, seed=run.seed)
+
+    return _PILOTS.get((run.pool_key(), run.seed, run.pilot_fraction), select)
+
+
+def check_federated_runs(runs: list[FederatedRun]) -> None:
+    """Raise ``ValueError`` if T N exceeds the AP's complex latent size ceil(d_AP/2)."""
+    for key in {r.pool_key() for r in runs}:
+        members = [r for r in runs if r.pool_key() == key]
+        d_ap = pool_of(members[0]).d_ap
+        too_big = sorted({(r.channel_uses, r.n_antennas) for r in members if r.channel_uses * r.n_antennas > complex_dim(d_ap)})
+        if too_big:
+            raise ValueError(f"channel_uses x n_antennas {too_big} exceed the AP's complex latent size ceil(d_AP/2) = {complex_dim(d_ap)} ({members[0].latents})")
+
+
+def _linear_cka(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Linear centred kernel alignment of two ``(n, d)`` latents (1 = same up to rotation and scale)."""
+    a, b = a.to(torch.float64), b.to(torch.float64)
+    a, b = a - a.mean(0), b - b.mean(0)
+    return float(torch.linalg.matrix_norm(a.T @ b) ** 2 / (torch.linalg.matrix_norm(a.T @ a) * torch.linalg.matrix_norm(b.T @ b)))
+
+
+def _precoder_power(model) -> float:
+    """Energy per transmitted latent (per link for multi-link) of the precoder actually used:
+    ||Z||_F^2 for the federated variants (whitened inputs), a^2 K for the baselines."""
+    if isinstance(model, FederatedFeatureBaseline):
+        return float(model.precoder_.abs().square().sum()) / model.n_streams * model.n_features_
+    z = model.precoder_.reshape(-1, *model.precoder_.shape[-2:])
+    return float(z.abs().square().sum((-2, -1)).mean())
+
+
+def _model(run: FederatedRun, channels: torch.Tensor, context: RunContext):
+    link = dict(snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, channel_uses=run.channel_uses)
+    entry = get_method("federated", run.method)
+    if entry.estimator is FederatedFeatureBaseline:
+        return entry.create(channels=channels, processing=run.baseline_processing, seed=run.seed, **link)
+    return entry.create(channels=channels, rho=run.rho, rounds=run.rounds, executor=context.protocol_executor, scheduler=context.protocol_scheduler, processing=run.processing, **link)
+
+
+def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
+    """Fit and evaluate one run (groups have one run: nothing is batched); one row per user."""
+    (run,), (identifier,) = runs, run_ids
+    pool = pool_of(run)
+    idx = shared_pilots(run)
+    protocol = run.method not in ("first-k", "top-k")
+    rows = []
+    for group_index, group in enumerate(user_groups(run)):
+        model = _model(run, user_channels(run, group), context)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # few pilots: whitening shrinkage, recorded as n_pilots
+            model.fit(pool.ap_train[idx], [pool.users[u][0][idx] for u in group])
+            estimates = model.transmit(pool.ap_test, generator=stream_generator("test-noise", run.seed))
+        seconds = time.perf_counter() - start
+        k = len(group)
+        links = k if run.method == "multi-link" else 1
+        similarity = None
+        if k > 1:
+            pairs = [(a, b) for i, a in enumerate(group) for b in group[i + 1 :]]
+            similarity = sum(_linear_cka(pool.users[a][0], pool.users[b][0]) for a, b in pairs) / len(pairs)
+        for u, (name, y_hat) in enumerate(zip(group, estimates)):
+            head = classifier(("federated", run.pool_key()[:7], name), pool.users[name][0], pool.train_labels, run.seed)
+            test = pool.users[name][1]
+            error = mse(y_hat, test)
+            row = {
+                **provenance("federated", "cpu"),
+                "snr_convention": run.snr_convention, "channel_variance": run.channel_variance, "power": run.power,
+                "rounds": run.rounds, "rho": run.rho, "pilot_method": run.pilot_method,
+                "dataset": pool.dataset, "latents": run.latents, "experiment": run.experiment, "method": run.method,
+                "seed": run.seed, "user_set": run.user_set, "user_group": group_index, "users": ",".join(group), "user": u,
+                "n_users": k, "tx_encoder": pool.ap_encoder, "rx_encoder": name, "proximity": pool.proximity[name],
+                "set_similarity": similarity, "d_tx": pool.d_ap, "d_rx": test.shape[1], "snr_db": run.snr_db,
+                "noise_variance": model.noise_variance(), "channel_uses": run.channel_uses, "n_tx": run.n_antennas,
+                "n_rx": run.n_antennas, "compression_factor": model.compression_factor(pool.d_ap), "links": links,
+                "total_channel_uses": links * run.channel_uses, "total_power": links * run.power,
+                "pilot_fraction": run.pilot_fraction, "n_pilots": int(idx.numel()),
+                "processing": run.processing if protocol else run.baseline_processing,
+                "accuracy": accuracy(head, y_hat, pool.test_labels), "clean_accuracy": accuracy(head, test, pool.test_labels),
+                "mse": error, "nmse": error / float(test.to(torch.float64).var(0).mean()),
+                "bytes_uplink": int(model.bytes_uplink_), "bytes_downlink": int(model.bytes_downlink_),
+                "training_channel_uses": int(model.channel_uses_), "precoder_power": _precoder_power(model),
+                "final_primal_residual": model.history_["primal_residual"][-1] if hasattr(model, "history_") else None,
+                "fit_seconds": seconds,
+            }  # fmt: skip
+            rows.append({**row, **{k: v for k, v in asdict(run).items() if k not in row}, "run_id": identifier})
+    return rows
+
+
+def run_kind() -> RunKind:
+    """The ``federated`` run kind (CPU: one protocol per run)."""
+    return RunKind(
+        "federated", "federated", FederatedRun, run_federated_group, check_federated_runs, lambda run: (),
+        devices=("cpu",),
+        sort_columns=("experiment", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "seed", "user_group", "user"),
+    )  # fmt: skip

@@ -1,0 +1,275 @@
+"""Interference-game runs: one :class:`GameRun` is one network setting, one method and one seed
+(rows: one per secondary pair and instance; one per instance for the ``convergence`` experiment).
+
+``semalign run game key=value ...`` sweeps any field, and the game study (``semalign reproduce
+game``) is a named grid of them. Runs that differ only in the seed are designed as one batch of
+games by one :class:`~semalign.multiuser.SemanticInterferenceGame` (every seed's pilots and channels
+come from that seed, so a run's rows do not depend on its batch); ``async`` schedules, whose random
+wake-ups are drawn per batch, run alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass
+
+import torch
+
+from semalign._checks import check_choice, check_positive_int
+from semalign._vocabulary import SCHEDULES
+from semalign.experiments.engine import RunContext, RunKind
+from semalign.experiments.runs.common import cached_latents, canonical_options, classifier, provenance
+from semalign.latents import LatentPair, load_latents
+from semalign.link.noise import check_snr_convention
+from semalign.methods import method_names
+from semalign.multiuser.conditions import local_rate
+from semalign.multiuser.eigenmode_game import EigenmodeGame
+from semalign.multiuser.semantic_game import SemanticInterferenceGame
+from semalign.tasks import accuracy, mse
+
+#: Default secondary pairs from the digits zoo: (transmitter encoder, receiver encoder).
+DIGITS_PAIRS = (("mlp64", "cnn128"), ("cnn48-tanh", "mlp96-gelu"), ("mlp96-gelu", "mlp64"))
+#: Synthetic pairs: one per default digits pair, each with its own agents (seeds 1000, 1001, ...).
+SYNTHETIC_OPTIONS = {"n_train": 2000, "n_test": 600, "d_tx": 64, "d_rx": 96}
+#: Methods that make sense with each primary-user protection (the centralized reference handles
+#: power budgets and null shaping only; a global budget for the full-MIMO game nests a price search
+#: around whole solves of an eigendecomposition-based game, too slow for a default study).
+PU_METHODS = {
+    "individual": ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "orthogonal"),
+    "global": ("game-fixed-eigenmode", "ignore-interference", "orthogonal"),
+    "null": ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "centralized", "orthogonal"),
+}
+
+
+@dataclass(frozen=True)
+class GameRun:
+    """One interference-game configuration (the study's secondary pairs, N x N antennas).
+
+    Attributes:
+        experiment: the label of the study part (``compression``, ``cross-gain``, ``pu-limit``,
+            ``convergence``; ``game`` for a sweep). ``convergence`` runs record one row per instance
+            (convergence diagnostics, no accuracy).
+        latents: ``digits`` (zoo pairs) or ``synthetic`` (synthetic pairs, one per digits pair).
+        pairs: the digits pairs as ``tx:rx,tx:rx,...`` (default: three zoo pairs); with synthetic
+            latents, one synthetic pair per entry.
+        latents_options: the synthetic pairs' data settings as a JSON object (default
+            :data:`SYNTHETIC_OPTIONS`).
+        method: ``game-fixed-eigenmode``, ``game-full-mimo``, ``ignore-interference``,
+            ``centralized`` or ``orthogonal``.
+        n_antennas, channel_uses: N = N_t = N_r and T channel uses per latent.
+        snr_db: SNR in dB under ``snr_convention``; cross_gain_db: power gain of every cross channel.
+        pu_protection: ``none`` (no primary user), ``individual`` or ``global`` budgets (need
+            ``pu_limit_db``, dB above the primary receiver's noise) or ``null`` shaping; one primary
+            user with one antenna whenever it is not ``none``.
+        schedule: ``jacobi``, ``gauss-seidel`` or ``async`` (the games' and the centralized start's);
+            seed: channels, pilots, classifiers; draws: channel draws per seed.
+        tolerance, max_iterations: the games' convergence tolerance and update cap.
+    """
+
+    latents: str = "digits"
+    pairs: str | None = None
+    latents_options: str | None = None
+    method: str = "game-fixed-eigenmode"
+    n_antennas: int = 2
+    channel_uses: int = 2
+    snr_db: float = 20.0
+    cross_gain_db: float = -10.0
+    pu_protection: str = "none"
+    pu_limit_db: float | None = None
+    schedule: str = "gauss-seidel"
+    seed: int = 27
+    draws: int = 1
+    snr_convention: str = "total"
+    channel_variance: float = 1.0
+    power: float = 1.0
+    pilots_per_class: int = 100
+    tolerance: float = 1e-8
+    max_iterations: int = 200
+    experiment: str = "game"
+
+    def __post_init__(self) -> None:
+        check_choice("latents", self.latents, ("digits", "synthetic"))
+        check_choice("method", self.method, method_names("game"))
+        check_choice("pu_protection", self.pu_protection, ("none", *PU_METHODS))
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_snr_convention(self.snr_convention)
+        for name in ("n_antennas", "channel_uses", "pilots_per_class", "max_iterations", "draws"):
+            check_positive_int(name, getattr(self, name))
+        if self.pairs is not None:
+            digits_pairs(self.pairs)  # checks the spelling
+        if self.latents_options is not None:
+            object.__setattr__(self, "latents_options", canonical_options(self.latents_options))
+        if self.pu_protection in ("individual", "global") and self.pu_limit_db is None:
+            raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limit_db (dB above the primary receiver's noise)")
+        if self.pu_protection in ("none", "null"):  # no budget: the limit is ignored, so one run
+            object.__setattr__(self, "pu_limit_db", None)
+        if self.pu_protection != "none" and self.method not in PU_METHODS[self.pu_protection]:
+            raise ValueError(f"method {self.method!r} does not support pu_protection={self.pu_protection!r}; expected one of {', '.join(PU_METHODS[self.pu_protection])}")
+        if self.method in ("ignore-interference", "orthogonal"):  # no game is solved: one run
+            object.__setattr__(self, "schedule", GameRun.__dataclass_fields__["schedule"].default)
+
+
+def digits_pairs(spec: str | None) -> tuple[tuple[str, str], ...]:
+    """``"tx:rx,tx:rx"`` -> pairs of encoder names (``None``: :data:`DIGITS_PAIRS`)."""
+    if spec is None:
+        return DIGITS_PAIRS
+    pairs = tuple(tuple(item.split(":")) for item in spec.split(","))
+    if len(pairs) < 2 or any(len(p) != 2 or not all(p) for p in pairs):
+        raise ValueError(f"pairs={spec!r}: expected at least two transmitter:receiver encoder pairs, e.g. mlp64:cnn128,cnn48-tanh:mlp96-gelu")
+    return pairs
+
+
+def load_pairs(latents: str, pairs: str | None = None, options: str | None = None) -> list[LatentPair]:
+    """The secondary pairs' latents (loaded once per process); ``options``: the synthetic pairs'
+    data settings (JSON)."""
+
+    def load() -> list[LatentPair]:
+        specs = digits_pairs(pairs)
+        if latents == "digits":
+            return [load_latents("digits", tx=tx, rx=rx) for tx, rx in specs]
+        settings = json.loads(options) if options else SYNTHETIC_OPTIONS
+        return [load_latents("synthetic", seed=1000 + i, **settings) for i in range(len(specs))]
+
+    return cached_latents(("game", latents, pairs, options), load)
+
+
+def check_game_runs(runs: list[GameRun]) -> None:
+    """Nothing to check beyond each run's own validation (every setting fits the pairs)."""
+
+
+def _game(runs: list[GameRun]) -> SemanticInterferenceGame:
+    first = runs[0]
+    return SemanticInterferenceGame(
+        n_antennas=first.n_antennas, channel_uses=first.channel_uses, snr_db=first.snr_db, snr_convention=first.snr_convention,
+        channel_variance=first.channel_variance, power=first.power, cross_gain_db=first.cross_gain_db,
+        primary_users=0 if first.pu_protection == "none" else 1, pu_limit_db=first.pu_limit_db, pu_protection=first.pu_protection,
+        pilots_per_class=first.pilots_per_class, seeds=tuple(r.seed for r in runs), draws=first.draws,
+        method=first.method, schedule=first.schedule, tol=first.tolerance, max_iter=first.max_iterations,
+    )  # fmt: skip
+
+
+def run_game_group(runs: list[GameRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
+    """Design the runs (one setting, several seeds) as one batch of games; their rows."""
+    first = runs[0]
+    pairs = load_pairs(first.latents, first.pairs, first.latents_options)
+    threads = torch.get_num_threads()
+    # The games are many small batched linear-algebra calls: one thread avoids the intra-op
+    # threading overhead that dominates them (several times faster on a 2-core machine).
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # non-convergence is recorded per row
+            game = _game(runs).fit(pairs)
+        seconds = time.perf_counter() - start
+        rows = _convergence_rows(game, first, seconds) if first.experiment == "convergence" else _pair_rows(game, first, pairs, seconds)
+    finally:
+        torch.set_num_threads(threads)
+    common = {
+        **provenance("game", "cpu"), "dataset": pairs[0].dataset, "n_pairs": len(pairs), "snr_db": first.snr_db,
+        "snr_convention": first.snr_convention, "channel_variance": first.channel_variance, "power": first.power,
+        "n_tx": first.n_antennas, "n_rx": first.n_antennas, "pilots_per_class": first.pilots_per_class, "pilot_method": "random",
+        "tolerance": first.tolerance, "max_iterations": first.max_iterations, "experiment": first.experiment, "method": first.method,
+        "channel_uses": first.channel_uses, "cross_gain_db": first.cross_gain_db, "noise_variance": game.noise_variance_,
+        "pu_protection": first.pu_protection,
+    }  # fmt: skip
+    by_seed = {run.seed: (run, run_id) for run, run_id in zip(runs, run_ids, strict=True)}
+    out = []
+    for row in rows:
+        run, identifier = by_seed[row["seed"]]
+        row = {**common, **row}
+        settings = {k: v for k, v in asdict(run).items() if k not in row or row[k] is None}
+        out.append({**row, **settings, "run_id": identifier})
+    return out
+
+
+def _pair_rows(game: SemanticInterferenceGame, run: GameRun, pairs: list[LatentPair], seconds: float) -> list[dict]:
+    design, conditions = game.design_, game.check_conditions()
+    n_test = len(pairs[0].test)
+    generators, orders = game.instance_orders(n_test)
+    xs = [torch.stack([pair.test.tx[orders[b][q]] for b in range(len(orders))]) for q, pair in enumerate(pairs)]
+    estimates = game.transmit(xs, generator=generators)
+    if len(orders) == 1:
+        estimates = [e.unsqueeze(0) for e in estimates]
+    limit = game.pu_limit()
+    is_game = run.method.startswith("game-")
+    rows = []
+    for b, (seed, _) in enumerate(game.instances()):
+        pu_total = design.pu_interference[b].sum(-1) if game.primary_users else None  # (J,)
+        pu_interference = float(pu_total.max()) if pu_total is not None and pu_total.numel() else None
+        for q, pair in enumerate(pairs):
+            head = classifier(("game", run.latents, run.pairs, run.latents_options, q), pair.train.rx, pair.train.labels, seed)
+            y_hat, order, test, pilots = estimates[q][b], orders[b][q], pair.test, game.pilots_[seed][q]
+            rows.append(
+                {
+                    "schedule": run.schedule if is_game else None,
+                    "seed": seed,
+                    "pair": q,
+                    "tx_encoder": pair.tx_encoder,
+                    "rx_encoder": pair.rx_encoder,
+                    "d_tx": pair.d_tx,
+                    "d_rx": pair.d_rx,
+                    "compression_factor": game.compression_factor(q),
+                    "n_pilots": pilots.n_pilots,
+                    "accuracy": accuracy(head, y_hat, test.labels[order]),
+                    "clean_accuracy": accuracy(head, test.rx, test.labels),
+                    "mse": mse(y_hat, test.rx[order]),
+                    "model_mse": float(design.mse[b, q]) / pair.d_rx,
+                    "residual_mse": pilots.residual_mse / pair.d_rx,
+                    "nmse": float(design.mse[b, q]) / pilots.total_energy,
+                    "converged": bool(design.converged[b]),
+                    "iterations": int(design.iterations[b]),
+                    "best_response_gap": float(design.best_response_gap[b, q]) if is_game else None,
+                    "full_mimo_gap": float(design.full_mimo_gap[b, q]) if is_game else None,
+                    "condition_holds": bool(conditions.holds[b]) if conditions.applicable else None,
+                    "c1": float(conditions.c1[b]),
+                    "c2": float(conditions.c2[b]),
+                    "classical_condition": float(conditions.classical[b]),
+                    "pu_limit_db": run.pu_limit_db,
+                    "pu_interference": pu_interference,
+                    "pu_limit": limit,
+                    "pair_pu_interference": float(design.pu_interference[b, :, q].sum()) if game.primary_users else None,
+                    "fit_seconds": seconds / game.network_.n_instances,
+                }
+            )
+    return rows
+
+
+def _convergence_rows(game: SemanticInterferenceGame, run: GameRun, seconds: float) -> list[dict]:
+    equilibrium, conditions = game.design_, game.check_conditions()
+    rate = None
+    if run.method == "game-fixed-eigenmode":
+        reduced = EigenmodeGame.from_network(game.network_)
+        powers = (reduced.tx_modes.mH @ equilibrium.precoders @ reduced.semantic_modes.mH).diagonal(dim1=-2, dim2=-1).abs().square()
+        rate = local_rate(reduced, powers)
+    return [
+        {
+            "schedule": run.schedule,
+            "seed": seed,
+            "draw": draw,
+            "pair": None,
+            "converged": bool(equilibrium.converged[b]),
+            "iterations": int(equilibrium.iterations[b]),
+            "final_residual": float(equilibrium.residuals[-1, b]),
+            "best_response_gap": float(equilibrium.best_response_gap[b].max()),
+            "condition_holds": bool(conditions.holds[b]),
+            "c1": float(conditions.c1[b]),
+            "c2": float(conditions.c2[b]),
+            "classical_condition": float(conditions.classical[b]),
+            "local_rate": None if rate is None else float(rate[b]),
+            "mse_sum": float(equilibrium.mse[b].sum()),
+            "fit_seconds": seconds / game.network_.n_instances,
+        }
+        for b, (seed, draw) in enumerate(game.instances())
+    ]
+
+
+def run_kind() -> RunKind:
+    """The ``game`` run kind (CPU: the games are small complex128 eigenproblems)."""
+    return RunKind(
+        "game", "game", GameRun, run_game_group, check_game_runs, lambda run: ("seed",),
+        devices=("cpu",), alone=lambda run: run.schedule == "async",
+        sort_columns=("experiment", "method", "pu_protection", "channel_uses", "cross_gain_db", "pu_limit_db", "schedule", "seed", "draw", "pair"),
+    )  # fmt: skip

@@ -1,0 +1,302 @@
+"""Single-link runs: one :class:`LinkRun` is one fitted and evaluated configuration of one method.
+
+``semalign run link key=value ...`` sweeps any of its fields, and the single-link study
+(``semalign reproduce mimo``) is a named grid of them. Runs that differ only in what their method can
+batch (the SNR; the neural sparsity weight too) share a channel, pilots and shapes, so
+:func:`run_link_group` fits them as one batched solver call.
+
+Every method of a seed sees the same channel (:func:`~semalign.link.channel.channel_for_seed`), the
+same pilots and the same test-noise stream (the ``test-noise`` stream of the seed); accuracy and
+MSE are computed on the same estimates ŷ, by the receiver's classifier trained on its clean latents.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from semalign._checks import check_choice, check_positive_int
+from semalign._seeds import stream_generator
+from semalign._vocabulary import AWARENESS, PROCESSING
+from semalign.experiments.engine import RunContext, RunKind
+from semalign.experiments.runs.common import LastUsed, cached_latents, canonical_options, classifier, provenance
+from semalign.latents import LatentPair, load_latents, select_pilots
+from semalign.link.channel import channel_for_seed
+from semalign.link.noise import check_snr_convention
+from semalign.link.packing import complex_dim
+from semalign.methods import get_method, method_names
+from semalign.tasks import accuracy, mse
+from semalign.transceivers.linear_admm import gram_statistics
+
+#: Fields naming where the latents come from (passed to :func:`~semalign.latents.load_latents`).
+LATENT_FIELDS = ("tx", "rx", "dataset", "path")
+
+
+@dataclass(frozen=True)
+class LinkRun:
+    """One single-link configuration (square N x N MIMO channel, one channel use per latent).
+
+    Attributes:
+        experiment: the label of the study part the run belongs to (``compression``, ``snr``,
+            ``flops`` in the single-link study; ``link`` for a sweep); recorded in the rows.
+        latents: latent source: ``digits`` (default), ``synthetic``, ``timm``, ``file`` or a file path.
+        tx, rx: encoder names (digits zoo or timm models; default: the source's default pair).
+        dataset: data set of the ``timm`` source (e.g. ``cifar10``). path: file of the ``file`` source.
+        latents_options: further keyword arguments of the source's loader as a JSON object, e.g.
+            ``{"n_train": 600, "d_tx": 24}`` for ``synthetic`` latents.
+        method: a registered single-link method (``linear-admm``, ``neural``, ``first-k``, ``top-k``,
+            ``eigen-k``) or ``clean`` (the receiver's classifier on clean latents: the ceiling; its
+            link settings are reset to the defaults, since it uses none).
+        awareness: ``aware`` (perfect CSI when fitting) or ``unaware``.
+        n_antennas: N = N_t = N_r, at most ceil(d_tx / 2).
+        pilots_per_class: semantic pilots per class (0: every training sample).
+        snr_db: SNR in dB under ``snr_convention`` (``total`` or ``per-antenna``).
+        seed: seed of the channel, pilots, classifier and test noise.
+        lam: neural sparsity weight.
+        channel_variance: variance v of each channel entry; power: energy per latent vector.
+        rho, iterations, processing: linear ADMM settings. neural_*: neural training settings.
+            A method's run keeps the defaults of the settings it does not use (``lam`` and
+            ``neural_*`` but for ``neural``, ``rho``, ``iterations``, ``processing`` but for
+            ``linear-admm``), so sweeping them does not store one run several times.
+        pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
+    """
+
+    latents: str = "digits"
+    tx: str | None = None
+    rx: str | None = None
+    dataset: str | None = None
+    path: str | None = None
+    latents_options: str | None = None
+    method: str = "linear-admm"
+    awareness: str = "aware"
+    n_antennas: int = 4
+    pilots_per_class: int = 100
+    snr_db: float = 20.0
+    seed: int = 27
+    lam: float = 0.0
+    snr_convention: str = "total"
+    channel_variance: float = 1.0
+    power: float = 1.0
+    rho: float = 100.0
+    iterations: int = 20
+    processing: str = "widely-linear"
+    pilot_method: str = "random"
+    pilot_grouping: str = "label"
+    neural_epochs: int = 100
+    neural_lr: float = 1e-2
+    neural_batch_size: int = 256
+    neural_validation_fraction: float = 0.1
+    experiment: str = "link"
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, (*method_names("single-link"), "clean"))
+        check_choice("awareness", self.awareness, AWARENESS)
+        check_choice("processing", self.processing, PROCESSING)
+        check_snr_convention(self.snr_convention)
+        check_positive_int("n_antennas", self.n_antennas)
+        if self.pilots_per_class < 0:
+            raise ValueError(f"pilots_per_class must be >= 0 (0: every training sample), got {self.pilots_per_class}")
+        if not self.lam >= 0 or self.lam == float("inf"):
+            raise ValueError(f"lam must be a finite number >= 0, got {self.lam!r}")
+        if not self.channel_variance > 0:
+            raise ValueError(f"channel_variance must be > 0, got {self.channel_variance!r}")
+        if not self.power > 0:
+            raise ValueError(f"power must be > 0, got {self.power!r}")
+        if self.latents_options is not None:
+            object.__setattr__(self, "latents_options", canonical_options(self.latents_options))
+        # Settings a method ignores take their defaults, so a sweep over them does not store the
+        # same run twice.
+        for name in self.ignored_settings():
+            object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
+
+    def ignored_settings(self) -> tuple[str, ...]:
+        """The settings the run's method does not use: ``lam`` and ``neural_*`` are the neural
+        model's, ``rho``, ``iterations`` and ``processing`` linear ADMM's; the clean ceiling uses no
+        link at all."""
+        ignored = []
+        if self.method != "neural":
+            ignored += ["lam", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction"]
+        if self.method != "linear-admm":
+            ignored += ["rho", "iterations", "processing"]
+        if self.method == "clean":
+            ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db"]
+        return tuple(ignored)
+
+    def latent_options(self) -> dict:
+        """Keyword arguments of :func:`~semalign.latents.load_latents` besides the source."""
+        options = json.loads(self.latents_options) if self.latents_options else {}
+        return {**options, **{name: getattr(self, name) for name in LATENT_FIELDS if getattr(self, name) is not None}}
+
+    def latents_key(self) -> tuple:
+        return (self.latents, tuple(sorted(self.latent_options().items())))
+
+
+def latents_of(run: LinkRun) -> LatentPair:
+    """The run's latent pair (loaded once per process)."""
+    return cached_latents(run.latents_key(), lambda: load_latents(run.latents, **run.latent_options()))
+
+
+def check_link_runs(runs: list[LinkRun]) -> None:
+    """Check every run against its latents' size before anything runs.
+
+    Raises:
+        ValueError: an antenna count above ceil(d_tx / 2) (naming the offending values), a pilot
+            budget a class cannot fill, or a latent source that cannot be loaded.
+    """
+    by_source: dict[tuple, list[LinkRun]] = {}
+    for run in runs:
+        by_source.setdefault(run.latents_key(), []).append(run)
+    for (source, _), members in by_source.items():
+        pair = latents_of(members[0])
+        m = complex_dim(pair.d_tx)
+        too_big = sorted({r.n_antennas for r in members if r.n_antennas > m and r.method != "clean"})
+        if too_big:
+            raise ValueError(f"n_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); expected at most {m}")
+        # Pilots are selected now (cheap, and deterministic): a budget a class cannot fill fails here.
+        for run in dict.fromkeys(replace(r, experiment="", method="linear-admm", awareness="aware", n_antennas=1, snr_db=0.0) for r in members if r.method != "clean"):
+            _pilots(run, pair)
+
+
+def latents_version(run: LinkRun) -> str:
+    """Fingerprint of the latents a run reads, for its run id: when the ``timm`` caches were
+    written (a re-extraction changes it), or a latent file's size and modification time; empty for
+    the built-in sources, which are versioned with the package."""
+    if run.latents == "timm":
+        from semalign.latents.cache import PAPER_RX, PAPER_TX, cached_metadata
+
+        dataset = run.dataset or "cifar10"
+        stamps = [cached_metadata(dataset, model, split).get("created", "missing") for model in (run.tx or PAPER_TX, run.rx or PAPER_RX) for split in ("train", "test")]
+        return "timm:" + ",".join(stamps)
+    path = Path(run.path or run.latents)
+    if run.latents not in ("digits", "synthetic") and path.is_file():
+        stat = path.stat()
+        return f"file:{stat.st_size}:{stat.st_mtime_ns}"
+    return ""
+
+
+# Gram statistics of a pilot set are shared by every antenna count and SNR of its seed.
+_STATISTICS = LastUsed(8)
+
+
+def _pilots(run: LinkRun, pair: LatentPair) -> torch.Tensor:
+    return select_pilots(pair.train, run.pilots_per_class or None, method=run.pilot_method, grouping=run.pilot_grouping, seed=run.seed)
+
+
+def _transceiver(run: LinkRun, channel: torch.Tensor, snrs: list[float], lams: list[float] | None, device: str):
+    """The transceiver of ``run.method`` for a batch of configurations ``channel`` ``(b, N, N)``."""
+    common = dict(
+        snr_db=torch.as_tensor(snrs, dtype=torch.float64), power=run.power, snr_convention=run.snr_convention,
+        channel_variance=run.channel_variance, awareness=run.awareness, seed=run.seed, device=device,
+    )  # fmt: skip
+    extra = {}
+    if run.method == "linear-admm":
+        extra = dict(rho=run.rho, iterations=run.iterations, processing=run.processing)
+    elif run.method == "neural":
+        extra = dict(
+            epochs=run.neural_epochs, lr=run.neural_lr, batch_size=run.neural_batch_size,
+            validation_fraction=run.neural_validation_fraction, lam=list(lams),
+        )  # fmt: skip
+    return get_method("single-link", run.method).create(channel=channel, **common, **extra)
+
+
+def run_link_group(runs: list[LinkRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
+    """Fit and evaluate runs that differ only in what their method batches, as one batched call.
+
+    Args:
+        runs: the group's runs (all other fields equal).
+        run_ids: the id of each run, recorded in its row.
+        context: where the solvers run.
+
+    Returns:
+        one row per run, in order: the measured columns, the run's settings, ``setting`` and ``run_id``.
+    """
+    first, device = runs[0], context.device
+    pair = latents_of(first)
+    test = pair.test
+    head = classifier((first.latents_key(), "rx"), pair.train.rx, pair.train.labels, first.seed, device)
+    base = {
+        **provenance("single-link", device),
+        "experiment": first.experiment, "method": first.method, "seed": first.seed,
+        "awareness": first.awareness if first.method != "clean" else "none",
+        "dataset": pair.dataset, "tx_encoder": pair.tx_encoder, "rx_encoder": pair.rx_encoder, "d_tx": pair.d_tx, "d_rx": pair.d_rx,
+        "snr_convention": first.snr_convention, "channel_variance": first.channel_variance, "power": first.power,
+        "pilot_method": first.pilot_method, "pilot_grouping": first.pilot_grouping,
+    }  # fmt: skip
+    if first.method == "clean":
+        rows = [{**base, "accuracy": accuracy(head, test.rx, test.labels), "mse": 0.0}] * len(runs)
+    else:
+        rows = _fit_and_evaluate(runs, pair, head, base, device)
+    out = []
+    for run, identifier, row in zip(runs, run_ids, rows, strict=True):
+        skip = {*row, *LATENT_FIELDS, "latents_options", *run.ignored_settings()}
+        settings = {k: v for k, v in asdict(run).items() if k not in skip}
+        out.append({**row, **settings, "run_id": identifier})
+    return out
+
+
+def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, device: str) -> list[dict]:
+    first, test = runs[0], pair.test
+    idx = _pilots(first, pair)
+    x, y = pair.train.tx[idx].to(device), pair.train.rx[idx].to(device)
+    n = first.n_antennas
+    h = channel_for_seed(first.seed, n, n, channel_variance=first.channel_variance, device=device)
+    snrs = [run.snr_db for run in runs]
+    neural, linear = first.method == "neural", first.method == "linear-admm"
+    lams = [run.lam for run in runs] if neural else None
+    model = _transceiver(first, h.unsqueeze(0).expand(len(runs), n, n), snrs, lams, device)
+    start = time.perf_counter()
+    if linear:
+        key = (first.latents_key(), first.seed, first.pilots_per_class, first.pilot_method, first.pilot_grouping, model.domain, str(device))
+        model.fit_statistics(_STATISTICS.get(key, lambda: gram_statistics(x, y, model.domain)))
+    else:
+        model.fit(x, y)
+    fit_seconds = time.perf_counter() - start
+    # The test noise is drawn on the CPU and moved: every device sees the same noise for a seed.
+    y_hat = model.transmit(test.tx.to(device), generator=stream_generator("test-noise", first.seed))
+    flops = model.inference_flops() if hasattr(model, "inference_flops") else None
+    rows = []
+    for i, snr in enumerate(snrs):
+        rows.append(
+            {
+                **base,
+                "snr_db": float(snr),
+                "channel_uses": int(model.link_.channel_uses),
+                "n_tx": n,
+                "n_rx": n,
+                "compression_factor": model.compression_factor(pair.d_tx),
+                "pilots_per_class": first.pilots_per_class or None,
+                "n_pilots": int(idx.numel()),
+                "accuracy": accuracy(head, y_hat[i], test.labels),
+                "mse": mse(y_hat[i], test.rx),
+                "noise_variance": float(model.noise_variance()[i]),
+                "flops": None if flops is None else int(flops[i]),
+                "sparsity": float(model.sparsity_[i]) if neural else None,
+                "lam": lams[i] if neural else None,
+                "iterations": first.iterations if linear else None,
+                "rho": first.rho if linear else None,
+                "processing": first.processing if linear else None,
+                "epochs": int(model.n_epochs_) if neural else None,
+                "best_epoch": int(model.best_epoch_[i]) if neural else None,
+                "learning_rate": first.neural_lr if neural else None,
+                "batch_size": first.neural_batch_size if neural else None,
+                "fit_seconds": fit_seconds / len(runs),
+            }
+        )
+    return rows
+
+
+def _batched_fields(run: LinkRun) -> tuple[str, ...]:
+    return () if run.method == "clean" else get_method("single-link", run.method).batched
+
+
+def run_kind() -> RunKind:
+    """The ``link`` run kind."""
+    return RunKind(
+        "link", "single-link", LinkRun, run_link_group, check_link_runs, _batched_fields,
+        devices=("cpu", "cuda"), data_version=latents_version,
+        sort_columns=("experiment", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "lam", "seed"),
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""The single-link study of the MIMO paper, as a named grid of link runs: accuracy vs compression
+factor, vs SNR and vs FLOPs.
+
+A :class:`MimoGrid` describes the study; :func:`mimo_runs` expands it into
+:class:`~semalign.experiments.runs.link.LinkRun` runs: for every seed, method and awareness, one
+run per pilot budget and antenna count at one SNR (``compression``), one per SNR at one antenna count
+(``snr``, one batched call), and for linear ADMM and the neural model one per sparsity weight
+(``flops``, one batched call); plus the receiver's ``clean`` ceiling per experiment and seed. The run
+engine executes them (resumable, in parts) and the study draws its figures from the stored rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+import polars as pl
+
+from semalign._checks import check_choice, check_positive_int
+from semalign._vocabulary import AWARENESS, PAPER_SEEDS
+from semalign.experiments.runs.common import canonical_options
+from semalign.experiments.runs.link import LATENT_FIELDS, LinkRun, latents_of
+from semalign.link.noise import check_snr_convention
+from semalign.link.packing import complex_dim
+from semalign.methods import method_names
+
+METHODS = method_names("single-link")
+EXPERIMENTS = ("compression", "snr", "flops")
+#: Methods whose inference cost is compared in the ``flops`` experiment (spec mimo.md §3.4).
+FLOPS_METHODS = ("linear-admm", "neural")
+
+
+@dataclass(frozen=True)
+class MimoGrid:
+    """The study's settings. ``compression_antennas=None`` means powers of two up to the full
+    complex latent size ceil(d_tx/2), which is included. Antennas are square (N_t = N_r = N), one
+    channel use per latent, as in the paper. The ``flops`` experiment fits linear ADMM and the
+    neural model (over the sparsity weights ``flops_lams``, batched) at ``flops_antennas``, aware,
+    at ``compression_snr_db`` with ``flops_pilots`` pilots per class. ``latents_options`` are the
+    source loader's keyword arguments (``tx``, ``rx``, ``dataset``, ``path`` or, for synthetic
+    latents, their sizes)."""
+
+    latents: str = "digits"
+    latents_options: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = PAPER_SEEDS
+    methods: tuple[str, ...] = METHODS
+    awareness: tuple[str, ...] = AWARENESS
+    compression_antennas: tuple[int, ...] | None = None
+    compression_pilots: tuple[int, ...] = (100, 50, 20, 10)
+    compression_snr_db: float = 20.0
+    snr_values: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0, 30.0)
+    snr_antennas: int = 4
+    snr_pilots: int = 100
+    snr_convention: str = "total"
+    channel_variance: float = 1.0
+    power: float = 1.0
+    rho: float = 100.0
+    iterations: int = 20
+    processing: str = "widely-linear"
+    pilot_method: str = "random"
+    pilot_grouping: str = "label"
+    neural_epochs: int = 100
+    neural_lr: float = 1e-2
+    neural_batch_size: int = 256
+    neural_validation_fraction: float = 0.1
+    flops_antennas: tuple[int, ...] = (2, 4)
+    flops_lams: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
+    flops_pilots: int = 100
+
+    def __post_init__(self) -> None:
+        for method in self.methods:
+            check_choice("method", method, METHODS)
+        for aw in self.awareness:
+            check_choice("awareness", aw, AWARENESS)
+        check_snr_convention(self.snr_convention)
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+        for antennas in self.compression_antennas or ():
+            check_positive_int("compression_antennas", antennas)
+        for pilots in self.compression_pilots:
+            check_positive_int("compression_pilots", pilots)
+        check_positive_int("snr_antennas", self.snr_antennas)
+        check_positive_int("snr_pilots", self.snr_pilots)
+        check_positive_int("neural_epochs", self.neural_epochs)
+        check_positive_int("neural_batch_size", self.neural_batch_size)
+        check_positive_int("flops_pilots", self.flops_pilots)
+        for antennas in self.flops_antennas:
+            check_positive_int("flops_antennas", antennas)
+        for lam in self.flops_lams:
+            if not float(lam) >= 0 or lam == float("inf"):
+                raise ValueError(f"flops_lams must be finite numbers >= 0, got {lam!r}")
+
+    def antennas_for(self, d_tx: int) -> tuple[int, ...]:
+        m = complex_dim(d_tx)
+        if self.compression_antennas is not None:
+            too_big = [a for a in self.compression_antennas if a > m]
+            if too_big:
+                raise ValueError(f"compression_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m}")
+            return tuple(self.compression_antennas)
+        powers = [2**k for k in range(m.bit_length()) if 2**k < m]
+        return tuple(powers + [m])
+
+    def settings_hash(self) -> str:
+        """Short hash of everything that changes a row except the swept lists."""
+        fixed = asdict(self)
+        for swept in ("seeds", "methods", "awareness", "compression_antennas", "compression_pilots", "snr_values", "flops_antennas", "flops_lams"):
+            fixed.pop(swept)
+        return hashlib.sha1(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def quick_grid(**overrides) -> MimoGrid:
+    """A few-minute grid: both experiments, every method, two seeds, aware and unaware."""
+    base = MimoGrid(seeds=(27, 42), compression_pilots=(100, 20), snr_values=(-20.0, -10.0, 10.0, 30.0))
+    return replace(base, **overrides)
+
+
+def full_grid(**overrides) -> MimoGrid:
+    """The complete grid: six seeds, four pilot budgets, SNR from -20 to 30 dB."""
+    return replace(MimoGrid(), **overrides)
+
+
+def mimo_runs(grid: MimoGrid) -> list[LinkRun]:
+    """Every run of the study, the clean references first.
+
+    Raises ``ValueError`` if an antenna count exceeds the complex latent size ceil(d_tx/2).
+    """
+    named = {k: v for k, v in grid.latents_options.items() if k in LATENT_FIELDS}
+    others = {k: v for k, v in grid.latents_options.items() if k not in LATENT_FIELDS}
+    base = LinkRun(
+        latents=grid.latents, **named, latents_options=canonical_options(others) if others else None,
+        **{k: getattr(grid, k) for k in ("snr_convention", "channel_variance", "power", "rho", "iterations", "processing", "pilot_method",
+                                        "pilot_grouping", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction")},
+    )  # fmt: skip
+    d_tx = latents_of(base).d_tx
+    m = complex_dim(d_tx)
+    for name, antennas in (("snr_antennas", grid.snr_antennas), *(("flops_antennas", a) for a in grid.flops_antennas)):
+        if antennas > m:
+            raise ValueError(f"{name} {antennas} exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); expected at most {m}")
+    flops_methods = [method for method in grid.methods if method in FLOPS_METHODS]
+    experiments = [exp for exp in EXPERIMENTS if exp != "flops" or flops_methods]
+    runs = [replace(base, experiment=exp, method="clean", seed=seed) for exp in experiments for seed in grid.seeds]
+    for seed in grid.seeds:
+        for method in grid.methods:
+            for awareness in grid.awareness:
+                run = replace(base, method=method, awareness=awareness, seed=seed)
+                for pilots in grid.compression_pilots:
+                    for n in grid.antennas_for(d_tx):
+                        runs.append(replace(run, experiment="compression", pilots_per_class=pilots, n_antennas=n, snr_db=grid.compression_snr_db))
+                runs += [replace(run, experiment="snr", pilots_per_class=grid.snr_pilots, n_antennas=grid.snr_antennas, snr_db=float(s)) for s in grid.snr_values]
+        for method in flops_methods:
+            lams = tuple(grid.flops_lams) if method == "neural" else (0.0,)
+            run = replace(base, experiment="flops", method=method, awareness="aware", seed=seed, pilots_per_class=grid.flops_pilots, snr_db=grid.compression_snr_db)
+            runs += [replace(run, n_antennas=n, lam=float(lam)) for n in grid.flops_antennas for lam in lams]
+    return runs
+
+
+def mimo_summary(results: pl.DataFrame) -> tuple[str, pl.DataFrame]:
+    """The table ``semalign reproduce mimo`` prints: mean accuracy and MSE per experiment, method and awareness."""
+    table = (
+        results.group_by(["experiment", "method", "awareness"])
+        .agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs"))
+        .sort(["experiment", "method", "awareness"])
+    )
+    return "Mean accuracy over seeds (compression: all budgets; snr: all SNRs)", table

@@ -1,0 +1,298 @@
+"""The physical layer of every setting: one :class:`Link` and the one place where y = H s + w is computed.
+
+A link holds the channel(s), the SNR and its convention, the channel variance, the power budget and
+the channel uses per latent. Every method of every setting sends its symbols through
+:meth:`Link.send`, during training (neural models, pilot broadcasts) and at test time.
+
+Two channels, one link. The channel a design *sees* (:attr:`Link.design_channel`, what the
+transmitter and receiver were fitted for) may differ from the channel the symbols *go through*
+(:attr:`Link.channel`): :meth:`Link.design_view` is the link a design is fitted on (``aware``: the
+design channel with the link's noise; ``unaware``: an identity channel without noise), and
+:meth:`Link.send` always uses the true channel unless another one is passed.
+
+Shapes (Sionna's conventions, batch first):
+
+* channels ``(..., n_rx, n_tx)``, one matrix per channel use (the same for all T uses of a latent:
+  quasi-static); the leading axes index configurations (e.g. SNRs fitted at once) or receivers;
+* symbols ``(..., n, T * n_tx)`` complex, use-major (symbols ``t n_tx ... (t + 1) n_tx - 1`` go out at
+  use t), or, in the real *split* layout of widely linear maps, ``(..., n, 2 T n_tx)`` real
+  ``[Re s | Im s]``;
+* received symbols ``(..., n, T * n_rx)`` (split: ``(..., n, 2 T n_rx)``).
+
+Noise (per receive antenna per channel use, w ~ CN(0, sigma^2), sigma^2 from
+:func:`~semalign.link.noise.noise_variance`): one unit-variance draw from the caller's generator,
+scaled by each configuration's sigma. By default the draw is shared by every leading configuration
+(common random numbers: a configuration sees the same noise alone or in any batch);
+``independent_noise=True`` draws separately for every leading index (independent receivers). A link
+whose noise is zero everywhere draws nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from semalign._checks import check_finite, check_positive, check_positive_int
+from semalign.link.mimo import block_diagonal_channel, real_composite
+from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
+from semalign.link.packing import complex_dim
+
+_CHANNEL_DTYPE = torch.complex128  # channels are stored in double precision; sends run in the symbols' precision
+
+
+def as_channel(name: str, value, device) -> torch.Tensor:
+    if isinstance(value, (str, bytes)) or value is None:
+        raise ValueError(f"{name} must be a complex tensor of shape (n_rx, n_tx) or (..., n_rx, n_tx), got {value!r}")
+    try:
+        h = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a complex tensor of shape (n_rx, n_tx) or (..., n_rx, n_tx), got {type(value).__name__}") from None
+    if h.ndim < 2:
+        raise ValueError(f"{name} must have shape (n_rx, n_tx) or (..., n_rx, n_tx), got shape {tuple(h.shape)}")
+    if not (h.is_complex() or h.is_floating_point()):
+        raise ValueError(f"{name} must be a complex (or real floating) tensor, got dtype {h.dtype}")
+    if h.shape[-1] == 0 or h.shape[-2] == 0:
+        raise ValueError(f"{name} has no antennas (shape {tuple(h.shape)}); expected n_rx >= 1 and n_tx >= 1")
+    check_finite(name, h)
+    return h.to(device=device if device is not None else h.device, dtype=_CHANNEL_DTYPE)
+
+
+def as_snr_db(value) -> torch.Tensor:
+    """SNR in dB as a float64 tensor; numbers, sequences and tensors of numbers only (``inf``: noiseless)."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError(f"snr_db must be a number in dB (or inf for no noise), or one number per configuration; got {value!r}")
+    if isinstance(value, Sequence) and any(isinstance(v, (str, bytes, bool)) or v is None for v in value):
+        raise ValueError(f"snr_db must hold numbers in dB, got {value!r}")
+    try:
+        snr = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"snr_db must be a number in dB or one number per configuration, got {value!r}") from None
+    if torch.isnan(snr).any():
+        raise ValueError(f"snr_db must be a number in dB or inf, got {value!r}")
+    return snr.cpu()
+
+
+class Link:
+    """Channel(s), SNR, power and channel uses of a MIMO link, and the one way symbols cross it.
+
+    Args:
+        channel: complex ``(n_rx, n_tx)`` or ``(..., n_rx, n_tx)`` per-use channel(s) H the symbols go
+            through; stored as complex128.
+        snr_db: SNR in dB under ``snr_convention``: a number, or a tensor that broadcasts against the
+            channel's leading shape (e.g. ``(b,)`` for b configurations); ``inf`` means noiseless.
+        power: energy P per latent vector, spread over ``channel_uses`` x ``n_tx`` symbols.
+        snr_convention: ``"total"`` (default) or ``"per-antenna"`` (:mod:`semalign.link.noise`).
+        channel_variance: variance v of each channel entry (enters the ``"total"`` noise level).
+        channel_uses: T channel uses per latent vector.
+        design_channel: the channel a design sees (same shape as ``channel``); default: ``channel``
+            itself (perfect channel knowledge).
+        transmitters: transmitters sharing the ``n_tx`` columns (1 for a point-to-point link; Q for the
+            view of a receiver of an interference network, whose columns are every transmitter's
+            antennas side by side). Each transmitter has ``n_tx / transmitters`` antennas and the
+            budget ``power``; the per-antenna convention counts one transmitter's antennas.
+        device: where the channels live (default: the channel's device).
+
+    Attributes:
+        channel: ``(..., n_rx, n_tx)`` complex128, the true channel.
+        design_channel: ``(..., n_rx, n_tx)`` complex128, what a design is fitted for.
+        snr_db: float64 tensor (the given shape), on the CPU.
+    """
+
+    #: Caches that are rebuilt on demand and never saved.
+    _transient = ("_real_lifted",)
+
+    def __init__(
+        self,
+        channel,
+        snr_db: float | Sequence[float] | torch.Tensor = 20.0,
+        power: float = 1.0,
+        *,
+        snr_convention: str = "total",
+        channel_variance: float = 1.0,
+        channel_uses: int = 1,
+        design_channel=None,
+        transmitters: int = 1,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.channel = as_channel("channel", channel, device)
+        self.design_channel = self.channel if design_channel is None else as_channel("design_channel", design_channel, self.channel.device)
+        if self.design_channel.shape != self.channel.shape:
+            raise ValueError(
+                f"design_channel must have the shape of channel {tuple(self.channel.shape)}, got {tuple(self.design_channel.shape)}"
+            )
+        self.snr_db = as_snr_db(snr_db)
+        try:
+            torch.broadcast_shapes(self.snr_db.shape, self.batch_shape)
+        except RuntimeError:
+            raise ValueError(
+                f"snr_db of shape {tuple(self.snr_db.shape)} does not match the channel's configurations {tuple(self.batch_shape)}; "
+                "give one number, or one per configuration"
+            ) from None
+        self.power = check_positive("power", power)
+        self.snr_convention = check_snr_convention(snr_convention)
+        self.channel_variance = check_positive("channel_variance", channel_variance)
+        self.channel_uses = check_positive_int("channel_uses", channel_uses)
+        self.transmitters = check_positive_int("transmitters", transmitters)
+        if self.channel.shape[-1] % self.transmitters:
+            raise ValueError(f"the channel's {self.channel.shape[-1]} transmit columns do not split into {self.transmitters} transmitters")
+
+    # ---------------------------------------------------------------- sizes
+    @property
+    def device(self) -> torch.device:
+        return self.channel.device
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """Leading shape of the channel (configurations or receivers); ``()`` for one matrix."""
+        return self.channel.shape[:-2]
+
+    @property
+    def n_rx(self) -> int:
+        """Receive antennas."""
+        return self.channel.shape[-1 - 1]
+
+    @property
+    def n_tx(self) -> int:
+        """Transmit antennas of one transmitter."""
+        return self.channel.shape[-1] // self.transmitters
+
+    @property
+    def symbols_per_latent(self) -> int:
+        """Complex symbols one transmitter sends per latent: T x n_tx."""
+        return self.channel_uses * self.n_tx
+
+    def compression_factor(self, d_tx: int) -> float:
+        """Percent of transmitted complex symbols per complex latent entry: 100 T N_t / ceil(d_tx/2)."""
+        return 100.0 * self.symbols_per_latent / complex_dim(d_tx)
+
+    def check_latent_size(self, d_tx: int) -> None:
+        """Raise ``ValueError`` if T x N_t exceeds the complex latent size ceil(d_tx / 2)."""
+        m = complex_dim(d_tx)
+        if self.symbols_per_latent > m:
+            raise ValueError(
+                f"channel_uses x n_tx = {self.channel_uses} x {self.n_tx} = {self.symbols_per_latent} symbols "
+                f"exceeds the complex latent size ceil(d_tx/2) = {m} (d_tx = {d_tx}); use fewer antennas or channel uses"
+            )
+
+    # ---------------------------------------------------------------- noise
+    def noise_variance(self) -> torch.Tensor:
+        """Complex noise variance sigma^2 per receive antenna per channel use: float64, the shape of
+        ``snr_db`` (on the link's device)."""
+        return noise_variance(
+            self.snr_db,
+            power=self.power,
+            n_tx=self.n_tx,
+            channel_uses=self.channel_uses,
+            channel_variance=self.channel_variance,
+            convention=self.snr_convention,
+        ).to(self.device)
+
+    # ---------------------------------------------------------------- views
+    def replace(self, **changes) -> "Link":
+        """A copy with some constructor arguments changed (e.g. ``snr_db``, ``channel``)."""
+        settings = dict(
+            channel=self.channel, snr_db=self.snr_db, power=self.power, snr_convention=self.snr_convention,
+            channel_variance=self.channel_variance, channel_uses=self.channel_uses, transmitters=self.transmitters,
+            design_channel=None if self.design_channel is self.channel else self.design_channel,
+        )  # fmt: skip
+        if "channel" in changes and "design_channel" not in changes:
+            settings["design_channel"] = None
+        settings.update(changes)
+        return Link(**settings)
+
+    def design_view(self, awareness: str = "aware") -> "Link":
+        """The link a design is fitted on: ``"aware"``: the design channel, with this link's noise;
+        ``"unaware"``: an identity channel without noise (the design then meets the real channel only
+        when it transmits)."""
+        if awareness == "aware":
+            if self.design_channel is self.channel:
+                return self
+            return self.replace(channel=self.design_channel)
+        if awareness != "unaware":
+            raise ValueError(f"unknown awareness {awareness!r}; expected 'aware' or 'unaware'")
+        eye = torch.eye(self.n_rx, self.channel.shape[-1], dtype=self.channel.dtype, device=self.device)
+        return self.replace(channel=eye.expand_as(self.channel), snr_db=torch.full(self.snr_db.shape, math.inf, dtype=torch.float64))
+
+    def select(self, index: int) -> "Link":
+        """The link of one leading index (e.g. one user of a downlink): channel ``channel[index]``."""
+        snr = self.snr_db if self.snr_db.ndim == 0 else self.snr_db.expand(self.batch_shape)[index]
+        design = None if self.design_channel is self.channel else self.design_channel[index]
+        return self.replace(channel=self.channel[index], design_channel=design, snr_db=snr)
+
+    def lifted(self, *, real: bool = False, design: bool = False, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """I_T (x) H ``(..., T n_rx, T n_tx)`` (``real``: its real composite ``(..., 2 T n_rx, 2 T n_tx)``)
+        of the true channel (``design``: of the design channel), in ``dtype`` (complex, or the real
+        dtype of the composite; default double precision)."""
+        h = self.design_channel if design else self.channel
+        if not real:
+            return block_diagonal_channel(h.to(dtype or _CHANNEL_DTYPE), self.channel_uses)
+        cache = self.__dict__.setdefault("_real_lifted", {})  # neural training reuses it every batch
+        key = (design, dtype or torch.float64)
+        if key not in cache:
+            cache[key] = real_composite(block_diagonal_channel(h, self.channel_uses)).to(dtype or torch.float64)
+        return cache[key]
+
+    # ---------------------------------------------------------------- send
+    def send(
+        self,
+        symbols: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        noise: bool = True,
+        channel: torch.Tensor | None = None,
+        split: bool = False,
+        independent_noise: bool = False,
+    ) -> torch.Tensor:
+        """y = H s + w over the T channel uses of each latent.
+
+        Args:
+            symbols: complex ``(..., n, T * n_tx_total)`` channel symbols (``split``: real
+                ``(..., n, 2 T n_tx_total)`` ``[Re s | Im s]``); the leading axes broadcast against the
+                channel's.
+            generator: the noise source (required when noise is added; never the global one).
+            noise: add AWGN at the link's noise level (``False``: the noiseless H s).
+            channel: send through this ``(..., n_rx, n_tx)`` channel instead of :attr:`channel`
+                (e.g. the design channel, or a changed one); the link's noise level is kept.
+            split: symbols and output in the real split layout, through the real composite of
+                I_T (x) H (the layout of widely linear maps and neural training); noise sigma^2/2 per
+                real component.
+            independent_noise: draw noise separately for every leading index (independent receivers)
+                instead of one draw shared by every configuration.
+
+        Returns:
+            received symbols ``(..., n, T * n_rx)`` in the symbols' precision (``split``: real
+            ``(..., n, 2 T n_rx)``).
+        """
+        t = self.channel_uses
+        if split:
+            h = self.lifted(real=True, dtype=symbols.dtype) if channel is None else real_composite(
+                block_diagonal_channel(channel.to(self.channel.dtype), t)).to(symbols.dtype)  # fmt: skip
+            received = symbols @ h.mT
+        else:
+            h = self.channel if channel is None else channel
+            cdtype = symbols.dtype if symbols.is_complex() else h.dtype
+            per_use = symbols.to(cdtype).reshape(*symbols.shape[:-1], t, h.shape[-1])  # (..., n, T, n_tx)
+            received = (per_use @ h.to(device=symbols.device, dtype=cdtype).mT.unsqueeze(-3))  # (..., n, T, n_rx)
+            received = received.reshape(*received.shape[:-2], t * h.shape[-2])
+        if not noise:
+            return received
+        sigma2 = self.noise_variance()
+        if not bool((sigma2 > 0).any()):
+            return received
+        if generator is None:
+            raise ValueError("Link.send needs a generator for the noise (semalign never draws from the global RNG)")
+        shape = received.shape if independent_noise else received.shape[-2:]
+        real_dtype = received.real.dtype if received.is_complex() else received.dtype
+        sigma2 = sigma2.reshape(*sigma2.shape, 1, 1) if sigma2.ndim else sigma2  # over (n, symbols)
+        if split:
+            # Real and imaginary parts each N(0, sigma^2 / 2).
+            std = (sigma2.to(device=received.device, dtype=real_dtype) / 2).sqrt()
+            unit = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=real_dtype)
+            return received + std * unit.to(received.device)
+        # One complex unit draw (real and imaginary parts N(0, 1/2)), use-major like the symbols.
+        std = sigma2.sqrt().to(device=received.device, dtype=real_dtype)
+        unit = complex_awgn(tuple(shape), 1.0, generator=generator, dtype=received.dtype, device=generator.device)
+        return received + unit.to(received.device) * std
+

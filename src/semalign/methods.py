@@ -1,0 +1,16 @@
+"""Every method of every setting, with its capability tags: the one registry to query.
+
+Importing this module imports every estimator package (single link, federated downlink, game), so
+the registry it exposes is complete. It sits in the layer of what it holds (above ``multiuser`` and
+``transceivers``, below ``experiments``)::
+
+    from semalign.methods import get_method, method_names
+    method_names("single-link")            # ('linear-admm', 'neural', 'first-k', 'top-k', 'eigen-k')
+    get_method("federated", "multi-link").create(channels=H)   # FederatedDownlink(variant="multi-link")
+"""
+
+import semalign.multiuser  # noqa: F401  (registers the federated and game methods)
+import semalign.transceivers  # noqa: F401  (registers the single-link methods)
+from semalign._registry import MethodEntry, get_method, method_names, registered
+
+__all__ = ["MethodEntry", "get_method", "method_names", "registered"]

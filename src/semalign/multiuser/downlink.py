@@ -1,0 +1,140 @@
+"""What every multi-user downlink scheme shares: K users' link, paired pilots, the message log.
+
+An access point (AP) broadcasts to K users; user k has its own MIMO channel H_k. The schemes
+(:class:`~semalign.multiuser.federated.FederatedDownlink` and
+:class:`~semalign.multiuser.federated_baselines.FederatedFeatureBaseline`) hold one
+:class:`~semalign.link.Link` whose leading axis is the users (channels ``(K, N_r, N_t)``, one SNR),
+check the AP's and the users' pilots the same way, and count every message that crosses the
+AP-user boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from semalign._checks import as_real_matrix
+from semalign._estimator import Estimator
+from semalign._seeds import check_seed
+from semalign.link.link import Link, as_snr_db
+
+_LINK_DEFAULTS = {"snr_db": 20.0, "power": 1.0, "snr_convention": "total", "channel_variance": 1.0, "channel_uses": 1}
+
+
+def _entry_bytes(tensor: torch.Tensor) -> int:
+    """Bytes on the wire per entry, in single precision: complex64 (8) or float32 (4)."""
+    return 8 if tensor.is_complex() else 4
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a protocol: who sent it to whom, in which round, and its tensors."""
+
+    round: int
+    sender: str
+    receiver: str
+    kind: str
+    payload: dict[str, torch.Tensor] = field(repr=False)
+
+    @property
+    def entries(self) -> int:
+        return sum(t.numel() for t in self.payload.values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.numel() * _entry_bytes(t) for t in self.payload.values())
+
+
+class DownlinkEstimator(Estimator):
+    """Base of the downlink schemes: the users' link, input checks, message accounting.
+
+    Subclasses store the link keywords (``channels``, ``snr_db``, ``power``, ``snr_convention``,
+    ``channel_variance``, ``channel_uses``, ``link``), ``seed`` and ``record_messages`` as
+    hyper-parameters and call :meth:`_validate_link` from their checks.
+    """
+
+    fit_marker = "users_"
+    _fit_call, _transmit_call = "fit(ap_latents, user_latents)", "transmit(ap_latents)"
+
+    def _validate_link(self) -> None:
+        check_seed("seed", self.seed)
+        self.record_messages = bool(self.record_messages)
+        if self.link is not None:
+            if not isinstance(self.link, Link):
+                raise ValueError(f"link must be a semalign.link.Link, got {type(self.link).__name__}")
+            changed = [k for k, v in _LINK_DEFAULTS.items() if getattr(self, k) != v]
+            if self.channels is not None or changed:
+                raise ValueError("give either link= or channels and the link keywords, not both")
+            link = self.link
+        else:
+            h = self.channels
+            if isinstance(h, (str, bytes)) or h is None:
+                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {h!r}")
+            h = torch.as_tensor(h)
+            if h.ndim != 3 or not h.is_complex():
+                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
+            snr = as_snr_db(self.snr_db)
+            if snr.ndim:
+                raise ValueError(f"snr_db must be one number in dB for every user, got {self.snr_db!r}")
+            link = Link(h, snr, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance, channel_uses=self.channel_uses)
+        if link.channel.ndim != 3:
+            raise ValueError(f"the link's channels must be (K, N_r, N_t), one per user; got shape {tuple(link.channel.shape)}")
+        self._link = link
+
+    def _current_link(self) -> Link:
+        return self.link_ if hasattr(self, "link_") else self._link
+
+    @property
+    def channel_uses_per_latent(self) -> int:
+        return self._current_link().channel_uses
+
+    @property
+    def n_users(self) -> int:
+        return self._current_link().channel.shape[0]
+
+    def noise_variance(self) -> float:
+        """sigma^2 per receive antenna per channel use (every user's)."""
+        return float(self._current_link().noise_variance())
+
+    def compression_factor(self, ap_dim: int) -> float:
+        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
+        return self._current_link().compression_factor(ap_dim)
+
+    # ------------------------------------------------------------ inputs
+    def _check_pilots(self, ap_latents, user_latents: Sequence) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The AP's ``(n, d_0)`` pilots and one ``(n, d_k)`` per user, paired (same n), checked."""
+        s = as_real_matrix("ap_latents", ap_latents)
+        if isinstance(user_latents, torch.Tensor) or not isinstance(user_latents, Sequence):
+            raise ValueError(f"user_latents must be a sequence of one (n, d_k) matrix per user ({self.n_users}), got {type(user_latents).__name__}")
+        if len(user_latents) != self.n_users:
+            raise ValueError(f"user_latents must hold one (n, d_k) matrix per user ({self.n_users}), got {len(user_latents)}")
+        xs = [as_real_matrix(f"user_latents[{k}]", x) for k, x in enumerate(user_latents)]
+        for k, x in enumerate(xs):
+            if x.shape[0] != s.shape[0]:
+                raise ValueError(f"user_latents[{k}] has {x.shape[0]} pilots but ap_latents has {s.shape[0]}; the pilots must be paired")
+        if s.shape[0] < 2:
+            raise ValueError(f"ap_latents holds {s.shape[0]} pilot(s); expected at least 2 to estimate the latent means and covariances")
+        return s, xs
+
+    def _check_transmit_input(self, ap_latents) -> torch.Tensor:
+        self._check_fitted()
+        s = as_real_matrix("ap_latents", ap_latents)
+        if s.shape[1] != self.d_ap_:
+            raise ValueError(f"ap_latents has {s.shape[1]} features but the scheme was fitted on d_0 = {self.d_ap_}")
+        return s
+
+    # ------------------------------------------------------------ messages
+    def _start_log(self) -> None:
+        self.messages_: list[Message] = []
+        self.bytes_uplink_ = self.bytes_downlink_ = 0
+
+    def _log(self, message: Message) -> None:
+        """Count a message's bytes in its direction (and keep it with ``record_messages``)."""
+        if message.sender == "ap":
+            self.bytes_downlink_ += message.bytes
+        else:
+            self.bytes_uplink_ += message.bytes
+        if self.record_messages:
+            self.messages_.append(message)
