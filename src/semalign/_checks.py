@@ -58,15 +58,22 @@ def check_same_samples(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tenso
 
 def check_positive(name: str, value: float) -> float:
     """Return ``float(value)``, raising ``ValueError`` unless it is finite and > 0."""
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}") from None
+    if isinstance(value, (bool, str, bytes)) or not np.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a finite positive number, got {number if not isinstance(value, (str, bytes)) else value!r}")
+    return number
 
 
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``int(value)``, raising ``ValueError`` unless it is an integer >= 1."""
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+    try:
+        whole = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 

@@ -15,15 +15,14 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[obje
     """A ``dask.distributed.Client``: on the cluster at ``scheduler`` (e.g. ``tcp://HOST:8786``), or on
     a ``LocalCluster`` of ``workers`` single-threaded worker processes started here and closed on exit.
     """
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     if scheduler:
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            yield client
+    with local_cluster(workers) as cluster, Client(cluster) as client:
+        yield client
 
 
 def local_cluster(workers: int = 2):

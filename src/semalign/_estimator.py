@@ -55,6 +55,11 @@ class Estimator:
             if name != "self" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         ]
 
+    def _set_params(self, arguments: dict[str, Any]) -> None:
+        """Store every ``__init__`` argument under its own name (call with ``locals()``)."""
+        for name in self._param_names():
+            setattr(self, name, arguments[name])
+
     def get_params(self) -> dict[str, Any]:
         """The hyper-parameters, by name (the arguments of ``__init__``)."""
         return {name: getattr(self, name) for name in self._param_names()}
@@ -70,13 +75,7 @@ class Estimator:
         return self
 
     def __repr__(self) -> str:
-        shown = []
-        for name, value in self.get_params().items():
-            if isinstance(value, torch.Tensor):
-                value = f"tensor{tuple(value.shape)}"
-            elif isinstance(value, (list, tuple)) and len(value) > 4:
-                value = f"[{len(value)} items]"
-            shown.append(f"{name}={value!r}" if not isinstance(value, str) or not value.startswith("tensor(") else f"{name}={value}")
+        shown = (f"{name}=tensor{tuple(value.shape)}" if isinstance(value, torch.Tensor) else f"{name}={value!r}" for name, value in self.get_params().items())
         return f"{type(self).__name__}({', '.join(shown)})"
 
     # ------------------------------------------------------------ fitted state
@@ -109,16 +108,25 @@ class Estimator:
         return save_object(path, _class_path(self), self.get_params(), self._fitted_state())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Estimator":
-        """Read an estimator saved by :meth:`save`; it transmits exactly as the saved one did."""
-        saved_cls, params, state = load_object(path)
-        if not issubclass(saved_cls, cls):
-            raise ValueError(f"{path} holds a {saved_cls.__name__}, not a {cls.__name__}")
+    def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> "Estimator":
+        """Read an estimator saved by :meth:`save`; it transmits exactly as the saved one did.
+
+        Args:
+            path: the folder :meth:`save` wrote.
+            device: where to put its tensors (default: where they were; the CPU for CUDA tensors
+                where CUDA is not available). The ``device`` hyper-parameter follows.
+        """
+        saved_cls, params, state, moved = load_object(path, device)
+        if not isinstance(saved_cls, type) or not issubclass(saved_cls, cls):
+            raise ValueError(f"{path} holds a {getattr(saved_cls, '__name__', saved_cls)}, not a {cls.__name__}")
+        if "device" in params and (device is not None or moved):
+            params["device"] = str(device or "cpu")
         estimator = saved_cls(**params)
         estimator._restore_state(state)
         return estimator
 
 
-def load(path: str | os.PathLike) -> Estimator:
-    """Read any estimator saved with ``save(path)`` (its class is recorded in the folder)."""
-    return Estimator.load(path)
+def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Estimator:
+    """Read any estimator saved with ``save(path)`` (its class is recorded in the folder); see
+    :meth:`Estimator.load`."""
+    return Estimator.load(path, device)

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from semalign._version import __version__
@@ -40,12 +41,20 @@ def _class_path(obj_or_cls) -> str:
 
 
 def _resolve(path: str) -> type:
+    """The semalign class named ``module:qualname``; anything else (a function, a class of another
+    package, a name with dunders) is refused, so loading never calls foreign code."""
     module, _, qualname = path.partition(":")
-    if module != "semalign" and not module.startswith("semalign."):
-        raise ValueError(f"refusing to load {path!r}: only semalign classes can be rebuilt from a saved estimator")
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
+    refused = ValueError(f"refusing to load {path!r}: only semalign classes can be rebuilt from a saved estimator")
+    if (module != "semalign" and not module.startswith("semalign.")) or not qualname or any(p.startswith("__") for p in qualname.split(".")):
+        raise refused
+    try:
+        target: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError):
+        raise ValueError(f"{path!r} names no class of this semalign version") from None
+    if not isinstance(target, type) or not (target.__module__ == "semalign" or target.__module__.startswith("semalign.")):
+        raise refused
     return target
 
 
@@ -72,6 +81,8 @@ class _Encoder:
             reference["stride"] = list(base.stride())
         if conj:
             reference["conj"] = True
+        if value.device.type != "cpu":
+            reference["device"] = str(value.device)
         self._seen[id(original)] = (original, reference)
         return reference
 
@@ -84,6 +95,8 @@ class _Encoder:
             return value if math.isfinite(value) else {"__float__": repr(value)}
         if isinstance(value, torch.Tensor):
             return self.tensor(value)
+        if isinstance(value, np.ndarray):  # settings given as NumPy arrays come back as tensors
+            return self.tensor(torch.from_numpy(value))
         if isinstance(value, torch.dtype):
             return {"__dtype__": str(value).removeprefix("torch.")}
         if isinstance(value, torch.device):
@@ -137,6 +150,8 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         return {_hashable(_decode(k, tensors)): _decode(v, tensors) for k, v in value["__dict__"]}
     if "__dataclass__" in value:
         cls = _resolve(value["__dataclass__"])
+        if not dataclasses.is_dataclass(cls):
+            raise ValueError(f"{value['__dataclass__']!r} is not a dataclass")
         return cls(**{k: _decode(v, tensors) for k, v in value["fields"].items()})
     if "__object__" in value:
         cls = _resolve(value["__object__"])
@@ -180,8 +195,12 @@ def save_object(path: str | os.PathLike, class_path: str, params: dict, state: d
     return path
 
 
-def load_object(path: str | os.PathLike) -> tuple[type, dict, dict]:
-    """``(class, params, state)`` of the object saved in the folder ``path``."""
+def load_object(path: str | os.PathLike, device: str | torch.device | None = None) -> tuple[type, dict, dict, bool]:
+    """``(class, params, state, moved)`` of the object saved in the folder ``path``.
+
+    Tensors come back on the device they were saved from, or on ``device`` when one is given; a CUDA
+    tensor comes back on the CPU where CUDA is not available (``moved`` says whether any did).
+    """
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -192,15 +211,18 @@ def load_object(path: str | os.PathLike) -> tuple[type, dict, dict]:
         raise ValueError(f"{path} was saved in format {skeleton.get('format')!r}; this semalign reads format {FORMAT}")
     references = {}
     _collect_references(skeleton, references)
-    tensors = {}
+    tensors, moved = {}, False
     for key, data in load_file(str(path / _TENSORS)).items():
         reference = references.get(key, {})
+        target = torch.device(device) if device is not None else torch.device(reference.get("device", "cpu"))
+        if target.type == "cuda" and not torch.cuda.is_available():
+            target, moved = torch.device("cpu"), True
         # Cloned first: the file's entries share one buffer at offsets a complex view cannot read.
         data = torch.view_as_complex(data.clone().contiguous()) if reference.get("complex") else data
         # Fresh storage per entry in the saved layout; one object per entry, so shared tensors stay one.
-        restored = torch.empty_strided(data.shape, reference.get("stride", data.stride()), dtype=data.dtype)
+        restored = torch.empty_strided(data.shape, reference.get("stride", data.stride()), dtype=data.dtype, device=target)
         tensors[key] = restored.copy_(data)
-    return _resolve(skeleton["class"]), _decode(skeleton["params"], tensors), _decode(skeleton["state"], tensors)
+    return _resolve(skeleton["class"]), _decode(skeleton["params"], tensors), _decode(skeleton["state"], tensors), moved
 
 
 def _collect_references(node: Any, out: dict[str, dict]) -> None:

@@ -13,9 +13,10 @@ methods that differ in a fixed constructor option (``FederatedDownlink``'s ``var
 Tags:
 
 * ``setting``: ``single-link``, ``federated`` or ``game`` (:data:`semalign._vocabulary.SETTINGS`);
-* ``batched``: the run settings one fit can take many values of at once (a leading configuration
-  axis: SNRs and sparsity weights of a single link, seeds of a game);
-* ``devices``: where the estimator runs (``cpu``, ``cuda``).
+* ``batched``: the estimator parameters that take one value per configuration of one fit (a
+  leading configuration axis: the SNRs and sparsity weights of a single link, the seeds of a
+  game); the run engine groups runs that differ only in these;
+* ``devices``: where the run engine runs the method (``cpu``, ``cuda``).
 
 The registry fills as the estimator modules are imported. This module is the mechanism and sits below
 every layer; :mod:`semalign.methods` (in the layer of the estimators it holds) imports every estimator
@@ -54,6 +55,9 @@ class MethodEntry:
 
     def create(self, **kwargs: Any):
         """An estimator of this method: ``estimator(**options, **kwargs)``."""
+        fixed = sorted(set(kwargs) & set(self.options))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} of method {self.name!r} is fixed by the method itself ({self.options}); do not pass it")
         return self.estimator(**self.options, **kwargs)
 
 

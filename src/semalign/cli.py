@@ -101,6 +101,23 @@ def _run_study(name: str, grid, out: Path, *, preset: str | None = None, progres
     console.print(f"results: {escape(str(out / 'results.parquet'))} ({results.height} rows); figures: {escape(str(out / 'figures'))}")
 
 
+def _with_seeds(grid, seeds: str | None):
+    """``grid`` with the ``--seeds`` given (unchanged without)."""
+    parsed = _parse_seeds(seeds)
+    return replace(grid, seeds=parsed) if parsed else grid
+
+
+def _out(study: str):
+    return typer.Option(Path(f"semalign-results/{study}"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json).")
+
+
+# Options every study shares.
+_SEEDS = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full).")
+_SNR_CONVENTION = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna.")
+_CHANNEL_VARIANCE = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5).")
+_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+
+
 def _bad_input(error: Exception) -> typer.Exit:
     console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
     return typer.Exit(code=_EXIT_BAD_INPUT)
@@ -108,15 +125,15 @@ def _bad_input(error: Exception) -> typer.Exit:
 
 @reproduce_app.command("mimo")
 def reproduce_mimo(
-    out: Path = typer.Option(Path("semalign-results/mimo"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
+    out: Path = _out("mimo"),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every pilot budget and SNR)."),
-    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
+    seeds: str = _SEEDS,
     device: str = typer.Option("cpu", "--device", help="Torch device: cpu or cuda."),
     latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
-    snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
-    channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
+    snr_convention: str = _SNR_CONVENTION,
+    channel_variance: float = _CHANNEL_VARIANCE,
     preset: str = typer.Option(None, "--preset", help="paper-mimo: the published study (CIFAR-10, ViT-S/16 -> ViT-B/16, its grid and noise level); fixes latents, grid and noise (--seeds, --device, --out still apply). Extract the latents first (semalign latents extract)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = _PROGRESS,
 ) -> None:
     """Single-link study: accuracy vs compression factor, vs SNR and vs inference FLOPs for every method.
 
@@ -136,9 +153,7 @@ def reproduce_mimo(
             grid = preset_grid(preset, "mimo")
         else:
             grid = replace(grid, latents=latents, latents_options=options, snr_convention=snr_convention, channel_variance=channel_variance)
-        parsed = _parse_seeds(seeds)
-        if parsed:
-            grid = replace(grid, seeds=parsed)
+        grid = _with_seeds(grid, seeds)
         _check_device(device)
     except ValueError as error:
         raise _bad_input(error) from None
@@ -147,14 +162,14 @@ def reproduce_mimo(
 
 @reproduce_app.command("game")
 def reproduce_game(
-    out: Path = typer.Option(Path("semalign-results/game"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
+    out: Path = _out("game"),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
-    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
+    seeds: str = _SEEDS,
     latents: str = typer.Option("digits", "--latents", help="Secondary pairs: digits (zoo encoders, default) or synthetic agents."),
     schedule: str = typer.Option("gauss-seidel", "--schedule", help="Update schedule of the games: jacobi, gauss-seidel or async."),
     snr_db: float = typer.Option(20.0, "--snr-db", help="SNR in dB (convention: --snr-convention)."),
-    snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    snr_convention: str = _SNR_CONVENTION,
+    progress: bool = _PROGRESS,
 ) -> None:
     """Interference game with primary users: per-pair accuracy vs compression, cross-channel gain and
     the primary users' interference limit, and convergence vs the conditions C1/C2, for the
@@ -166,9 +181,7 @@ def reproduce_game(
 
     try:
         grid = (full_grid if full else quick_grid)(latents=latents, schedule=schedule, snr_db=snr_db, snr_convention=snr_convention)
-        parsed = _parse_seeds(seeds)
-        if parsed:
-            grid = replace(grid, seeds=parsed)
+        grid = _with_seeds(grid, seeds)
     except ValueError as error:
         raise _bad_input(error) from None
     _run_study("game", grid, out, progress=progress)
@@ -176,18 +189,18 @@ def reproduce_game(
 
 @reproduce_app.command("federated")
 def reproduce_federated(
-    out: Path = typer.Option(Path("semalign-results/federated"), "--out", help="Output folder (results.parquet, figures/, parts/, manifest.json)."),
+    out: Path = _out("federated"),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point)."),
-    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full)."),
+    seeds: str = _SEEDS,
     latents: str = typer.Option("digits", "--latents", help="Users: digits (zoo encoders, default) or synthetic agents (then the heterogeneity study uses synthetic agents only)."),
-    snr_convention: str = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna."),
-    channel_variance: float = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5)."),
+    snr_convention: str = _SNR_CONVENTION,
+    channel_variance: float = _CHANNEL_VARIANCE,
     baseline_processing: str = typer.Option("strictly-linear", "--baseline-processing", help="First-K/Top-K users' map: strictly-linear (the federated equalisers' class) or widely-linear."),
     processing: str = typer.Option("strictly-linear", "--processing", help="Federated protocol's maps: strictly-linear (published) or widely-linear (real maps, real composite channel)."),
     executor: str = typer.Option("local", "--executor", help="local (one process) or dask (AP and users as Dask actors on separate workers)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default with --executor dask: a local cluster)."),
     preset: str = typer.Option(None, "--preset", help="paper-federated: the published study (CIFAR-10, ViT-Tiny AP, ten timm users, its grid and noise level); fixes users, grid and noise (--seeds, --processing, --executor still apply). Extract the latents first (semalign latents extract)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = _PROGRESS,
 ) -> None:
     """Federated multi-user downlink: per-user accuracy vs compression factor, SNR, homogeneous vs
     heterogeneous user sets and the fraction of pilots, for the shared pre-equaliser (federated-admm,
@@ -211,9 +224,7 @@ def reproduce_federated(
             if latents == "synthetic":
                 options["heterogeneity_sources"] = ("synthetic",)
             grid = (full_grid if full else quick_grid)(**options)
-        parsed = _parse_seeds(seeds)
-        if parsed:
-            grid = replace(grid, seeds=parsed)
+        grid = _with_seeds(grid, seeds)
     except ValueError as error:
         raise _bad_input(error) from None
     context = RunContext(protocol_executor="dask" if scheduler else executor, protocol_scheduler=scheduler)
@@ -323,6 +334,8 @@ def report(
 # ---------------------------------------------------------------------------------------------
 latents_app = typer.Typer(no_args_is_help=True, help="Pretrained encoders' latents: extract them into the cache, list the cache.")
 app.add_typer(latents_app, name="latents")
+
+
 def _latents_error(message: object, code: int) -> typer.Exit:
     """Print ``message`` as one red paragraph on stderr; return the Exit to raise (no traceback)."""
     # soft_wrap: no hard line breaks inside URLs and commands; the terminal wraps the paragraph.

@@ -13,4 +13,10 @@ import semalign.multiuser  # noqa: F401  (registers the federated and game metho
 import semalign.transceivers  # noqa: F401  (registers the single-link methods)
 from semalign._registry import MethodEntry, get_method, method_names, registered
 
-__all__ = ["MethodEntry", "get_method", "method_names", "registered"]
+__all__ = ["MethodEntry", "devices_of", "get_method", "method_names", "registered"]
+
+
+def devices_of(setting: str) -> tuple[str, ...]:
+    """The devices every method of ``setting`` runs on (what a run of that setting may ask for)."""
+    entries = registered(setting)
+    return tuple(d for d in ("cpu", "cuda") if all(d in e.devices for e in entries))

@@ -287,7 +287,7 @@ def test_transmit_with_other_dimension(cls, latents, channel):
 
 
 # ---------------------------------------------------------------------------- experiment grid
-def plan_tasks(grid, d_tx):
+def study_runs(grid, d_tx):
     """The study's runs for latents of ``d_tx`` features (none are loaded)."""
     import types
 
@@ -299,7 +299,7 @@ def plan_tasks(grid, d_tx):
         mimo_study.latents_of = original
 
 
-def run_mimo(grid, out, progress=False, figures=True):
+def run_mimo_study(grid, out, progress=False, figures=True):
     return run_study("mimo", grid, out, progress=progress, figures=figures)
 
 
@@ -322,7 +322,7 @@ def test_grid_compression_antennas_too_large():
     with pytest.raises(ValueError, match=r"compression_antennas \[20, 13\] exceed the complex latent size ceil\(d_tx/2\) = 12"):
         grid.antennas_for(24)
     with pytest.raises(ValueError, match=r"compression_antennas \[20, 13\]"):
-        plan_tasks(grid, 24)
+        study_runs(grid, 24)
     assert grid.antennas_for(40) == (1, 4, 20, 13)  # fine for a larger latent
 
 
@@ -347,7 +347,7 @@ def test_grid_non_positive_counts(kwargs, message):
 
 def test_grid_snr_antennas_too_large():
     with pytest.raises(ValueError, match=r"snr_antennas 13 exceeds the complex latent size ceil\(d_tx/2\) = 12 \(d_tx = 24\)"):
-        plan_tasks(MimoGrid(snr_antennas=13), 24)
+        study_runs(MimoGrid(snr_antennas=13), 24)
 
 
 _SMALL = dict(latents="synthetic", latents_options=dict(n_train=200, n_test=50, d_tx=24, d_rx=16, seed=0), seeds=(1,))
@@ -370,5 +370,5 @@ def test_run_fails_before_writing_anything(kwargs, message, tmp_path):
     settings = dict(compression_antennas=(1, 4), compression_pilots=(10,), snr_antennas=4, snr_pilots=10, flops_pilots=10)
     grid = MimoGrid(**_SMALL, **{**settings, **kwargs})
     with pytest.raises(ValueError, match=message):
-        run_mimo(grid, out, progress=False, figures=False)
+        run_mimo_study(grid, out, progress=False, figures=False)
     assert not out.exists()

@@ -13,21 +13,17 @@ from pathlib import Path
 import polars as pl
 
 from semalign.experiments.manifest import read_manifest
-from semalign.experiments.studies import get_study
+from semalign.experiments.studies import STUDIES, get_study
 from semalign.experiments.sweep_figures import draw_sweep_figures
-
-#: What a folder holds, for titles: a study's name or "sweep".
-DESCRIPTIONS = {
-    "mimo": "single-link MIMO study",
-    "game": "interference-game study",
-    "federated": "federated multi-user downlink study",
-    "sweep": "sweep (semalign run)",
-}
-
 
 def folder_kind(manifest: dict) -> str:
     """``mimo``, ``game``, ``federated`` (a study folder) or ``sweep``."""
     return manifest["study"] if manifest.get("kind") == "study" else "sweep"
+
+
+def describe(kind: str) -> str:
+    """What a folder of ``kind`` holds, for titles (a study's description, or a sweep)."""
+    return get_study(kind).description if kind in STUDIES else "sweep (semalign run)" if kind == "sweep" else "results"
 
 
 def draw_figures(out_dir: str | os.PathLike, results: pl.DataFrame | None = None) -> list[Path]:
@@ -56,7 +52,6 @@ __getattr__ = _moved(__name__, {
     "draw_mimo_figures": "semalign.experiments.studies.mimo_figures:draw_mimo_figures",
     "draw_game_figures": "semalign.experiments.studies.game_figures:draw_game_figures",
     "draw_federated_figures": "semalign.experiments.studies.federated_figures:draw_federated_figures",
-    "draw_sweep_figures": "semalign.experiments.sweep_figures:draw_sweep_figures",
     "png_caption": "semalign.experiments.plotting:png_caption",
     "summarise": "semalign.experiments.plotting:summarise",
     "SETTING_COLUMNS": "semalign.experiments.sweep_figures:SETTING_COLUMNS",

@@ -10,8 +10,9 @@ has the same manifest::
       "run_kind": "link" | "game" | "federated",       # what one run is
       "setting": "single-link" | "game" | "federated",
       "runs": 350, "swept": {...}, "fixed": {...},      # the runs' settings: values per swept key
-      "batched_fields": [...], "grid": {...},          # the study's grid (a study only)
-      "execution": {"executor": ..., "scheduler": ..., "workers": ..., "device": ..., "batch": ...},
+      "grid": {...},                                   # the study's grid (a study; null for a sweep)
+      "execution": {"executor": ..., "scheduler": ..., "workers": ..., "device": ..., "batch": ...,
+                    "protocol_executor": ...},
       "timing": {"elapsed": ..., "executed": ..., "groups": ...},
       "semalign_version": "0.2.0"
     }

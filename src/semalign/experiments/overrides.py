@@ -31,7 +31,9 @@ def field_types(config_type: type) -> dict[str, tuple[type, bool]]:
     """``{name: (scalar type, accepts None)}`` of a dataclass's fields, in declaration order."""
     hints = typing.get_type_hints(config_type)
     out = {}
-    for f in dataclasses.fields(config_type):
+    # A run's own settings first, then those it shares with other runs (inherited), in order.
+    own = list(vars(config_type).get("__annotations__", {}))
+    for f in sorted(dataclasses.fields(config_type), key=lambda f: f.name not in own):
         hint = hints[f.name]
         optional = False
         if typing.get_origin(hint) in (typing.Union, types.UnionType):

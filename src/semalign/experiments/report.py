@@ -515,7 +515,7 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
         FileNotFoundError: ``out_dir`` or ``out_dir/results.parquet`` does not exist (the message
             names the path and the command that creates it).
     """
-    from semalign.experiments.figures import DESCRIPTIONS, draw_figures, folder_kind
+    from semalign.experiments.figures import describe, draw_figures, folder_kind
     from semalign.experiments.manifest import read_manifest
 
     out_dir = Path(out_dir)
@@ -552,7 +552,7 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
     report = Report(output, study, figures, redrawn, reason, warnings)
 
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    description = DESCRIPTIONS.get(study, "results")
+    description = describe(study)
     title = f"{description} — {out_dir.resolve().name}"
     summary, entries = _summary_section(results)
     figure_note = (

@@ -15,6 +15,7 @@ torchvision data set, ascending, so the split is explicit and checkable.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import math
 import socket
@@ -86,12 +87,17 @@ def split_indices(n_train: int, val_fraction: float, seed: int) -> tuple[torch.T
 # --------------------------------------------------------------------------------------------
 
 
-def _torchvision():
+def vision_module(name: str, purpose: str):
+    """Import ``name`` from the vision extra (timm, torchvision), or raise :class:`LatentsUnavailable`
+    saying it is needed for ``purpose`` and how to install it."""
     try:
-        import torchvision.datasets as tvd
+        return importlib.import_module(name)
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise LatentsUnavailable(f"torchvision is needed to read image data sets ({err}); {_VISION_HINT}.") from None
-    return tvd
+        raise LatentsUnavailable(f"{name.split('.')[0]} is needed {purpose} ({err}); {_VISION_HINT}.") from None
+
+
+def _torchvision():
+    return vision_module("torchvision.datasets", "to read image data sets")
 
 
 def dataset_class(name: str) -> type:

@@ -111,26 +111,11 @@ class EncoderSpec:
 _SPECS: dict[str, EncoderSpec] = {
     spec.name: spec
     for spec in (
-        EncoderSpec(
-            "mlp64", "MLP 64-128-64, ReLU hidden, LeakyReLU(0.01) latent",
-            64, seed=101, epochs=40, batch_size=64, lr=1e-3, build=_mlp64,
-        ),
-        EncoderSpec(
-            "mlp96-gelu", "MLP 64-256-256-96, GELU",
-            96, seed=202, epochs=30, batch_size=64, lr=1e-3, build=_mlp96_gelu,
-        ),
-        EncoderSpec(
-            "cnn128", "CNN conv3x3(16)-BN-ReLU, conv3x3(32)-BN-ReLU, maxpool2, linear 512-128, LeakyReLU(0.1)",
-            128, seed=303, epochs=20, batch_size=64, lr=2e-3, build=_cnn128,
-        ),
-        EncoderSpec(
-            "cnn48-tanh", "CNN conv5x5(8)-tanh-avgpool2, conv3x3(16)-tanh-avgpool2, linear 64-48, tanh",
-            48, seed=404, epochs=40, batch_size=32, lr=3e-3, build=_cnn48_tanh,
-        ),
-        EncoderSpec(
-            "mlp32-tanh", "MLP 64-48-32, tanh",
-            32, seed=505, epochs=60, batch_size=32, lr=3e-3, build=_mlp32_tanh,
-        ),
+        EncoderSpec("mlp64", "MLP 64-128-64, ReLU hidden, LeakyReLU(0.01) latent", 64, seed=101, epochs=40, batch_size=64, lr=1e-3, build=_mlp64),
+        EncoderSpec("mlp96-gelu", "MLP 64-256-256-96, GELU", 96, seed=202, epochs=30, batch_size=64, lr=1e-3, build=_mlp96_gelu),
+        EncoderSpec("cnn128", "CNN conv3x3(16)-BN-ReLU, conv3x3(32)-BN-ReLU, maxpool2, linear 512-128, LeakyReLU(0.1)", 128, seed=303, epochs=20, batch_size=64, lr=2e-3, build=_cnn128),
+        EncoderSpec("cnn48-tanh", "CNN conv5x5(8)-tanh-avgpool2, conv3x3(16)-tanh-avgpool2, linear 64-48, tanh", 48, seed=404, epochs=40, batch_size=32, lr=3e-3, build=_cnn48_tanh),
+        EncoderSpec("mlp32-tanh", "MLP 64-48-32, tanh", 32, seed=505, epochs=60, batch_size=32, lr=3e-3, build=_mlp32_tanh),
     )
 }  # fmt: skip
 

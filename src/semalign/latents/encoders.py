@@ -26,18 +26,13 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from semalign.latents.cache import LatentsUnavailable
-from semalign.latents.datasets import _VISION_HINT, _socket_timeout
+from semalign.latents.datasets import _socket_timeout, vision_module
 
 __all__ = ["state_sha256"]
 
 
 def _timm():
-    try:
-        import timm
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise LatentsUnavailable(f"timm is needed for pretrained encoders ({err}); {_VISION_HINT}.") from None
-    return timm
+    return vision_module("timm", "for pretrained encoders")
 
 
 def _offline(offline: bool) -> bool:

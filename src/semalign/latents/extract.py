@@ -209,24 +209,22 @@ def _load_chunk(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def _encode_chunks(
-    job: _Job,
-    encoder: nn.Module,
-    data: torch.utils.data.Dataset,
-    todo: list[int],
-    done: set[int],
-    starts: list[int],
-    chunk_files: list[Path],
-    *,
-    device: torch.device,
-    amp: torch.dtype | None,
-    batch_size: int,
-    num_workers: int,
-    chunk_size: int,
-    progress,
-    description: str,
-) -> None:
+@dataclass(frozen=True)
+class _Encoding:
+    """How the encoder runs: its device and mixed precision, images per forward pass, DataLoader
+    worker processes and samples per resumable chunk."""
+
+    device: torch.device
+    amp: torch.dtype | None
+    batch_size: int
+    num_workers: int
+    chunk_size: int
+
+
+def _encode_chunks(job: _Job, encoder: nn.Module, data: torch.utils.data.Dataset, todo: list[int], done: set[int], starts: list[int],
+                   chunk_files: list[Path], how: _Encoding, progress, description: str) -> None:  # fmt: skip
     """Encode the chunks ``todo`` of ``job``, writing each chunk file atomically once complete."""
+    device, amp, batch_size, num_workers, chunk_size = how.device, how.amp, how.batch_size, how.num_workers, how.chunk_size
     indices = job.indices
     n = len(indices)
     task = progress.add_task(description, total=n, completed=sum(len(indices[starts[i] : starts[i] + chunk_size]) for i in done))
@@ -280,22 +278,10 @@ def _encode_chunks(
                     latents, labels = [], []
 
 
-def _encode_split(
-    job: _Job,
-    encoder: nn.Module,
-    data: torch.utils.data.Dataset,
-    *,
-    plan: dict[str, Any],
-    metadata: dict[str, str],
-    device: torch.device,
-    amp: torch.dtype | None,
-    batch_size: int,
-    num_workers: int,
-    chunk_size: int,
-    progress,
-    description: str,
-) -> Path:
+def _encode_split(job: _Job, encoder: nn.Module, data: torch.utils.data.Dataset, *, plan: dict[str, Any], metadata: dict[str, str],
+                  how: _Encoding, progress, description: str) -> Path:  # fmt: skip
     """Encode ``data[job.indices]`` chunk by chunk into ``job.path`` (resuming finished chunks)."""
+    chunk_size = how.chunk_size
     indices = job.indices
     n = len(indices)
     parts = _parts_dir(job.path)
@@ -322,8 +308,7 @@ def _encode_split(
 
     todo = [i for i in range(len(starts)) if i not in done]
     try:
-        _encode_chunks(job, encoder, data, todo, done, starts, chunk_files, device=device, amp=amp, batch_size=batch_size,
-                       num_workers=num_workers, chunk_size=chunk_size, progress=progress, description=description)  # fmt: skip
+        _encode_chunks(job, encoder, data, todo, done, starts, chunk_files, how, progress, description)
     except BaseException:
         if not any(parts.glob("chunk-*.safetensors")):  # nothing worth resuming: leave no trace
             shutil.rmtree(parts, ignore_errors=True)
@@ -422,14 +407,11 @@ def _run(
     convert_rgb: bool,
     metadata: dict[str, str],
     preprocessing: dict | None,
-    device: torch.device,
-    amp: torch.dtype | None,
-    batch_size: int,
-    num_workers: int,
-    chunk_size: int,
+    how: _Encoding,
     progress: bool,
     label: str,
 ) -> None:
+    device, amp, batch_size = how.device, how.amp, how.batch_size
     with _progress(progress) as bar:
         for job in jobs:
             data = _Prepared(sources[job.source_split], transform, convert_rgb)
@@ -441,7 +423,7 @@ def _run(
                 # Chunks of one file come from one device and batch size (their rounding differs).
                 "device": device.type,
                 "batch_size": batch_size,
-                "chunk_size": chunk_size,
+                "chunk_size": how.chunk_size,
                 "n": len(job.indices),
             }
             _encode_split(
@@ -460,11 +442,7 @@ def _run(
                     "amp_dtype": str(amp).removeprefix("torch.") if amp is not None else "none",
                     "batch_size": str(batch_size),
                 },
-                device=device,
-                amp=amp,
-                batch_size=batch_size,
-                num_workers=num_workers,
-                chunk_size=chunk_size,
+                how=how,
                 progress=bar,
                 description=f"{label} {job.split}",
             )
@@ -627,8 +605,7 @@ def extract_latents(
     }
     _run(
         todo, encoder, sources, transform, convert_rgb=True, metadata=_metadata(provenance, preprocessing, transform, val_fraction, split_seed),
-        preprocessing=preprocessing, device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers,
-        chunk_size=chunk_size, progress=progress, label=model,
+        preprocessing=preprocessing, how=_Encoding(device, amp_dtype, batch_size, num_workers, chunk_size), progress=progress, label=model,
     )  # fmt: skip
     return paths
 
@@ -732,7 +709,6 @@ def encode_dataset(
     }
     _run(
         todo, encoder, sources, transform, convert_rgb=convert_rgb, metadata=_metadata(provenance, recorded, transform, val_fraction, split_seed),
-        preprocessing=recorded, device=device, amp=amp_dtype, batch_size=batch_size, num_workers=num_workers,
-        chunk_size=chunk_size, progress=progress, label=name,
+        preprocessing=recorded, how=_Encoding(device, amp_dtype, batch_size, num_workers, chunk_size), progress=progress, label=name,
     )  # fmt: skip
     return paths

@@ -40,6 +40,18 @@ from semalign.link.noise import check_snr_convention, complex_awgn, noise_varian
 from semalign.link.packing import complex_dim
 
 _CHANNEL_DTYPE = torch.complex128  # channels are stored in double precision; sends run in the symbols' precision
+#: The link keywords of every estimator and their defaults (an estimator given ``link=`` leaves them so).
+LINK_DEFAULTS = {"snr_db": 20.0, "power": 1.0, "snr_convention": "total", "channel_variance": 1.0, "channel_uses": 1}
+
+
+def same_setting(value, default) -> bool:
+    """Whether a setting still has its default (a tensor never counts as the default)."""
+    if isinstance(value, torch.Tensor):
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, RuntimeError, ValueError):
+        return False
 
 
 def as_channel(name: str, value, device) -> torch.Tensor:
@@ -151,7 +163,7 @@ class Link:
     @property
     def n_rx(self) -> int:
         """Receive antennas."""
-        return self.channel.shape[-1 - 1]
+        return self.channel.shape[-2]
 
     @property
     def n_tx(self) -> int:
@@ -215,23 +227,27 @@ class Link:
         eye = torch.eye(self.n_rx, self.channel.shape[-1], dtype=self.channel.dtype, device=self.device)
         return self.replace(channel=eye.expand_as(self.channel), snr_db=torch.full(self.snr_db.shape, math.inf, dtype=torch.float64))
 
-    def select(self, index: int) -> "Link":
-        """The link of one leading index (e.g. one user of a downlink): channel ``channel[index]``."""
-        snr = self.snr_db if self.snr_db.ndim == 0 else self.snr_db.expand(self.batch_shape)[index]
-        design = None if self.design_channel is self.channel else self.design_channel[index]
-        return self.replace(channel=self.channel[index], design_channel=design, snr_db=snr)
+    def map_channels(self, function, **changes) -> "Link":
+        """A copy whose channel and design channel are ``function(channel)`` (e.g. moved to a device,
+        indexed); a design channel that *is* the channel stays so."""
+        design = None if self.design_channel is self.channel else function(self.design_channel)
+        return self.replace(channel=function(self.channel), design_channel=design, **changes)
 
-    def lifted(self, *, real: bool = False, design: bool = False, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """I_T (x) H ``(..., T n_rx, T n_tx)`` (``real``: its real composite ``(..., 2 T n_rx, 2 T n_tx)``)
-        of the true channel (``design``: of the design channel), in ``dtype`` (complex, or the real
-        dtype of the composite; default double precision)."""
-        h = self.design_channel if design else self.channel
+    def select(self, index) -> "Link":
+        """The link of one leading index (e.g. one user of a downlink), or of several (a list)."""
+        snr = self.snr_db if self.snr_db.ndim == 0 else self.snr_db.expand(self.batch_shape)[index]
+        return self.map_channels(lambda h: h[index], snr_db=snr)
+
+    def lifted(self, *, real: bool = False, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """I_T (x) H ``(..., T n_rx, T n_tx)`` of the channel (``real``: its real composite
+        ``(..., 2 T n_rx, 2 T n_tx)``), in ``dtype`` (complex, or the real dtype of the composite;
+        default double precision). A design's lifted channel is its view's: ``design_view().lifted()``."""
         if not real:
-            return block_diagonal_channel(h.to(dtype or _CHANNEL_DTYPE), self.channel_uses)
+            return block_diagonal_channel(self.channel.to(dtype or _CHANNEL_DTYPE), self.channel_uses)
         cache = self.__dict__.setdefault("_real_lifted", {})  # neural training reuses it every batch
-        key = (design, dtype or torch.float64)
+        key = dtype or torch.float64
         if key not in cache:
-            cache[key] = real_composite(block_diagonal_channel(h, self.channel_uses)).to(dtype or torch.float64)
+            cache[key] = real_composite(block_diagonal_channel(self.channel, self.channel_uses)).to(key)
         return cache[key]
 
     # ---------------------------------------------------------------- send
@@ -269,7 +285,7 @@ class Link:
         if split:
             h = self.lifted(real=True, dtype=symbols.dtype) if channel is None else real_composite(
                 block_diagonal_channel(channel.to(self.channel.dtype), t)).to(symbols.dtype)  # fmt: skip
-            received = symbols @ h.mT
+            received = symbols @ h.to(symbols.device).mT
         else:
             h = self.channel if channel is None else channel
             cdtype = symbols.dtype if symbols.is_complex() else h.dtype

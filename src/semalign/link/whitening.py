@@ -50,7 +50,7 @@ def fit_whitener(s: torch.Tensor, *, name: str = "symbols") -> Whitener:
     With fewer pilots than dimensions (n - 1 < m) the sample covariance is singular: it is shrunk
     towards a scaled identity, (1 - a) C + a tr(C)/m I with a = 0.1, and a warning says so.
     """
-    n, m = s.shape[-2], s.shape[-1]
+    n = s.shape[-2]
     if n < 2:
         raise ValueError(f"{name}: at least 2 samples are needed to estimate a covariance, got n = {n}")
     mean = s.mean(dim=-2)

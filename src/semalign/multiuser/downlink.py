@@ -18,9 +18,7 @@ import torch
 from semalign._checks import as_real_matrix
 from semalign._estimator import Estimator
 from semalign._seeds import check_seed
-from semalign.link.link import Link, as_snr_db
-
-_LINK_DEFAULTS = {"snr_db": 20.0, "power": 1.0, "snr_convention": "total", "channel_variance": 1.0, "channel_uses": 1}
+from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, same_setting
 
 
 def _entry_bytes(tensor: torch.Tensor) -> int:
@@ -60,11 +58,12 @@ class DownlinkEstimator(Estimator):
 
     def _validate_link(self) -> None:
         check_seed("seed", self.seed)
-        self.record_messages = bool(self.record_messages)
+        if not isinstance(self.record_messages, bool):
+            raise ValueError(f"record_messages must be True or False, got {self.record_messages!r}")
         if self.link is not None:
             if not isinstance(self.link, Link):
                 raise ValueError(f"link must be a semalign.link.Link, got {type(self.link).__name__}")
-            changed = [k for k, v in _LINK_DEFAULTS.items() if getattr(self, k) != v]
+            changed = [k for k, v in LINK_DEFAULTS.items() if not same_setting(getattr(self, k), v)]
             if self.channels is not None or changed:
                 raise ValueError("give either link= or channels and the link keywords, not both")
             link = self.link
@@ -72,7 +71,10 @@ class DownlinkEstimator(Estimator):
             h = self.channels
             if isinstance(h, (str, bytes)) or h is None:
                 raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {h!r}")
-            h = torch.as_tensor(h)
+            try:
+                h = torch.as_tensor(h)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {type(h).__name__}") from None
             if h.ndim != 3 or not h.is_complex():
                 raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
             snr = as_snr_db(self.snr_db)
@@ -86,9 +88,12 @@ class DownlinkEstimator(Estimator):
     def _current_link(self) -> Link:
         return self.link_ if hasattr(self, "link_") else self._link
 
-    @property
-    def channel_uses_per_latent(self) -> int:
-        return self._current_link().channel_uses
+    def _start_fit(self) -> None:
+        """Check the hyper-parameters again (a setting changed since construction takes effect) and
+        forget the last fit until this one succeeds."""
+        self._validate()
+        for name in (self.fit_marker, "link_"):
+            self.__dict__.pop(name, None)
 
     @property
     def n_users(self) -> int:

@@ -38,7 +38,6 @@ import torch
 from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._dask import local_cluster
 from semalign._registry import register
-from semalign._seeds import check_seed
 from semalign._vocabulary import EXECUTORS, PROCESSING
 from semalign.link.link import Link
 from semalign.link.mimo import project_power_ball
@@ -174,7 +173,6 @@ class _AccessPoint:
         """F step from the users' messages, power-ball projection, dual step (spec §2.3 steps 4-7)."""
         n = self.s_white.shape[1]
         n_rho = n * self.rho
-        eye = torch.eye(self.f.shape[-2], dtype=self.f.dtype)
         anchor = self.z - self.u
         sw_h = self.s_white.mH
         if self.variant == "federated-admm":  # exact consensus ADMM: the summed normal equations
@@ -308,9 +306,7 @@ class FederatedDownlink(DownlinkEstimator):
         *,
         snr_db: float = 20.0,
         power: float = 1.0,
-        snr_convention: str = "total",
-        channel_variance: float = 1.0,
-        channel_uses: int = 1,
+        snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         variant: str = "federated-admm",
         rho: float = 1.0,
         rounds: int = 30,
@@ -324,13 +320,7 @@ class FederatedDownlink(DownlinkEstimator):
         seed: int = 0,
         link: Link | None = None,
     ) -> None:
-        self.channels = channels
-        self.snr_db, self.power, self.snr_convention = snr_db, power, snr_convention
-        self.channel_variance, self.channel_uses = channel_variance, channel_uses
-        self.variant, self.rho, self.rounds, self.tol = variant, rho, rounds, tol
-        self.initial_precoder, self.record_messages = initial_precoder, record_messages
-        self.executor, self.scheduler, self.workers = executor, scheduler, workers
-        self.processing, self.seed, self.link = processing, seed, link
+        self._set_params(locals())
         self._validate()
 
     def _validate(self) -> None:
@@ -342,7 +332,15 @@ class FederatedDownlink(DownlinkEstimator):
         self.executor = check_choice("executor", self.executor, EXECUTORS)
         self.workers = None if self.workers is None else check_positive_int("workers", self.workers)
         self.processing = check_choice("processing", self.processing, PROCESSING)
-        check_seed("seed", self.seed)
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise ValueError(f"scheduler must be a Dask scheduler address such as 'tcp://host:8786', got {self.scheduler!r}")
+        if self.initial_precoder is not None:
+            try:
+                start = torch.as_tensor(self.initial_precoder)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"initial_precoder must be a (rows, m_0) tensor, got {type(self.initial_precoder).__name__}") from None
+            if start.ndim != 2 or not torch.isfinite(torch.view_as_real(start) if start.is_complex() else start).all():
+                raise ValueError(f"initial_precoder must be a finite (rows, m_0) matrix, got shape {tuple(start.shape)}")
 
     @property
     def widely(self) -> bool:
@@ -352,10 +350,11 @@ class FederatedDownlink(DownlinkEstimator):
         """``(K, T N_r, T N_t)`` I_T (x) H_k in the complex ``dtype``, or their real composites (in the
         matching real dtype) for widely linear maps."""
         real = torch.float64 if dtype in (torch.complex128, torch.float64) else torch.float32
-        return self.link_.lifted(real=True, dtype=real) if self.widely else self.link_.lifted(dtype=dtype)
+        link = self._current_link()
+        return link.lifted(real=True, dtype=real) if self.widely else link.lifted(dtype=dtype)
 
     def _start(self, m0: int, dtype) -> torch.Tensor:
-        link = self.link_
+        link = self._current_link()
         width = link.channel_uses * link.n_tx * (2 if self.widely else 1)
         if self.initial_precoder is not None:
             f0 = torch.as_tensor(self.initial_precoder).to(dtype)
@@ -378,8 +377,8 @@ class FederatedDownlink(DownlinkEstimator):
         Returns:
             self
         """
-        self._validate()
-        self.link_ = self._link
+        self._start_fit()
+        link = self._link
         s, xs = self._check_pilots(ap_latents, user_latents)
         real = torch.promote_types(s.dtype, torch.float32)
         cdtype = torch.complex128 if real == torch.float64 else torch.complex64
@@ -392,14 +391,14 @@ class FederatedDownlink(DownlinkEstimator):
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
         rounds_run = 0
         try:
-            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=self.link_.power, n_users=self.n_users, widely=self.widely)
+            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=link.power, n_users=self.n_users, widely=self.widely)
             names = [f"user{k}" for k in range(self.n_users)]
             if self.executor == "local":  # one batched group of every user
                 members = [list(range(self.n_users))]
             else:  # every user on its own worker
                 members = [[k] for k in range(self.n_users)]
             groups = [
-                runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], _users_link(self.link_, m), lifted[m], sigma2, self.widely)
+                runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], link.select(m), lifted[m], sigma2, self.widely)
                 for m in members
             ]
             for t in range(self.rounds + 1):
@@ -433,9 +432,9 @@ class FederatedDownlink(DownlinkEstimator):
         self.n_rounds_ = rounds_run
         # Over-the-air pilot uses: one broadcast per round (K separate ones for multi-link), plus the final one.
         links = self.n_users if self.variant == "multi-link" else 1
-        self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * self.link_.channel_uses * links
+        self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * link.channel_uses * links
         self.history_ = history
-        self.users_ = users
+        self.link_, self.users_ = link, users
         return self
 
     def _converged(self, history: dict) -> bool:
@@ -478,7 +477,3 @@ class FederatedDownlink(DownlinkEstimator):
             out.append(user.estimate(received).to(s.dtype))
         return out
 
-
-def _users_link(link: Link, members: list[int]) -> Link:
-    """The link of some users (one group of the protocol)."""
-    return link.replace(channel=link.channel[members], design_channel=link.design_channel[members])

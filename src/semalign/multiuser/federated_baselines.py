@@ -179,18 +179,13 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         method: str = "first-k",
         snr_db: float = 20.0,
         power: float = 1.0,
-        snr_convention: str = "total",
-        channel_variance: float = 1.0,
-        channel_uses: int = 1,
+        snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         processing: str = "strictly-linear",
         seed: int = 0,
         record_messages: bool = False,
         link: Link | None = None,
     ) -> None:
-        self.channels, self.method = channels, method
-        self.snr_db, self.power, self.snr_convention = snr_db, power, snr_convention
-        self.channel_variance, self.channel_uses = channel_variance, channel_uses
-        self.processing, self.seed, self.record_messages, self.link = processing, seed, record_messages, link
+        self._set_params(locals())
         self._validate()
 
     def _validate(self) -> None:
@@ -205,9 +200,10 @@ class FederatedFeatureBaseline(DownlinkEstimator):
     def _symbols(self, ap_latents: torch.Tensor) -> torch.Tensor:
         """``(n, d_0)`` AP latents -> ``(n, T N_t)`` transmitted symbols (use-major)."""
         white = self.feature_whitener_.whiten(pack_complex(ap_latents.to(torch.float64))[:, self.features_])
-        n, t, s = white.shape[0], self.link_.channel_uses, self.n_streams
+        link = self._current_link()
+        n, t, s = white.shape[0], link.channel_uses, self.n_streams
         p = torch.nn.functional.pad(white, (0, t * s - white.shape[-1]))  # idle streams when K < T S
-        return (p.reshape(n, t, s) @ self.precoder_.mT).reshape(n, t * self.link_.n_tx)
+        return (p.reshape(n, t, s) @ self.precoder_.mT).reshape(n, t * link.n_tx)
 
     def fit(self, ap_latents, user_latents: Sequence) -> "FederatedFeatureBaseline":
         """One over-the-air pilot broadcast; each user fits its equaliser and map.
@@ -220,18 +216,18 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         Returns:
             self
         """
-        self._validate()
-        self.link_ = self._link
+        self._start_fit()
+        link = self._link
         s, xs = self._check_pilots(ap_latents, user_latents)
         n, m0 = s.shape[0], complex_dim(s.shape[1])
         n_streams = self.n_streams
-        self.n_features_ = min(self.link_.channel_uses * n_streams, m0)
+        self.n_features_ = min(link.channel_uses * n_streams, m0)
         self.features_ = select_features(s, self.n_features_, self.method)
         self.feature_whitener_: Whitener = fit_whitener(pack_complex(s.to(torch.float64))[:, self.features_], name="AP features")
         # Common streams: the strongest eigenvectors of sum_k H_k^H H_k, equal power per feature.
-        h = self.link_.channel.to(_DTYPE)
+        h = link.channel.to(_DTYPE)
         _, vecs = torch.linalg.eigh((h.mH @ h).sum(0))
-        amplitude = (self.link_.power / self.n_features_) ** 0.5
+        amplitude = (link.power / self.n_features_) ** 0.5
         self.precoder_ = amplitude * vecs.flip(-1)[:, :n_streams]  # (N_t, S)
         self._start_log()
         sigma2 = self.noise_variance()
@@ -242,13 +238,13 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         users = []
         for k, x in enumerate(xs):
             user = _BaselineUser(f"user{k}", h[k], sigma2, self.processing)
-            received = self.link_.select(k).send(symbols, generator=generator)
-            user.fit(received, h[k] @ self.precoder_, x, self.n_features_, self.link_.channel_uses)
+            received = link.select(k).send(symbols, generator=generator)
+            user.fit(received, h[k] @ self.precoder_, x, self.n_features_, link.channel_uses)
             users.append(user)
-        self.channel_uses_ = n * self.link_.channel_uses
+        self.channel_uses_ = n * link.channel_uses
         self.n_pilots_ = n
         self.d_ap_ = s.shape[1]
-        self.users_ = users
+        self.link_, self.users_ = link, users
         return self
 
     def _fitted_state(self) -> dict:

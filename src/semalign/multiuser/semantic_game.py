@@ -43,6 +43,7 @@ from semalign._registry import register
 from semalign._seeds import check_seed, stream_generator
 from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
+from semalign.latents.pilots import METHODS as PILOT_METHODS
 from semalign.link.channel import rayleigh_channel
 from semalign.link.link import Link
 from semalign.link.mimo import block_diagonal_channel
@@ -154,19 +155,18 @@ class SemanticInterferenceGame(Estimator):
             )  # fmt: skip
             self._check_pairs(pairs)
         self.pairs = None if pairs is None else list(pairs)
-        self.n_antennas, self.channel_uses, self.snr_db = n_antennas, channel_uses, snr_db
-        self.snr_convention, self.channel_variance, self.power = snr_convention, channel_variance, power
-        self.cross_gain_db, self.primary_users, self.primary_antennas = cross_gain_db, primary_users, primary_antennas
-        self.pu_gain_db, self.pu_limit_db, self.pu_protection = pu_gain_db, pu_limit_db, pu_protection
-        self.pilots_per_class, self.pilot_method = pilots_per_class, pilot_method
-        self.seeds, self.draws = seeds, draws
-        self.method, self.schedule, self.tol, self.max_iter, self.centralized_tol = method, schedule, tol, max_iter, centralized_tol
-        self.device = device
+        self._set_params(locals())
         self._validate()
 
     @classmethod
     def _param_names(cls) -> list[str]:
         return [name for name in super()._param_names() if name not in cls._deprecated_params]
+
+    def set_params(self, **params) -> "SemanticInterferenceGame":
+        pairs = self.pairs  # given to the deprecated constructor: kept
+        super().set_params(**params)
+        self.pairs = pairs
+        return self
 
     def _validate(self) -> None:
         self.n_antennas = check_positive_int("n_antennas", self.n_antennas)
@@ -188,10 +188,18 @@ class SemanticInterferenceGame(Estimator):
             raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limit_db (the limit relative to the primary receiver's noise, dB)")
         self.pu_limit_db = None if self.pu_limit_db is None else _finite("pu_limit_db", self.pu_limit_db)
         seeds = self.seeds
-        seeds = (seeds,) if isinstance(seeds, numbers.Integral) else tuple(seeds)
-        if not seeds:
-            raise ValueError("seeds must list at least one seed")
+        if isinstance(seeds, numbers.Integral):
+            seeds = (seeds,)
+        if not isinstance(seeds, Sequence) or isinstance(seeds, (str, bytes)) or not seeds:
+            raise ValueError(f"seeds must be an integer seed or a non-empty sequence of them, got {self.seeds!r}")
         self.seeds = tuple(check_seed("seeds", s) for s in seeds)
+        if self.pilots_per_class is not None:
+            self.pilots_per_class = check_positive_int("pilots_per_class", self.pilots_per_class)
+        self.pilot_method = check_choice("pilot_method", self.pilot_method, PILOT_METHODS)
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
         self.method = check_choice("method", self.method, METHODS)
         self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
@@ -234,8 +242,10 @@ class SemanticInterferenceGame(Estimator):
 
     @property
     def pairs_(self) -> list[LatentPair]:
-        """The pairs of the last ``fit`` (kept in memory, never saved)."""
+        """The pairs of the last ``fit`` (kept in memory, never saved: a loaded game has none)."""
         self._check_fitted("pairs_")
+        if not hasattr(self, "_pairs"):
+            raise ValueError("the pairs' latents are not saved with a game; fit(pairs) again to have them")
         return self._pairs
 
     # ------------------------------------------------------------------ pilots
@@ -290,6 +300,7 @@ class SemanticInterferenceGame(Estimator):
             pairs = self.pairs
         pairs = self._check_pairs(pairs)
         self._validate()
+        self.__dict__.pop(self.fit_marker, None)  # not fitted until this fit succeeds
         self._prepare(pairs)
         self.design_ = self.design(self.method)
         return self
@@ -518,7 +529,7 @@ class SemanticInterferenceGame(Estimator):
         """The 0.1 transmit: every pair's test set in its own random order, per instance
         ``[(y_hat (n, d_rx), order (n,)), ...]``."""
         self._check_network()
-        pairs = self._pairs
+        pairs = self.pairs_ if hasattr(self, "design_") else self._pairs
         n = len(pairs[0].test)
         generators, orders = self.instance_orders(n)
         xs = [torch.stack([pair.test.tx[orders[b][q]] for b in range(len(orders))]) for q, pair in enumerate(pairs)]

@@ -22,11 +22,9 @@ from semalign._checks import as_real_matrix, check_choice
 from semalign._estimator import Estimator, NotFittedError
 from semalign._seeds import check_seed
 from semalign._vocabulary import AWARENESS
-from semalign.link.link import Link, as_snr_db
+from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, same_setting
 
 __all__ = ["AWARENESS", "NotFittedError", "SemanticTransceiver"]
-
-_LINK_DEFAULTS = {"snr_db": 20.0, "power": 1.0, "snr_convention": "total", "channel_variance": 1.0, "channel_uses": 1}
 
 
 class SemanticTransceiver(Estimator):
@@ -54,7 +52,7 @@ class SemanticTransceiver(Estimator):
     """
 
     method: str = "base"
-    fit_marker = "d_rx_"
+    fit_marker = "link_"  # set when a fit succeeds
     _fit_call, _transmit_call = "fit(x, y)", "transmit(x)"
     _private_state = ("_batched",)
 
@@ -64,67 +62,60 @@ class SemanticTransceiver(Estimator):
         snr_db: float | Sequence[float] | torch.Tensor = 20.0,
         power: float = 1.0,
         *,
-        snr_convention: str = "total",
-        channel_variance: float = 1.0,
-        channel_uses: int = 1,
+        snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
         seed: int = 0,
         device: str | torch.device | None = None,
         link: Link | None = None,
     ) -> None:
-        self.channel = channel
-        self.snr_db = snr_db
-        self.power = power
-        self.snr_convention = snr_convention
-        self.channel_variance = channel_variance
-        self.channel_uses = channel_uses
-        self.awareness = awareness
-        self.seed = seed
-        self.device = device
-        self.link = link
-        self._link = self._make_link()  # validates the link settings now; rebuilt at fit
+        self._set_params(locals())
+        self._validate()  # every setting is checked now, and again at fit
 
     def _validate(self) -> None:
         """Check every hyper-parameter (subclasses add theirs) and rebuild the link from them."""
-        self._link = self._make_link()
+        self._link, self._pending_batched = self._make_link()
 
     # ------------------------------------------------------------------ link
-    def _make_link(self) -> Link:
-        """The link of the current hyper-parameters, with a configuration axis b."""
+    def _make_link(self) -> tuple[Link, bool]:
+        """The link of the current hyper-parameters, with a configuration axis b, and whether the
+        channel was given with that axis (transmit then keeps it)."""
         check_choice("awareness", self.awareness, AWARENESS)
         check_seed("seed", self.seed)
-        device = torch.device(self.device) if self.device is not None else None
+        device = _device(self.device)
         if self.link is not None:
             if not isinstance(self.link, Link):
                 raise ValueError(f"link must be a semalign.link.Link, got {type(self.link).__name__}")
-            changed = [k for k, v in _LINK_DEFAULTS.items() if not _same(getattr(self, k), v)]
+            changed = [k for k, v in LINK_DEFAULTS.items() if not same_setting(getattr(self, k), v)]
             if self.channel is not None or changed:
                 raise ValueError(f"give either link= or channel and the link keywords, not both (got link and {', '.join(['channel'] * (self.channel is not None) + changed)})")
             link = self.link
             h = link.channel
             if device is not None and link.device != device:
-                link = link.replace(channel=link.channel.to(device), design_channel=link.design_channel.to(device))
+                link = link.map_channels(lambda h: h.to(device))
         else:
             if self.channel is None:
                 raise ValueError("channel is required: a complex (n_rx, n_tx) or (b, n_rx, n_tx) tensor (or give link=)")
-            h = torch.as_tensor(self.channel) if not isinstance(self.channel, torch.Tensor) else self.channel
+            try:
+                h = self.channel if isinstance(self.channel, torch.Tensor) else torch.as_tensor(self.channel)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"channel must be a complex (n_rx, n_tx) or (b, n_rx, n_tx) tensor, got {type(self.channel).__name__}") from None
             link = None
         if h.ndim not in (2, 3):
             raise ValueError(f"channel must have shape (n_rx, n_tx) or (b, n_rx, n_tx), got shape {tuple(h.shape)}")
-        self._batched = h.ndim == 3
-        b = h.shape[0] if self._batched else 1
+        batched = h.ndim == 3
+        b = h.shape[0] if batched else 1
         if link is None:
             link = Link(
-                h if self._batched else h.unsqueeze(0), _per_configuration(self.snr_db, b), self.power,
+                h if batched else h.unsqueeze(0), _per_configuration(self.snr_db, b), self.power,
                 snr_convention=self.snr_convention, channel_variance=self.channel_variance,
                 channel_uses=self.channel_uses, device=device,
             )  # fmt: skip
         else:
-            if not self._batched:
-                link = link.replace(channel=link.channel.unsqueeze(0), design_channel=link.design_channel.unsqueeze(0))
+            if not batched:
+                link = link.map_channels(lambda h: h.unsqueeze(0))
             if link.snr_db.shape != (b,):
                 link = link.replace(snr_db=_per_configuration(link.snr_db, b))
-        return link
+        return link, batched
 
     @property
     def device_(self) -> torch.device:
@@ -170,9 +161,15 @@ class SemanticTransceiver(Estimator):
     # --------------------------------------------------------------- fitting
     def _start_fit(self) -> None:
         """Check the hyper-parameters again and rebuild the link from them, so a changed ``snr_db``
-        (or any other setting) takes effect at this fit."""
+        (or any other setting) takes effect at this fit; until the fit succeeds the estimator is
+        not fitted (a failed refit leaves no mix of old and new state in use)."""
         self._validate()
-        self.link_ = self._link
+        self.__dict__.pop(self.fit_marker, None)
+
+    def _finish_fit(self) -> "SemanticTransceiver":
+        """Mark the fit done: the link it was fitted for is the one it transmits through."""
+        self.link_, self._batched = self._link, self._pending_batched
+        return self
 
     def _check_fit_inputs(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
         self._start_fit()
@@ -244,11 +241,16 @@ class SemanticTransceiver(Estimator):
         return y_hat if self._batched else y_hat[0]
 
 
-def _same(value, default) -> bool:
+def _device(device) -> torch.device | None:
+    """``device`` as a ``torch.device`` (``None`` stays), or ``ValueError`` naming it."""
+    if device is None:
+        return None
     try:
-        return bool(value == default) if not isinstance(value, torch.Tensor) else False
-    except (TypeError, RuntimeError, ValueError):
-        return False
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+
+
 
 
 def _per_configuration(snr_db, b: int):

@@ -51,7 +51,7 @@ class _EigenStreamBaseline(SemanticTransceiver):
     """Shared machinery: feature symbols, whitening, SVD precoding and the MMSE receiver."""
 
     def _n_features(self, d_tx: int, d_rx: int) -> int:
-        return min(2 * self.link_.channel_uses * min(self.n_tx, self.n_rx), d_tx)
+        return min(2 * self._current_link().channel_uses * min(self.n_tx, self.n_rx), d_tx)
 
     def fit(self, x, y) -> "_EigenStreamBaseline":
         """Fit the alignment map, the feature whitening and the SVD-MMSE link.
@@ -79,24 +79,24 @@ class _EigenStreamBaseline(SemanticTransceiver):
         # the same results on every device.
         phases = column_phases(vh.mH)  # (b, 1, S)
         u, vh = u * phases, (vh.mH * phases).mH
-        amplitude = (self.link_.power / self.n_symbols_) ** 0.5
+        amplitude = (self._current_link().power / self.n_symbols_) ** 0.5
         self.stream_gains_ = sv[..., :n_streams]
         self.precoder_ = amplitude * vh[..., :n_streams, :].mH  # (b, Nt, S)
         g = amplitude * sv / (amplitude**2 * sv**2 + sigma2.view(-1, 1))
         self.combiner_ = g.unsqueeze(-1) * u.mH  # (b, S, Nr): diag(g) U^H
-        return self
+        return self._finish_fit()
 
     # Subclasses: _fit_features(xc, yc), _features(xc) -> (..., n, K), _reconstruct(f_hat) -> yc_hat.
     def _precode(self, x: torch.Tensor) -> torch.Tensor:
         xc = x.to(torch.float64) - self.x_mean_
         p = self.whitener_.whiten(pack_complex(self._features(xc)).to(_DTYPE))  # (..., n, n_sym)
-        b, n, t = self.n_configurations, x.shape[0], self.link_.channel_uses
+        b, n, t = self.n_configurations, x.shape[0], self._current_link().channel_uses
         s = self.precoder_.shape[-1]
         p = torch.nn.functional.pad(p, (0, t * s - self.n_symbols_)).expand(b, n, t * s)
         return (p.reshape(b, n, t, s) @ self.precoder_.mT.unsqueeze(1)).reshape(b, n, t * self.n_tx)
 
     def _decode(self, r: torch.Tensor) -> torch.Tensor:
-        b, n, t = r.shape[0], r.shape[1], self.link_.channel_uses
+        b, n, t = r.shape[0], r.shape[1], self._current_link().channel_uses
         p_hat = (r.reshape(b, n, t, self.n_rx) @ self.combiner_.mT.unsqueeze(1)).reshape(b, n, -1)
         f_hat = unpack_complex(self.whitener_.colour(p_hat[..., : self.n_symbols_]), 2 * self.n_symbols_)
         return self._reconstruct(f_hat[..., : self.n_features_]) + self.y_mean_

@@ -302,9 +302,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         iterations: int = 20,
         *,
         tol: float | None = None,
-        snr_convention: str = "total",
-        channel_variance: float = 1.0,
-        channel_uses: int = 1,
+        snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
         init: str = "spectral",
         processing: str = "widely-linear",
@@ -312,24 +310,16 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         device: str | torch.device | None = None,
         link=None,
     ) -> None:
-        super().__init__(
-            channel, snr_db, power, snr_convention=snr_convention, channel_variance=channel_variance,
-            channel_uses=channel_uses, awareness=awareness, seed=seed, device=device, link=link,
-        )  # fmt: skip
-        self.rho = check_positive("rho", rho)
-        self.iterations = check_positive_int("iterations", iterations)
-        self.tol = None if tol is None else check_positive("tol", tol)
-        self.init = check_choice("init", init, ("spectral", "random"))
-        self.processing = check_choice("processing", processing, PROCESSING)
+        self._set_params(locals())
+        self._validate()
 
     def _validate(self) -> None:
         super()._validate()
-        check_positive("rho", self.rho)
-        check_positive_int("iterations", self.iterations)
-        if self.tol is not None:
-            check_positive("tol", self.tol)
-        check_choice("init", self.init, ("spectral", "random"))
-        check_choice("processing", self.processing, PROCESSING)
+        self.rho = check_positive("rho", self.rho)
+        self.iterations = check_positive_int("iterations", self.iterations)
+        self.tol = None if self.tol is None else check_positive("tol", self.tol)
+        self.init = check_choice("init", self.init, ("spectral", "random"))
+        self.processing = check_choice("processing", self.processing, PROCESSING)
 
     def initial_precoder(self, stats: GramStatistics) -> torch.Tensor:
         """Start F_0 (the shape of ``precoder_``) with ||F_0||_F^2 = P.
@@ -443,7 +433,7 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         # The whitening folded into the precoder, F L^{-1}, so transmitting is one product per sample.
         self._tx_map = torch.linalg.solve_triangular(stats.whitener.chol, z, upper=False, left=False)
         self._tx_offset = (self._tx_map @ stats.whitener.mean.unsqueeze(-1)).squeeze(-1).unsqueeze(-2)
-        return self
+        return self._finish_fit()
 
     def inference_flops(self) -> torch.Tensor:
         """FLOPs ``(b,)`` per latent for the precoder (whitening folded in) and the decoder, counting

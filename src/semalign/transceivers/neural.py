@@ -89,37 +89,22 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         patience: int = 20,
         tol: float | None = None,
         progress: bool = False,
-        snr_convention: str = "total",
-        channel_variance: float = 1.0,
-        channel_uses: int = 1,
+        snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
         seed: int = 0,
         device: str | torch.device | None = None,
         link: Link | None = None,
     ) -> None:
-        super().__init__(
-            channel, snr_db, power, snr_convention=snr_convention, channel_variance=channel_variance,
-            channel_uses=channel_uses, awareness=awareness, seed=seed, device=device, link=link,
-        )  # fmt: skip
-        self.hidden = hidden
-        self.hidden_layers = hidden_layers
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.lam = lam
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.tol = tol
-        self.progress = progress
+        self._set_params(locals())
         self._validate()
 
     def _validate(self) -> None:
         super()._validate()
         if self.hidden is not None:
-            if len(self.hidden) != 2:
+            if not isinstance(self.hidden, (tuple, list)) or len(self.hidden) != 2:
                 raise ValueError(f"hidden must be a pair (encoder width, decoder width), got {self.hidden!r}")
             self.hidden = (check_positive_int("hidden[0]", self.hidden[0]), check_positive_int("hidden[1]", self.hidden[1]))
-        if isinstance(self.hidden_layers, bool) or int(self.hidden_layers) != self.hidden_layers or self.hidden_layers < 0:
+        if not isinstance(self.hidden_layers, int) or isinstance(self.hidden_layers, bool) or self.hidden_layers < 0:
             raise ValueError(f"hidden_layers must be an integer >= 0, got {self.hidden_layers!r}")
         self.hidden_layers = int(self.hidden_layers)
         self.epochs = check_positive_int("epochs", self.epochs)
@@ -128,10 +113,10 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self.patience = check_positive_int("patience", self.patience)
         if self.tol is not None:
             self.tol = check_positive("tol", self.tol)
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
+        if not isinstance(self.validation_fraction, (int, float)) or isinstance(self.validation_fraction, bool) or not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         self.validation_fraction = float(self.validation_fraction)
-        b = self.n_configurations
+        b, device = self._link.channel.shape[0], self._link.device  # the link of these settings, not a fitted one
         try:
             lam_t = torch.as_tensor(self.lam, dtype=torch.float32).flatten()
         except (TypeError, ValueError, RuntimeError):
@@ -140,7 +125,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             lam_t = lam_t.expand(b)
         if lam_t.numel() != b or not bool(torch.isfinite(lam_t).all()) or bool((lam_t < 0).any()):
             raise ValueError(f"lam must be a number >= 0 or one per channel configuration ({b}), got {self.lam!r}")
-        self._lam = lam_t.to(self.device_)
+        self._lam = lam_t.to(device)
 
     # ----------------------------------------------------------------- fit
     def fit(self, x, y) -> "NeuralSemanticTransceiver":
@@ -167,7 +152,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
 
         widths_in = complex_dim(self.d_tx_)
         h_e, h_d = self.hidden or (self.d_tx_, self.d_rx_)
-        t = self.link_.channel_uses
+        t = self._current_link().channel_uses
         self.encoder_ = ComplexMLPStack(b, (widths_in, *[h_e] * (1 + self.hidden_layers), t * self.n_tx), generator=cpu_gen, device=self.device_)
         self.decoder_ = ComplexMLPStack(b, (t * self.n_rx, *[h_d] * (1 + self.hidden_layers), complex_dim(self.d_rx_)), generator=cpu_gen, device=self.device_)
         # Training sends through the link the design sees, in the split layout [Re s | Im s].
@@ -230,7 +215,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self.n_epochs_ = epoch
         self.best_epoch_ = best_epoch
         self.sparsity_ = sparsity(self._weights()).cpu()
-        return self
+        return self._finish_fit()
 
     def _fitted_state(self) -> dict:
         state = super()._fitted_state()
@@ -269,7 +254,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         if t.shape[0] != self.n_configurations:
             t = t.expand(self.n_configurations, *t.shape[1:])
         norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True).clamp_min(1e-12)
-        return t * (self.link_.power ** 0.5 / norm)
+        return t * (self._current_link().power ** 0.5 / norm)
 
     def _decode_split(self, r: torch.Tensor) -> torch.Tensor:
         """``(b, n, 2 T N_r)`` split-layout received symbols -> ``(b, n, d_rx)`` standardised estimate."""
@@ -301,7 +286,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             for layer in net.layers:
                 total += complex_dense_flops(layer.weight)
             total += ACTIVATION_FLOPS * net.hidden_units
-        total += power_normalisation_flops(self.link_.channel_uses * self.n_tx)
+        total += power_normalisation_flops(self._current_link().channel_uses * self.n_tx)
         total += 2 * self.d_tx_ + 2 * self.d_rx_  # input and output standardisation
         return total.cpu()
 

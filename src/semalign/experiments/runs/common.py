@@ -11,12 +11,35 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from semalign._checks import check_positive
 from semalign._version import __version__
+from semalign.link.noise import check_snr_convention
 from semalign.tasks import train_classifier
+
+
+@dataclass(frozen=True)
+class LinkConventions:
+    """The link conventions every run and every study grid records (DESIGN.md).
+
+    Attributes:
+        snr_convention: ``total`` (sigma^2 = v P / (T SNR)) or ``per-antenna`` (sigma^2 = P / (T N_t SNR)).
+        channel_variance: variance v of each channel entry.
+        power: energy P per latent vector, spread over T channel uses x N_t antennas.
+    """
+
+    snr_convention: str = "total"
+    channel_variance: float = 1.0
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_snr_convention(self.snr_convention)
+        check_positive("channel_variance", self.channel_variance)
+        check_positive("power", self.power)
 
 
 def provenance(setting: str, device: str) -> dict[str, Any]:

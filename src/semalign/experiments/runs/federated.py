@@ -30,12 +30,11 @@ from semalign._checks import check_choice, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, cached_latents, canonical_options, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
 from semalign.link.channel import rayleigh_channel
-from semalign.link.noise import check_snr_convention
 from semalign.link.packing import complex_dim
-from semalign.methods import get_method, method_names
+from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
 from semalign.tasks import accuracy, mse
 
@@ -71,26 +70,52 @@ def parse_sets(name: str, spec: str) -> tuple[tuple[str, ...], ...]:
 
 
 @dataclass(frozen=True)
-class FederatedRun:
+class ProtocolSettings(LinkConventions):
+    """The settings a federated run and the federated study share.
+
+    Attributes:
+        snr_db: SNR in dB under ``snr_convention``.
+        processing / baseline_processing: the protocol's / the First-K and Top-K users' class of maps.
+        rho, rounds: the protocol's ADMM penalty and rounds.
+        pilot_method: how the shared pilots are chosen.
+    """
+
+    snr_db: float = 20.0
+    processing: str = "strictly-linear"
+    baseline_processing: str = "strictly-linear"
+    rho: float = 1.0
+    rounds: int = 30
+    pilot_method: str = "random"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("processing", self.processing, PROCESSING)
+        check_choice("baseline_processing", self.baseline_processing, PROCESSING)
+        check_positive_int("rounds", self.rounds)
+
+
+@dataclass(frozen=True)
+class FederatedRun(ProtocolSettings):
     """One federated-downlink configuration.
 
     Attributes:
-        experiment: the label of the study part (``compression``, ``snr``, ``heterogeneity``,
-            ``pilots``; ``federated`` for a sweep).
         latents: ``digits`` (AP ``mlp32-tanh``, four zoo users), ``synthetic`` agents or ``timm``
             encoders cached by ``semalign latents extract`` (then ``ap_encoder`` and ``users`` name
             timm models and ``dataset`` the data set).
         method: ``federated-admm``, ``federated-prox``, ``multi-link``, ``first-k`` or ``top-k``.
         user_set: ``all`` (every user), ``homogeneous``, ``heterogeneous`` or ``single`` (each alone).
         n_antennas, channel_uses: N = N_t = N_r per user and T channel uses per latent.
-        snr_db: SNR in dB under ``snr_convention``; pilot_fraction: share of the training set used
-            as shared pilots (1: all).
-        processing / baseline_processing: the protocol's / the baselines' class of maps.
-        ap_encoder, users, homogeneous_sets, heterogeneous_sets: the encoders (``users`` comma
-            separated, sets as ``a,b;c,d``); ``None``: the source's defaults. Synthetic users are
-            ``name:proximity:d_rx`` items (e.g. ``near-64:1.0:64,far-64:0.0:64``).
+        pilot_fraction: share of the training set used as shared pilots (1: all); seed: channels,
+            pilots, classifiers and test noise.
+        dataset, ap_encoder, user_pool, homogeneous_sets, heterogeneous_sets: the encoders (the pool's
+            users comma separated, sets as ``a,b;c,d``); ``None``: the source's defaults. Synthetic
+            users are ``name:proximity:d_rx`` items (e.g. ``near-64:1.0:64,far-64:0.0:64``). (Rows
+            name the users of their own set in ``users``.)
         latents_options: the synthetic users' data settings as a JSON object (default
             :data:`SYNTHETIC_OPTIONS`).
+        experiment: the label of the study part (``compression``, ``snr``, ``heterogeneity``,
+            ``pilots``; ``federated`` for a sweep).
+        The link conventions and the protocol's settings are those of :class:`ProtocolSettings`.
     """
 
     latents: str = "digits"
@@ -98,33 +123,22 @@ class FederatedRun:
     user_set: str = "all"
     n_antennas: int = 2
     channel_uses: int = 2
-    snr_db: float = 20.0
     pilot_fraction: float = 1.0
     seed: int = 27
-    processing: str = "strictly-linear"
-    baseline_processing: str = "strictly-linear"
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    rho: float = 1.0
-    rounds: int = 30
-    pilot_method: str = "random"
     dataset: str | None = None
     ap_encoder: str | None = None
-    users: str | None = None
+    user_pool: str | None = None
     homogeneous_sets: str | None = None
     heterogeneous_sets: str | None = None
     latents_options: str | None = None
     experiment: str = "federated"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
-        check_choice("processing", self.processing, PROCESSING)
-        check_choice("baseline_processing", self.baseline_processing, PROCESSING)
-        check_snr_convention(self.snr_convention)
-        for name in ("n_antennas", "channel_uses", "rounds"):
+        for name in ("n_antennas", "channel_uses"):
             check_positive_int(name, getattr(self, name))
         if not 0.0 < self.pilot_fraction <= 1.0:
             raise ValueError(f"pilot_fraction must be in (0, 1], got {self.pilot_fraction!r}")
@@ -142,26 +156,26 @@ class FederatedRun:
 
     def synthetic_users(self) -> tuple[tuple[str, float, int], ...]:
         """The synthetic users as ``(name, proximity, d_rx)``."""
-        if not self.users:
+        if not self.user_pool:
             return SYNTHETIC_USERS
         try:
-            return tuple((name, float(prox), int(dim)) for name, prox, dim in (item.split(":") for item in self.users.split(",")))
+            return tuple((name, float(prox), int(dim)) for name, prox, dim in (item.split(":") for item in self.user_pool.split(",")))
         except ValueError:
-            raise ValueError(f"users={self.users!r}: synthetic users are name:proximity:d_rx items, e.g. near-64:1.0:64,far-64:0.0:64") from None
+            raise ValueError(f"user_pool={self.user_pool!r}: synthetic users are name:proximity:d_rx items, e.g. near-64:1.0:64,far-64:0.0:64") from None
 
     def pool_settings(self) -> dict:
         """The AP, the users and their sets (the source's defaults where a setting is ``None``)."""
         synthetic = self.latents == "synthetic"
         return {
             "ap_encoder": None if synthetic else self.ap_encoder or DIGITS_AP,
-            "users": tuple(u[0] for u in self.synthetic_users()) if synthetic else tuple(u.strip() for u in self.users.split(",")) if self.users else DIGITS_USERS,
+            "users": tuple(u[0] for u in self.synthetic_users()) if synthetic else tuple(u.strip() for u in self.user_pool.split(",")) if self.user_pool else DIGITS_USERS,
             "homogeneous": parse_sets("homogeneous_sets", self.homogeneous_sets) if self.homogeneous_sets else SYNTHETIC_HOMOGENEOUS if synthetic else DIGITS_HOMOGENEOUS,
             "heterogeneous": parse_sets("heterogeneous_sets", self.heterogeneous_sets) if self.heterogeneous_sets else SYNTHETIC_HETEROGENEOUS if synthetic else DIGITS_HETEROGENEOUS,
         }
 
     def pool_key(self) -> tuple:
         """What determines the run's user pool (its first seven entries) and its channels and pilots."""
-        return (self.latents, self.dataset, self.ap_encoder, self.users, self.homogeneous_sets, self.heterogeneous_sets, self.latents_options, self.channel_variance, self.pilot_method)
+        return (self.latents, self.dataset, self.ap_encoder, self.user_pool, self.homogeneous_sets, self.heterogeneous_sets, self.latents_options, self.channel_variance, self.pilot_method)
 
 
 @dataclass(frozen=True)
@@ -366,10 +380,23 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
     return rows
 
 
+def pool_version(run: FederatedRun) -> str:
+    """Fingerprint of the cached latents a ``timm`` pool reads (when each encoder's caches were
+    written), for the run id: re-extracted latents rerun the run; empty for the built-in sources."""
+    if run.latents != "timm":
+        return ""
+    from semalign.latents.cache import cached_metadata
+
+    pool = run.pool_settings()
+    encoders = dict.fromkeys((pool["ap_encoder"], *pool["users"], *(u for g in (*pool["homogeneous"], *pool["heterogeneous"]) for u in g)))
+    dataset = run.dataset or "cifar10"
+    return "timm:" + ",".join(cached_metadata(dataset, model, split).get("created", "missing") for model in encoders for split in ("train", "test"))
+
+
 def run_kind() -> RunKind:
-    """The ``federated`` run kind (CPU: one protocol per run)."""
+    """The ``federated`` run kind (where the registry says the protocols run: the CPU)."""
     return RunKind(
         "federated", "federated", FederatedRun, run_federated_group, check_federated_runs, lambda run: (),
-        devices=("cpu",),
+        devices=devices_of("federated"), data_version=pool_version,
         sort_columns=("experiment", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "seed", "user_group", "user"),
     )  # fmt: skip

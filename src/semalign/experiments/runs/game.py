@@ -20,10 +20,9 @@ import torch
 from semalign._checks import check_choice, check_positive_int
 from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import cached_latents, canonical_options, classifier, provenance
+from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, classifier, provenance
 from semalign.latents import LatentPair, load_latents
-from semalign.link.noise import check_snr_convention
-from semalign.methods import method_names
+from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
 from semalign.multiuser.eigenmode_game import EigenmodeGame
 from semalign.multiuser.semantic_game import SemanticInterferenceGame
@@ -44,58 +43,71 @@ PU_METHODS = {
 
 
 @dataclass(frozen=True)
-class GameRun:
+class GameSettings(LinkConventions):
+    """The settings a game run and the game study share.
+
+    Attributes:
+        latents: ``digits`` (zoo pairs) or ``synthetic`` (synthetic pairs, one per digits pair).
+        n_antennas: N = N_t = N_r per pair; snr_db: SNR in dB under ``snr_convention``.
+        schedule: ``jacobi``, ``gauss-seidel`` or ``async`` (the games' and the centralized start's).
+        pilots_per_class: semantic pilots per class of every pair.
+        tolerance, max_iterations: the games' convergence tolerance and update cap.
+    """
+
+    latents: str = "digits"
+    n_antennas: int = 2
+    snr_db: float = 20.0
+    schedule: str = "gauss-seidel"
+    pilots_per_class: int = 100
+    tolerance: float = 1e-8
+    max_iterations: int = 200
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("latents", self.latents, ("digits", "synthetic"))
+        check_choice("schedule", self.schedule, SCHEDULES)
+        for name in ("n_antennas", "pilots_per_class", "max_iterations"):
+            check_positive_int(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class GameRun(GameSettings):
     """One interference-game configuration (the study's secondary pairs, N x N antennas).
 
     Attributes:
-        experiment: the label of the study part (``compression``, ``cross-gain``, ``pu-limit``,
-            ``convergence``; ``game`` for a sweep). ``convergence`` runs record one row per instance
-            (convergence diagnostics, no accuracy).
-        latents: ``digits`` (zoo pairs) or ``synthetic`` (synthetic pairs, one per digits pair).
         pairs: the digits pairs as ``tx:rx,tx:rx,...`` (default: three zoo pairs); with synthetic
             latents, one synthetic pair per entry.
         latents_options: the synthetic pairs' data settings as a JSON object (default
             :data:`SYNTHETIC_OPTIONS`).
         method: ``game-fixed-eigenmode``, ``game-full-mimo``, ``ignore-interference``,
             ``centralized`` or ``orthogonal``.
-        n_antennas, channel_uses: N = N_t = N_r and T channel uses per latent.
-        snr_db: SNR in dB under ``snr_convention``; cross_gain_db: power gain of every cross channel.
+        channel_uses: T channel uses per latent; cross_gain_db: power gain of every cross channel.
         pu_protection: ``none`` (no primary user), ``individual`` or ``global`` budgets (need
             ``pu_limit_db``, dB above the primary receiver's noise) or ``null`` shaping; one primary
             user with one antenna whenever it is not ``none``.
-        schedule: ``jacobi``, ``gauss-seidel`` or ``async`` (the games' and the centralized start's);
-            seed: channels, pilots, classifiers; draws: channel draws per seed.
-        tolerance, max_iterations: the games' convergence tolerance and update cap.
+        seed: channels, pilots, classifiers; draws: channel draws per seed.
+        experiment: the label of the study part (``compression``, ``cross-gain``, ``pu-limit``,
+            ``convergence``; ``game`` for a sweep). ``convergence`` runs record one row per instance
+            (convergence diagnostics, no accuracy).
+        The link conventions and the shared settings are those of :class:`GameSettings`.
     """
 
-    latents: str = "digits"
     pairs: str | None = None
     latents_options: str | None = None
     method: str = "game-fixed-eigenmode"
-    n_antennas: int = 2
     channel_uses: int = 2
-    snr_db: float = 20.0
     cross_gain_db: float = -10.0
     pu_protection: str = "none"
     pu_limit_db: float | None = None
-    schedule: str = "gauss-seidel"
     seed: int = 27
     draws: int = 1
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    pilots_per_class: int = 100
-    tolerance: float = 1e-8
-    max_iterations: int = 200
     experiment: str = "game"
 
     def __post_init__(self) -> None:
-        check_choice("latents", self.latents, ("digits", "synthetic"))
+        super().__post_init__()
         check_choice("method", self.method, method_names("game"))
         check_choice("pu_protection", self.pu_protection, ("none", *PU_METHODS))
-        check_choice("schedule", self.schedule, SCHEDULES)
-        check_snr_convention(self.snr_convention)
-        for name in ("n_antennas", "channel_uses", "pilots_per_class", "max_iterations", "draws"):
+        for name in ("channel_uses", "draws"):
             check_positive_int(name, getattr(self, name))
         if self.pairs is not None:
             digits_pairs(self.pairs)  # checks the spelling
@@ -107,6 +119,8 @@ class GameRun:
             object.__setattr__(self, "pu_limit_db", None)
         if self.pu_protection != "none" and self.method not in PU_METHODS[self.pu_protection]:
             raise ValueError(f"method {self.method!r} does not support pu_protection={self.pu_protection!r}; expected one of {', '.join(PU_METHODS[self.pu_protection])}")
+        if self.experiment == "convergence" and not self.method.startswith("game-"):
+            raise ValueError(f"experiment='convergence' traces a game's updates; method {self.method!r} solves no game (use game-fixed-eigenmode or game-full-mimo)")
         if self.method in ("ignore-interference", "orthogonal"):  # no game is solved: one run
             object.__setattr__(self, "schedule", GameRun.__dataclass_fields__["schedule"].default)
 
@@ -266,10 +280,15 @@ def _convergence_rows(game: SemanticInterferenceGame, run: GameRun, seconds: flo
     ]
 
 
+def _batched_fields(run: GameRun) -> tuple[str, ...]:
+    """The method's batched estimator parameters as run settings (the game's ``seeds`` are runs' ``seed``)."""
+    return tuple({"seeds": "seed"}.get(name, name) for name in get_method("game", run.method).batched)
+
+
 def run_kind() -> RunKind:
-    """The ``game`` run kind (CPU: the games are small complex128 eigenproblems)."""
+    """The ``game`` run kind (where the registry says the games run: the CPU, small complex128 eigenproblems)."""
     return RunKind(
-        "game", "game", GameRun, run_game_group, check_game_runs, lambda run: ("seed",),
-        devices=("cpu",), alone=lambda run: run.schedule == "async",
+        "game", "game", GameRun, run_game_group, check_game_runs, _batched_fields,
+        devices=devices_of("game"), alone=lambda run: run.schedule == "async",
         sort_columns=("experiment", "method", "pu_protection", "channel_uses", "cross_gain_db", "pu_limit_db", "schedule", "seed", "draw", "pair"),
     )  # fmt: skip

@@ -23,12 +23,11 @@ from semalign._checks import check_choice, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import AWARENESS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, cached_latents, canonical_options, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.link.channel import channel_for_seed
-from semalign.link.noise import check_snr_convention
 from semalign.link.packing import complex_dim
-from semalign.methods import get_method, method_names
+from semalign.methods import devices_of, get_method, method_names
 from semalign.tasks import accuracy, mse
 from semalign.transceivers.linear_admm import gram_statistics
 
@@ -37,12 +36,37 @@ LATENT_FIELDS = ("tx", "rx", "dataset", "path")
 
 
 @dataclass(frozen=True)
-class LinkRun:
+class LinkSolverSettings(LinkConventions):
+    """The single-link methods' settings a run and the single-link study share.
+
+    Attributes:
+        rho, iterations, processing: linear ADMM's penalty, iteration count and class of maps.
+        pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
+        neural_epochs, neural_lr, neural_batch_size, neural_validation_fraction: neural training.
+    """
+
+    rho: float = 100.0
+    iterations: int = 20
+    processing: str = "widely-linear"
+    pilot_method: str = "random"
+    pilot_grouping: str = "label"
+    neural_epochs: int = 100
+    neural_lr: float = 1e-2
+    neural_batch_size: int = 256
+    neural_validation_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("processing", self.processing, PROCESSING)
+        check_positive_int("neural_epochs", self.neural_epochs)
+        check_positive_int("neural_batch_size", self.neural_batch_size)
+
+
+@dataclass(frozen=True)
+class LinkRun(LinkSolverSettings):
     """One single-link configuration (square N x N MIMO channel, one channel use per latent).
 
     Attributes:
-        experiment: the label of the study part the run belongs to (``compression``, ``snr``,
-            ``flops`` in the single-link study; ``link`` for a sweep); recorded in the rows.
         latents: latent source: ``digits`` (default), ``synthetic``, ``timm``, ``file`` or a file path.
         tx, rx: encoder names (digits zoo or timm models; default: the source's default pair).
         dataset: data set of the ``timm`` source (e.g. ``cifar10``). path: file of the ``file`` source.
@@ -57,12 +81,12 @@ class LinkRun:
         snr_db: SNR in dB under ``snr_convention`` (``total`` or ``per-antenna``).
         seed: seed of the channel, pilots, classifier and test noise.
         lam: neural sparsity weight.
-        channel_variance: variance v of each channel entry; power: energy per latent vector.
-        rho, iterations, processing: linear ADMM settings. neural_*: neural training settings.
-            A method's run keeps the defaults of the settings it does not use (``lam`` and
-            ``neural_*`` but for ``neural``, ``rho``, ``iterations``, ``processing`` but for
-            ``linear-admm``), so sweeping them does not store one run several times.
-        pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
+        experiment: the label of the study part the run belongs to (``compression``, ``snr``,
+            ``flops`` in the single-link study; ``link`` for a sweep); recorded in the rows.
+        The link conventions and the methods' settings are those of :class:`LinkSolverSettings`. A
+        method's run keeps the defaults of the settings it does not use (``lam`` and ``neural_*``
+        but for ``neural``, ``rho``, ``iterations``, ``processing`` but for ``linear-admm``), so
+        sweeping them does not store one run several times.
     """
 
     latents: str = "digits"
@@ -78,34 +102,17 @@ class LinkRun:
     snr_db: float = 20.0
     seed: int = 27
     lam: float = 0.0
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    rho: float = 100.0
-    iterations: int = 20
-    processing: str = "widely-linear"
-    pilot_method: str = "random"
-    pilot_grouping: str = "label"
-    neural_epochs: int = 100
-    neural_lr: float = 1e-2
-    neural_batch_size: int = 256
-    neural_validation_fraction: float = 0.1
     experiment: str = "link"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("method", self.method, (*method_names("single-link"), "clean"))
         check_choice("awareness", self.awareness, AWARENESS)
-        check_choice("processing", self.processing, PROCESSING)
-        check_snr_convention(self.snr_convention)
         check_positive_int("n_antennas", self.n_antennas)
         if self.pilots_per_class < 0:
             raise ValueError(f"pilots_per_class must be >= 0 (0: every training sample), got {self.pilots_per_class}")
         if not self.lam >= 0 or self.lam == float("inf"):
             raise ValueError(f"lam must be a finite number >= 0, got {self.lam!r}")
-        if not self.channel_variance > 0:
-            raise ValueError(f"channel_variance must be > 0, got {self.channel_variance!r}")
-        if not self.power > 0:
-            raise ValueError(f"power must be > 0, got {self.power!r}")
         if self.latents_options is not None:
             object.__setattr__(self, "latents_options", canonical_options(self.latents_options))
         # Settings a method ignores take their defaults, so a sweep over them does not store the
@@ -297,6 +304,6 @@ def run_kind() -> RunKind:
     """The ``link`` run kind."""
     return RunKind(
         "link", "single-link", LinkRun, run_link_group, check_link_runs, _batched_fields,
-        devices=("cpu", "cuda"), data_version=latents_version,
+        devices=devices_of("single-link"), data_version=latents_version,
         sort_columns=("experiment", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "lam", "seed"),
     )  # fmt: skip

@@ -21,14 +21,12 @@ from the received pilot features, never from the AP's latents). The user pools a
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import polars as pl
 
 from semalign._checks import check_choice, check_positive_int
-from semalign._vocabulary import PAPER_SEEDS, PROCESSING
+from semalign._vocabulary import PAPER_SEEDS
 from semalign.experiments.runs.common import canonical_options
 from semalign.experiments.runs.federated import (
     DIGITS_AP,
@@ -41,11 +39,11 @@ from semalign.experiments.runs.federated import (
     SYNTHETIC_OPTIONS,
     SYNTHETIC_USERS,
     FederatedRun,
+    ProtocolSettings,
     format_sets,
     pool_of,
 )
 from semalign.latents import DIGITS_ENCODERS
-from semalign.link.noise import check_snr_convention
 from semalign.link.packing import complex_dim
 from semalign.methods import method_names
 
@@ -56,7 +54,7 @@ SET_KINDS = ("homogeneous", "heterogeneous", "single")
 
 
 @dataclass(frozen=True)
-class FederatedGrid:
+class FederatedGrid(ProtocolSettings):
     """The study's settings (defaults: digits zoo, AP ``mlp32-tanh``, four users, SNR 20 dB).
 
     ``latents`` picks the users of the ``compression``, ``snr`` and ``pilots`` experiments (the digits
@@ -81,15 +79,6 @@ class FederatedGrid:
     seeds: tuple[int, ...] = PAPER_SEEDS
     methods: tuple[str, ...] = METHODS
     experiments: tuple[str, ...] = EXPERIMENTS
-    snr_db: float = 20.0
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    rho: float = 1.0
-    rounds: int = 30
-    baseline_processing: str = "strictly-linear"
-    processing: str = "strictly-linear"
-    pilot_method: str = "random"
     compression_antennas: tuple[int, ...] = (1, 2, 4)
     compression_channel_uses: tuple[int, ...] = (1, 2, 4, 8, 16)
     snr_values: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0, 30.0)
@@ -104,6 +93,7 @@ class FederatedGrid:
     pilots_channel_uses: int = 2
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("latents", self.latents, SOURCES)
         for method in (*self.methods, *self.heterogeneity_methods):
             check_choice("method", method, METHODS)
@@ -115,9 +105,6 @@ class FederatedGrid:
         if len(encoder_sources) > 1:
             raise ValueError("ap_encoder and users name either digits-zoo encoders or timm models, not both: "
                              f"latents={self.latents!r} with heterogeneity_sources={self.heterogeneity_sources!r}")  # fmt: skip
-        check_choice("baseline_processing", self.baseline_processing, PROCESSING)
-        check_choice("processing", self.processing, PROCESSING)
-        check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         if "timm" not in encoder_sources:
@@ -135,7 +122,7 @@ class FederatedGrid:
                         raise ValueError(f"user set {group!r} names {user!r}, which is not one of {what} {tuple(known)!r}")
         if not self.users or not self.synthetic_users:
             raise ValueError("users and synthetic_users must each list at least one user")
-        for name in ("rounds", "snr_antennas", "heterogeneity_antennas", "pilots_antennas", "pilots_channel_uses"):
+        for name in ("snr_antennas", "heterogeneity_antennas", "pilots_antennas", "pilots_channel_uses"):
             check_positive_int(name, getattr(self, name))
         for name in ("compression_antennas", "compression_channel_uses", "snr_channel_uses", "heterogeneity_channel_uses"):
             for value in getattr(self, name):
@@ -143,14 +130,6 @@ class FederatedGrid:
         for fraction in self.pilot_fractions:
             if not 0.0 < float(fraction) <= 1.0:
                 raise ValueError(f"pilot_fractions must be in (0, 1], got {fraction!r}")
-
-    def settings_hash(self) -> str:
-        """Short hash of everything that changes a row except the swept lists."""
-        fixed = asdict(self)
-        for swept in ("seeds", "methods", "experiments", "compression_antennas", "compression_channel_uses", "snr_values",
-                      "snr_channel_uses", "heterogeneity_sources", "heterogeneity_methods", "heterogeneity_channel_uses", "pilot_fractions"):  # fmt: skip
-            fixed.pop(swept)
-        return hashlib.sha1(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def quick_grid(**overrides) -> FederatedGrid:
@@ -178,20 +157,18 @@ def _base_run(grid: FederatedGrid, source: str) -> FederatedRun:
         given = (dict(grid.synthetic_options), tuple(map(tuple, grid.synthetic_users)), tuple(map(tuple, grid.synthetic_homogeneous_sets)), tuple(map(tuple, grid.synthetic_heterogeneous_sets)))
         if given != (SYNTHETIC_OPTIONS, SYNTHETIC_USERS, SYNTHETIC_HOMOGENEOUS, SYNTHETIC_HETEROGENEOUS):
             encoders = dict(
-                latents_options=canonical_options(grid.synthetic_options), users=",".join(f"{n}:{p}:{d}" for n, p, d in grid.synthetic_users),
+                latents_options=canonical_options(grid.synthetic_options), user_pool=",".join(f"{n}:{p}:{d}" for n, p, d in grid.synthetic_users),
                 homogeneous_sets=format_sets(grid.synthetic_homogeneous_sets), heterogeneous_sets=format_sets(grid.synthetic_heterogeneous_sets),
             )  # fmt: skip
     else:
         defaults = (DIGITS_AP, DIGITS_USERS, DIGITS_HOMOGENEOUS, DIGITS_HETEROGENEOUS)
         given = (grid.ap_encoder, tuple(grid.users), tuple(map(tuple, grid.homogeneous_sets)), tuple(map(tuple, grid.heterogeneous_sets)))
         if given != defaults or source == "timm":
-            encoders = dict(ap_encoder=grid.ap_encoder, users=",".join(grid.users), homogeneous_sets=format_sets(grid.homogeneous_sets), heterogeneous_sets=format_sets(grid.heterogeneous_sets))
+            encoders = dict(ap_encoder=grid.ap_encoder, user_pool=",".join(grid.users), homogeneous_sets=format_sets(grid.homogeneous_sets), heterogeneous_sets=format_sets(grid.heterogeneous_sets))
         if source == "timm":
             encoders["dataset"] = grid.dataset
-    return FederatedRun(
-        latents=source, processing=grid.processing, baseline_processing=grid.baseline_processing, snr_convention=grid.snr_convention,
-        channel_variance=grid.channel_variance, power=grid.power, rho=grid.rho, rounds=grid.rounds, pilot_method=grid.pilot_method, **encoders,
-    )  # fmt: skip
+    shared = {f.name: getattr(grid, f.name) for f in fields(ProtocolSettings)}
+    return FederatedRun(latents=source, **shared, **encoders)
 
 
 def federated_runs(grid: FederatedGrid) -> list[FederatedRun]:
@@ -210,7 +187,7 @@ def federated_runs(grid: FederatedGrid) -> list[FederatedRun]:
             for n in grid.compression_antennas:
                 for t in grid.compression_channel_uses:
                     if fits(src, t, n):
-                        runs += [replace(main, experiment="compression", method=m, n_antennas=n, channel_uses=t, snr_db=grid.snr_db, seed=seed) for m in grid.methods]
+                        runs += [replace(main, experiment="compression", method=m, n_antennas=n, channel_uses=t, seed=seed) for m in grid.methods]
         if "snr" in grid.experiments:
             for t in grid.snr_channel_uses:
                 for snr in grid.snr_values:
@@ -222,11 +199,11 @@ def federated_runs(grid: FederatedGrid) -> list[FederatedRun]:
                         continue
                     for kind in SET_KINDS:
                         runs += [replace(bases[source], experiment="heterogeneity", method=m, user_set=kind, n_antennas=grid.heterogeneity_antennas,
-                                         channel_uses=t, snr_db=grid.snr_db, seed=seed) for m in grid.heterogeneity_methods]  # fmt: skip
+                                         channel_uses=t, seed=seed) for m in grid.heterogeneity_methods]  # fmt: skip
         if "pilots" in grid.experiments:
             for fraction in grid.pilot_fractions:
                 runs += [replace(main, experiment="pilots", method=m, n_antennas=grid.pilots_antennas, channel_uses=grid.pilots_channel_uses,
-                                 snr_db=grid.snr_db, pilot_fraction=float(fraction), seed=seed) for m in grid.methods]  # fmt: skip
+                                 pilot_fraction=float(fraction), seed=seed) for m in grid.methods]  # fmt: skip
     return runs
 
 

@@ -80,36 +80,41 @@ def _users_title(frame: pl.DataFrame) -> str:
     return f"{len(users)} users: {', '.join(users)}"
 
 
+def _panels(frame: pl.DataFrame, by: str, value: str, draw) -> plt.Figure:
+    """One panel per value of ``by``, side by side: ``draw(ax, key, rows)`` fills each."""
+    keys = sorted(frame[by].unique().to_list())
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.4 * len(keys), 4.6), sharey=value == "accuracy", squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        draw(ax, key, frame.filter(pl.col(by) == key))
+    axes[0][0].set_ylabel(value)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    return fig
+
+
 def federated_vs_compression(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
     """One panel per antenna count N: ``value`` vs the compression factor, one line per method."""
     frame = results.filter(pl.col("experiment") == "compression")
-    antennas = sorted(frame["n_tx"].unique().to_list())
-    fig, axes = plt.subplots(1, len(antennas), figsize=(5.4 * len(antennas), 4.6), sharey=value == "accuracy", squeeze=False)
-    for ax, n in zip(axes[0], antennas):
-        sub = frame.filter(pl.col("n_tx") == n)
+
+    def draw(ax, n, sub) -> None:
         _federated_lines(ax, sub, "compression_factor", value)
         _finish(ax, sub, value, "compression factor ζ = 100·T·N_t / ⌈d_AP/2⌉ (%)")
         _zeta_axis(ax, sub["compression_factor"].to_list())
         ax.set_title(f"{n}×{n} antennas, SNR {sub['snr_db'][0]:g} dB\n{_users_title(sub)}", fontsize=9)
-    axes[0][0].set_ylabel(value)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    return _save_federated(fig, frame, path)
+
+    return _save_federated(_panels(frame, "n_tx", value, draw), frame, path)
 
 
 def federated_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:
     """One panel per channel-use count T: ``value`` vs SNR, one line per method."""
     frame = results.filter(pl.col("experiment") == "snr")
-    uses = sorted(frame["channel_uses"].unique().to_list())
-    fig, axes = plt.subplots(1, len(uses), figsize=(5.4 * len(uses), 4.6), sharey=value == "accuracy", squeeze=False)
-    for ax, t in zip(axes[0], uses):
-        sub = frame.filter(pl.col("channel_uses") == t)
+
+    def draw(ax, t, sub) -> None:
         _federated_lines(ax, sub, "snr_db", value)
         _finish(ax, sub, value, f"SNR (dB, '{sub['snr_convention'][0]}' convention)")
         n = sub["n_tx"][0]
         ax.set_title(f"T = {t}, {n}×{n} antennas (ζ = {sub['compression_factor'][0]:.3g} %)\n{_users_title(sub)}", fontsize=9)
-    axes[0][0].set_ylabel(value)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    return _save_federated(fig, frame, path)
+
+    return _save_federated(_panels(frame, "channel_uses", value, draw), frame, path)
 
 
 def federated_heterogeneity(results: pl.DataFrame, path: Path, value: str = "accuracy") -> Path:

@@ -17,17 +17,14 @@ a setting are designed as one batch of games).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import polars as pl
 
 from semalign._checks import check_choice, check_positive_int
 from semalign._vocabulary import PAPER_SEEDS, SCHEDULES
 from semalign.experiments.runs.common import canonical_options
-from semalign.experiments.runs.game import DIGITS_PAIRS, PU_METHODS, SYNTHETIC_OPTIONS, GameRun
-from semalign.link.noise import check_snr_convention
+from semalign.experiments.runs.game import DIGITS_PAIRS, PU_METHODS, SYNTHETIC_OPTIONS, GameRun, GameSettings
 from semalign.methods import method_names
 
 METHODS = method_names("game")
@@ -35,29 +32,20 @@ EXPERIMENTS = ("compression", "cross-gain", "pu-limit", "convergence")
 
 
 @dataclass(frozen=True)
-class GameGrid:
+class GameGrid(GameSettings):
     """The study's settings (defaults: three digits-zoo pairs, N = 2 antennas, SNR 20 dB).
 
     ``latents="synthetic"`` draws one synthetic pair per entry of ``pairs`` instead (the encoder
     names are then ignored; each pair gets its own agents, with ``synthetic_options`` such as
-    ``d_tx``, ``d_rx``, ``proximity``).
+    ``d_tx``, ``d_rx``, ``proximity``). The link conventions and the settings every run shares are
+    those of :class:`~semalign.experiments.runs.game.GameSettings`.
     """
 
-    latents: str = "digits"
     pairs: tuple[tuple[str, str], ...] = DIGITS_PAIRS
     synthetic_options: dict = field(default_factory=lambda: dict(SYNTHETIC_OPTIONS))
     seeds: tuple[int, ...] = PAPER_SEEDS
     methods: tuple[str, ...] = METHODS
     experiments: tuple[str, ...] = EXPERIMENTS
-    n_antennas: int = 2
-    snr_db: float = 20.0
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    pilots_per_class: int = 100
-    schedule: str = "gauss-seidel"
-    tolerance: float = 1e-8
-    max_iterations: int = 200
     compression_channel_uses: tuple[int, ...] = (1, 2, 4, 8)
     compression_cross_gain_db: float = -10.0
     cross_gains_db: tuple[float, ...] = (-30.0, -20.0, -10.0, 0.0, 10.0)
@@ -73,30 +61,21 @@ class GameGrid:
     convergence_snr_db: float = 0.0
 
     def __post_init__(self) -> None:
-        check_choice("latents", self.latents, ("digits", "synthetic"))
+        super().__post_init__()
         for method in self.methods:
             check_choice("method", method, METHODS)
         for experiment in self.experiments:
             check_choice("experiment", experiment, EXPERIMENTS)
         for protection in self.pu_protections:
             check_choice("pu_protections", protection, tuple(PU_METHODS))
-        check_choice("schedule", self.schedule, SCHEDULES)
-        check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         if len(self.pairs) < 2:
             raise ValueError(f"the game needs at least 2 pairs, got {len(self.pairs)}")
-        for name in ("n_antennas", "pilots_per_class", "max_iterations", "cross_channel_uses", "pu_channel_uses", "convergence_draws", "convergence_channel_uses"):
+        for name in ("cross_channel_uses", "pu_channel_uses", "convergence_draws", "convergence_channel_uses"):
             check_positive_int(name, getattr(self, name))
         for uses in self.compression_channel_uses:
             check_positive_int("compression_channel_uses", uses)
-
-    def settings_hash(self) -> str:
-        """Short hash of everything that changes a row except the swept lists."""
-        fixed = asdict(self)
-        for swept in ("seeds", "methods", "experiments", "compression_channel_uses", "cross_gains_db", "pu_limits_db", "pu_protections", "convergence_cross_gains_db"):
-            fixed.pop(swept)
-        return hashlib.sha1(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def quick_grid(**overrides) -> GameGrid:
@@ -121,11 +100,8 @@ def game_runs(grid: GameGrid) -> list[GameRun]:
     """Every run of the study (each setting and method for every seed)."""
     pairs = None if tuple(map(tuple, grid.pairs)) == DIGITS_PAIRS else ",".join(f"{tx}:{rx}" for tx, rx in grid.pairs)
     synthetic = grid.latents == "synthetic" and grid.synthetic_options != SYNTHETIC_OPTIONS
-    base = GameRun(
-        latents=grid.latents, pairs=pairs, latents_options=canonical_options(grid.synthetic_options) if synthetic else None, n_antennas=grid.n_antennas, snr_db=grid.snr_db, snr_convention=grid.snr_convention,
-        channel_variance=grid.channel_variance, power=grid.power, pilots_per_class=grid.pilots_per_class, schedule=grid.schedule,
-        tolerance=grid.tolerance, max_iterations=grid.max_iterations,
-    )  # fmt: skip
+    shared = {f.name: getattr(grid, f.name) for f in fields(GameSettings)}
+    base = GameRun(pairs=pairs, latents_options=canonical_options(grid.synthetic_options) if synthetic else None, **shared)
     settings = []
     if "compression" in grid.experiments:
         settings += [dict(experiment="compression", method=m, channel_uses=t, cross_gain_db=grid.compression_cross_gain_db) for t in grid.compression_channel_uses for m in grid.methods]

@@ -11,17 +11,14 @@ engine executes them (resumable, in parts) and the study draws its figures from 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import polars as pl
 
 from semalign._checks import check_choice, check_positive_int
 from semalign._vocabulary import AWARENESS, PAPER_SEEDS
 from semalign.experiments.runs.common import canonical_options
-from semalign.experiments.runs.link import LATENT_FIELDS, LinkRun, latents_of
-from semalign.link.noise import check_snr_convention
+from semalign.experiments.runs.link import LATENT_FIELDS, LinkRun, LinkSolverSettings, latents_of
 from semalign.link.packing import complex_dim
 from semalign.methods import method_names
 
@@ -32,14 +29,15 @@ FLOPS_METHODS = ("linear-admm", "neural")
 
 
 @dataclass(frozen=True)
-class MimoGrid:
+class MimoGrid(LinkSolverSettings):
     """The study's settings. ``compression_antennas=None`` means powers of two up to the full
     complex latent size ceil(d_tx/2), which is included. Antennas are square (N_t = N_r = N), one
     channel use per latent, as in the paper. The ``flops`` experiment fits linear ADMM and the
     neural model (over the sparsity weights ``flops_lams``, batched) at ``flops_antennas``, aware,
     at ``compression_snr_db`` with ``flops_pilots`` pilots per class. ``latents_options`` are the
     source loader's keyword arguments (``tx``, ``rx``, ``dataset``, ``path`` or, for synthetic
-    latents, their sizes)."""
+    latents, their sizes). The link conventions and the methods' settings are those of
+    :class:`~semalign.experiments.runs.link.LinkSolverSettings`."""
 
     latents: str = "digits"
     latents_options: dict = field(default_factory=dict)
@@ -52,39 +50,24 @@ class MimoGrid:
     snr_values: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0, 30.0)
     snr_antennas: int = 4
     snr_pilots: int = 100
-    snr_convention: str = "total"
-    channel_variance: float = 1.0
-    power: float = 1.0
-    rho: float = 100.0
-    iterations: int = 20
-    processing: str = "widely-linear"
-    pilot_method: str = "random"
-    pilot_grouping: str = "label"
-    neural_epochs: int = 100
-    neural_lr: float = 1e-2
-    neural_batch_size: int = 256
-    neural_validation_fraction: float = 0.1
     flops_antennas: tuple[int, ...] = (2, 4)
     flops_lams: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
     flops_pilots: int = 100
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for method in self.methods:
             check_choice("method", method, METHODS)
         for aw in self.awareness:
             check_choice("awareness", aw, AWARENESS)
-        check_snr_convention(self.snr_convention)
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         for antennas in self.compression_antennas or ():
             check_positive_int("compression_antennas", antennas)
         for pilots in self.compression_pilots:
             check_positive_int("compression_pilots", pilots)
-        check_positive_int("snr_antennas", self.snr_antennas)
-        check_positive_int("snr_pilots", self.snr_pilots)
-        check_positive_int("neural_epochs", self.neural_epochs)
-        check_positive_int("neural_batch_size", self.neural_batch_size)
-        check_positive_int("flops_pilots", self.flops_pilots)
+        for name in ("snr_antennas", "snr_pilots", "flops_pilots"):
+            check_positive_int(name, getattr(self, name))
         for antennas in self.flops_antennas:
             check_positive_int("flops_antennas", antennas)
         for lam in self.flops_lams:
@@ -100,13 +83,6 @@ class MimoGrid:
             return tuple(self.compression_antennas)
         powers = [2**k for k in range(m.bit_length()) if 2**k < m]
         return tuple(powers + [m])
-
-    def settings_hash(self) -> str:
-        """Short hash of everything that changes a row except the swept lists."""
-        fixed = asdict(self)
-        for swept in ("seeds", "methods", "awareness", "compression_antennas", "compression_pilots", "snr_values", "flops_antennas", "flops_lams"):
-            fixed.pop(swept)
-        return hashlib.sha1(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def quick_grid(**overrides) -> MimoGrid:
@@ -127,11 +103,8 @@ def mimo_runs(grid: MimoGrid) -> list[LinkRun]:
     """
     named = {k: v for k, v in grid.latents_options.items() if k in LATENT_FIELDS}
     others = {k: v for k, v in grid.latents_options.items() if k not in LATENT_FIELDS}
-    base = LinkRun(
-        latents=grid.latents, **named, latents_options=canonical_options(others) if others else None,
-        **{k: getattr(grid, k) for k in ("snr_convention", "channel_variance", "power", "rho", "iterations", "processing", "pilot_method",
-                                        "pilot_grouping", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction")},
-    )  # fmt: skip
+    shared = {f.name: getattr(grid, f.name) for f in fields(LinkSolverSettings)}
+    base = LinkRun(latents=grid.latents, **named, latents_options=canonical_options(others) if others else None, **shared)
     d_tx = latents_of(base).d_tx
     m = complex_dim(d_tx)
     for name, antennas in (("snr_antennas", grid.snr_antennas), *(("flops_antennas", a) for a in grid.flops_antennas)):
