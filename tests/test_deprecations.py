@@ -22,6 +22,7 @@ MOVED = {
     "semalign.experiments.figures": ("draw_mimo_figures", "draw_game_figures", "png_caption", "summarise"),
     "semalign.transceivers.linear_admm": ("real_composite", "block_diagonal_channel", "project_power_ball", "canonical_phase", "column_phases"),
     "semalign.transceivers.baselines": ("BASELINES",),
+    "semalign.multiuser.semantic_game": ("METHODS",),
 }
 
 

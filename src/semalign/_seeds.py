@@ -2,8 +2,8 @@
 
 Every random draw of semalign takes a ``torch.Generator``; the streams below say which generator a
 purpose uses, so that the same (seed, scenario) gives the same channel, pilots and noise to every
-method, and so that streams of different purposes never overlap by accident. The arithmetic of
-each stream is fixed (changing it changes every stored result: bump the results version then).
+method. The arithmetic of each stream is fixed (changing it changes stored results: bump the
+results version then).
 
 Streams (``seed`` is the run's seed, ``draw`` a channel draw of the interference game):
 
@@ -19,7 +19,13 @@ stream              seed of the generator          used for
 ``game-channels``   1_000_003 seed + 7919 draw + 17 an interference-game instance's channels
 ``game-test``       10_007 seed + 131 draw + 1     an instance's test order and noise
 ``pilot-broadcast`` seed                           the First-K / Top-K downlink's noisy pilot broadcast
+``pilots``          seed                           random semantic pilots per class
+``classifier``      seed                           the receiver classifier's minibatch order
 =================== ============================== =====================================================
+
+Several streams take the bare seed (kept from 0.1, so results stay comparable); they are used for
+draws of different kinds or in different places, except that a federated baseline's pilot-broadcast
+noise and that seed's user channels come from the same numbers.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ _STREAMS: dict[str, Callable[[int, int], int]] = {
     "game-channels": lambda seed, draw: 1_000_003 * seed + 7919 * draw + 17,
     "game-test": lambda seed, draw: 10_007 * seed + 131 * draw + 1,
     "pilot-broadcast": lambda seed, draw: seed,
+    "pilots": lambda seed, draw: seed,
+    "classifier": lambda seed, draw: seed,
 }
 
 #: The stream names :func:`stream_generator` accepts.

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from semalign._checks import as_real_matrix
+from semalign._seeds import stream_generator
 
 
 class ClassifierHead(nn.Module):
@@ -47,7 +48,7 @@ def train_classifier(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         head = ClassifierHead(latents.shape[1], n_classes, hidden).to(device)
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    gen = stream_generator("classifier", seed)
     optimiser = torch.optim.Adam(head.parameters(), lr=lr)
     n = latents.shape[0]
     # Fewer epochs for large sets: the number of optimisation steps, not passes, is what matters.

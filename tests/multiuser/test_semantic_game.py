@@ -15,7 +15,7 @@ import torch
 
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.multiuser.baselines import Design
-from semalign.multiuser.semantic_game import METHODS, SemanticInterferenceGame
+from semalign.multiuser.semantic_game import GAME_METHODS as METHODS, SemanticInterferenceGame
 
 GAME_METHODS = ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "orthogonal")
 

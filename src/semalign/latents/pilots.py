@@ -15,10 +15,11 @@ from __future__ import annotations
 import torch
 
 from semalign._checks import check_choice, check_positive_int
+from semalign._seeds import stream_generator
 from semalign.latents.types import LatentSplit
 
-METHODS = ("random", "centroid")
-GROUPINGS = ("label", "cluster")
+PILOT_METHODS = ("random", "centroid")
+PILOT_GROUPINGS = ("label", "cluster")
 KMEANS_N_INIT = 10  # fixed (scikit-learn's default changed across versions); the published code used 10
 
 
@@ -34,7 +35,7 @@ def pilot_groups(
         n_clusters: number of clusters for ``"cluster"`` (default: the number of distinct labels).
         seed: k-means seed.
     """
-    check_choice("grouping", grouping, GROUPINGS)
+    check_choice("grouping", grouping, PILOT_GROUPINGS)
     if grouping == "label":
         if n_clusters is not None:
             raise ValueError(f"n_clusters={n_clusters!r} applies only to grouping='cluster', not grouping='label'")
@@ -81,15 +82,15 @@ def select_pilots(
         ValueError: unknown method/grouping, or ``per_class`` larger than some group (the message
             names the group, its size and the request).
     """
-    check_choice("method", method, METHODS)
-    check_choice("grouping", grouping, GROUPINGS)
+    check_choice("method", method, PILOT_METHODS)
+    check_choice("grouping", grouping, PILOT_GROUPINGS)
     device = split.labels.device
     if per_class is None:
         return torch.arange(len(split), device=device)
     k = check_positive_int("per_class", per_class)
     groups = pilot_groups(split, grouping, n_clusters=n_clusters, seed=seed).to("cpu")
     tx = split.tx.detach().to("cpu", torch.float64)
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream_generator("pilots", seed)
     what = "class" if grouping == "label" else "cluster"
 
     chosen = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from semalign._checks import check_positive, check_positive_int
+from semalign._seeds import stream_generator
 
 
 def _sionna_channel_tools():
@@ -101,7 +102,7 @@ def channel_for_seed(
     Every method of a run calls this with the same arguments, so they all see the same channel.
     Returns a complex64 ``(n_rx, n_tx)`` tensor on ``device``.
     """
-    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    generator = stream_generator("channel", seed)
     return rayleigh_channel(
         n_rx,
         n_tx,

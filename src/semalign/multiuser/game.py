@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 import torch
 
 from semalign._checks import check_choice, check_positive_int
+from semalign._seeds import stream_generator
+from semalign._vocabulary import SCHEDULES
 from semalign.multiuser.best_response import (
     budgeted_best_response,
     concentrated_mse,
@@ -44,7 +46,6 @@ from semalign.multiuser.network import DTYPE, InterferenceNetwork
 from semalign.multiuser.prices import price_search
 
 VARIANTS = ("fixed-eigenmode", "full-mimo")
-SCHEDULES = ("jacobi", "gauss-seidel", "async")
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def solve_game(
     protection = network.pu_protection
     shaped = network.null_shaped() if protection == "null" else network
     game = (_FixedEigenmode if variant == "fixed-eigenmode" else _FullMimo)(shaped, protection)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = stream_generator("init", seed)
     state0 = game.initial(generator if start == "random" else None)
     run = dict(schedule=method, tolerance=tolerance, max_iterations=max_iterations, generator=generator, max_delay=max_delay)
     device = network.alignment.device

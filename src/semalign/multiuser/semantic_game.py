@@ -43,7 +43,7 @@ from semalign._registry import register
 from semalign._seeds import check_seed, stream_generator
 from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
-from semalign.latents.pilots import METHODS as PILOT_METHODS
+from semalign.latents.pilots import PILOT_METHODS
 from semalign.link.channel import rayleigh_channel
 from semalign.link.link import Link
 from semalign.link.mimo import block_diagonal_channel
@@ -56,7 +56,7 @@ from semalign.multiuser.game import Equilibrium, solve_game
 from semalign.multiuser.network import DTYPE, PU_PROTECTIONS, InterferenceNetwork
 
 #: Methods of :class:`SemanticInterferenceGame` (its ``method`` and :meth:`~SemanticInterferenceGame.design`).
-METHODS = ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "centralized", "orthogonal")
+GAME_METHODS = ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "centralized", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class SemanticInterferenceGame(Estimator):
         except (RuntimeError, TypeError):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
-        self.method = check_choice("method", self.method, METHODS)
+        self.method = check_choice("method", self.method, GAME_METHODS)
         self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
         self.tol = check_positive("tol", self.tol)
         self.max_iter = check_positive_int("max_iter", self.max_iter)
@@ -376,7 +376,7 @@ class SemanticInterferenceGame(Estimator):
         return check_conditions(self.network_)
 
     def design(self, method: str, *, schedule: str | None = None, **options) -> Equilibrium | Design:
-        """Transceivers of ``method`` (one of :data:`METHODS`) for every instance of the fitted network.
+        """Transceivers of ``method`` (one of :data:`GAME_METHODS`) for every instance of the fitted network.
 
         The games use ``schedule`` (default: the estimator's), ``tolerance`` and ``max_iterations``
         (default: ``tol`` and ``max_iter``); the centralized descent starts from the fixed-eigenmode
@@ -385,7 +385,7 @@ class SemanticInterferenceGame(Estimator):
         cannot transmit), each pair alone on its uses with the same energy per latent and the same
         primary-user protection.
         """
-        check_choice("method", method, METHODS)
+        check_choice("method", method, GAME_METHODS)
         self._check_network()
         schedule = self.schedule if schedule is None else schedule
         if method.startswith("game-"):
@@ -551,3 +551,12 @@ def _finite(name: str, value, *, allow_inf: bool = False) -> float:
     if number != number or (not allow_inf and number in (float("inf"), float("-inf"))):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
+
+
+def __getattr__(name: str):
+    if name == "METHODS":  # 0.1's name of GAME_METHODS
+        import warnings
+
+        warnings.warn("semalign.multiuser.semantic_game.METHODS is deprecated: use GAME_METHODS", DeprecationWarning, stacklevel=2)
+        return GAME_METHODS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

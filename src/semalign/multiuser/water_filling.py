@@ -20,7 +20,7 @@ import torch
 
 from semalign._checks import check_choice
 
-METHODS = ("active-set", "bisection")
+WATER_FILLING_METHODS = ("active-set", "bisection")
 
 
 def _validate(weights: torch.Tensor, gains: torch.Tensor, power) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -56,7 +56,7 @@ def semantic_water_filling(weights, gains, power, *, method: str = "active-set",
         ``(powers (..., k), level (...,))``: the powers sum to P exactly whenever some mode has
         w_i lambda_i > 0 (the constraint is then active); otherwise all powers and the level are 0.
     """
-    check_choice("method", method, METHODS)
+    check_choice("method", method, WATER_FILLING_METHODS)
     w, lam, p_total = _validate(weights, gains, power)
     usable = (w > 0) & (lam > 0)
     any_usable = usable.any(-1)
