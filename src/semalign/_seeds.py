@@ -18,14 +18,14 @@ stream              seed of the generator          used for
 ``test-noise``      10_007 seed + 1                the studies' test noise, shared by every method
 ``game-channels``   1_000_003 seed + 7919 draw + 17 an interference-game instance's channels
 ``game-test``       10_007 seed + 131 draw + 1     an instance's test order and noise
-``pilot-broadcast`` seed                           the First-K / Top-K downlink's noisy pilot broadcast
+``pilot-broadcast`` seed + 3_000_017               the First-K / Top-K downlink's noisy pilot broadcast
 ``pilots``          seed                           random semantic pilots per class
 ``classifier``      seed                           the receiver classifier's minibatch order
 =================== ============================== =====================================================
 
-Several streams take the bare seed (kept from 0.1, so results stay comparable); they are used for
-draws of different kinds or in different places, except that a federated baseline's pilot-broadcast
-noise and that seed's user channels come from the same numbers.
+Several streams take the bare seed (kept from 0.1, so results stay comparable); they draw
+different kinds of numbers in different places. The pilot broadcast had the bare seed too until
+0.2.0, so its noise repeated that seed's channel draws; it has its own stream since.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _STREAMS: dict[str, Callable[[int, int], int]] = {
     "test-noise": lambda seed, draw: 10_007 * seed + 1,
     "game-channels": lambda seed, draw: 1_000_003 * seed + 7919 * draw + 17,
     "game-test": lambda seed, draw: 10_007 * seed + 131 * draw + 1,
-    "pilot-broadcast": lambda seed, draw: seed,
+    "pilot-broadcast": lambda seed, draw: seed + 3_000_017,
     "pilots": lambda seed, draw: seed,
     "classifier": lambda seed, draw: seed,
 }
