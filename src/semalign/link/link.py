@@ -55,6 +55,8 @@ def same_setting(value, default) -> bool:
 
 
 def as_channel(name: str, value, device) -> torch.Tensor:
+    """``value`` as a complex128 ``(..., n_rx, n_tx)`` channel tensor on ``device`` (default: its own),
+    or ``ValueError`` naming ``name`` (wrong type or rank, no antennas, NaN or infinite entries)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise ValueError(f"{name} must be a complex tensor of shape (n_rx, n_tx) or (..., n_rx, n_tx), got {value!r}")
     try:
@@ -106,6 +108,8 @@ class Link:
             budget ``power``; the per-antenna convention counts one transmitter's antennas.
         device: where the channels live (default: the channel's device).
 
+    A link does not change once made (:meth:`replace` makes another).
+
     Attributes:
         channel: ``(..., n_rx, n_tx)`` complex128, the true channel.
         design_channel: ``(..., n_rx, n_tx)`` complex128, what a design is fitted for.
@@ -113,7 +117,7 @@ class Link:
     """
 
     #: Caches that are rebuilt on demand and never saved.
-    _transient = ("_real_lifted",)
+    _transient = ("_real_lifted", "_noise")
 
     def __init__(
         self,
@@ -192,14 +196,18 @@ class Link:
     def noise_variance(self) -> torch.Tensor:
         """Complex noise variance sigma^2 per receive antenna per channel use: float64, the shape of
         ``snr_db`` (on the link's device)."""
-        return noise_variance(
-            self.snr_db,
-            power=self.power,
-            n_tx=self.n_tx,
-            channel_uses=self.channel_uses,
-            channel_variance=self.channel_variance,
-            convention=self.snr_convention,
-        ).to(self.device)
+        return self._noise_level()[0].clone()
+
+    def _noise_level(self) -> tuple[torch.Tensor, bool]:
+        """``(sigma^2, any sigma^2 > 0)``, computed once (a link's settings do not change; neural
+        training sends every minibatch through it)."""
+        if "_noise" not in self.__dict__:
+            sigma2 = noise_variance(
+                self.snr_db, power=self.power, n_tx=self.n_tx, channel_uses=self.channel_uses,
+                channel_variance=self.channel_variance, convention=self.snr_convention,
+            ).to(self.device)  # fmt: skip
+            self._noise = (sigma2, bool((sigma2 > 0).any()))
+        return self._noise
 
     # ---------------------------------------------------------------- views
     def replace(self, **changes) -> "Link":
@@ -282,6 +290,10 @@ class Link:
             ``(..., n, 2 T n_rx)``).
         """
         t = self.channel_uses
+        if channel is not None:
+            channel = as_channel("channel", channel, self.device)
+            if channel.shape[-2:] != self.channel.shape[-2:]:
+                raise ValueError(f"channel must have {tuple(self.channel.shape[-2:])} antennas (n_rx, n_tx) like the link's, got shape {tuple(channel.shape)}")
         if split:
             h = self.lifted(real=True, dtype=symbols.dtype) if channel is None else real_composite(
                 block_diagonal_channel(channel.to(self.channel.dtype), t)).to(symbols.dtype)  # fmt: skip
@@ -294,8 +306,8 @@ class Link:
             received = received.reshape(*received.shape[:-2], t * h.shape[-2])
         if not noise:
             return received
-        sigma2 = self.noise_variance()
-        if not bool((sigma2 > 0).any()):
+        sigma2, noisy = self._noise_level()
+        if not noisy:
             return received
         if generator is None:
             raise ValueError("Link.send needs a generator for the noise (semalign never draws from the global RNG)")
