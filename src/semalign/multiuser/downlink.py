@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from semalign._checks import as_real_matrix
@@ -68,15 +69,10 @@ class DownlinkEstimator(Estimator):
                 raise ValueError("give either link= or channels and the link keywords, not both")
             link = self.link
         else:
-            h = self.channels
-            if isinstance(h, (str, bytes)) or h is None:
-                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {h!r}")
-            try:
-                h = torch.as_tensor(h)
-            except (TypeError, ValueError, RuntimeError):
-                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {type(h).__name__}") from None
-            if h.ndim != 3 or not h.is_complex():
-                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got shape {tuple(h.shape)} dtype {h.dtype}")
+            h = torch.as_tensor(self.channels) if isinstance(self.channels, np.ndarray) else self.channels
+            if not isinstance(h, torch.Tensor) or h.ndim != 3 or not h.is_complex():
+                got = f"shape {tuple(h.shape)} dtype {h.dtype}" if isinstance(h, torch.Tensor) else repr(h) if h is None or isinstance(h, str) else type(h).__name__
+                raise ValueError(f"channels must be a complex (K, N_r, N_t) tensor, one channel per user; got {got}")
             snr = as_snr_db(self.snr_db)
             if snr.ndim:
                 raise ValueError(f"snr_db must be one number in dB for every user, got {self.snr_db!r}")
