@@ -19,6 +19,11 @@ PROCESSING: tuple[str, ...] = ("widely-linear", "strictly-linear")
 #: noise) or ``unaware`` (an identity channel without noise; the symbols still go through the real one).
 AWARENESS: tuple[str, ...] = ("aware", "unaware")
 
+#: The single-link baselines' receivers: ``received`` (a map learned from the pilots as received
+#: over the design link) or ``published`` (the published design: a least-squares map fitted on
+#: complete, clean latents).
+BASELINE_RECEIVERS: tuple[str, ...] = ("received", "published")
+
 #: Update schedules of the interference game.
 SCHEDULES: tuple[str, ...] = ("jacobi", "gauss-seidel", "async")
 

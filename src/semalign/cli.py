@@ -113,7 +113,10 @@ def _out(study: str):
 
 # Options every study shares.
 _SEEDS = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 27,42 (default: 27,42 quick; six seeds full).")
-_SNR_CONVENTION = typer.Option("total", "--snr-convention", help="SNR convention: total or per-antenna.")
+_SNR_CONVENTION = typer.Option(
+    None, "--snr-convention",
+    help="SNR convention: total (default), per-antenna (the published single-link code's), or published-federated (compatibility: the published federated code's noise level). With --preset it replaces the preset's per-antenna.",
+)  # fmt: skip
 _CHANNEL_VARIANCE = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5).")
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
 
@@ -132,7 +135,7 @@ def reproduce_mimo(
     latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
     snr_convention: str = _SNR_CONVENTION,
     channel_variance: float = _CHANNEL_VARIANCE,
-    preset: str = typer.Option(None, "--preset", help="paper-mimo: the published study (CIFAR-10, ViT-S/16 -> ViT-B/16, its grid and noise level); fixes latents, grid and noise (--seeds, --device, --out still apply). Extract the latents first (semalign latents extract)."),
+    preset: str = typer.Option(None, "--preset", help="paper-mimo: the published study (CIFAR-10, ViT-S/16 -> ViT-B/16, its grid and noise level); fixes latents, grid and noise (--seeds, --device, --out, --snr-convention still apply). Extract the latents first (semalign latents extract)."),
     progress: bool = _PROGRESS,
 ) -> None:
     """Single-link study: accuracy vs compression factor, vs SNR and vs inference FLOPs for every method.
@@ -151,8 +154,9 @@ def reproduce_mimo(
             from semalign.experiments.studies.presets import preset_grid
 
             grid = preset_grid(preset, "mimo")
+            grid = replace(grid, snr_convention=snr_convention or grid.snr_convention)
         else:
-            grid = replace(grid, latents=latents, latents_options=options, snr_convention=snr_convention, channel_variance=channel_variance)
+            grid = replace(grid, latents=latents, latents_options=options, snr_convention=snr_convention or "total", channel_variance=channel_variance)
         grid = _with_seeds(grid, seeds)
         _check_device(device)
     except ValueError as error:
@@ -180,7 +184,7 @@ def reproduce_game(
     from semalign.experiments.studies.game import full_grid, quick_grid
 
     try:
-        grid = (full_grid if full else quick_grid)(latents=latents, schedule=schedule, snr_db=snr_db, snr_convention=snr_convention)
+        grid = (full_grid if full else quick_grid)(latents=latents, schedule=schedule, snr_db=snr_db, snr_convention=snr_convention or "total")
         grid = _with_seeds(grid, seeds)
     except ValueError as error:
         raise _bad_input(error) from None
@@ -199,7 +203,7 @@ def reproduce_federated(
     processing: str = typer.Option("strictly-linear", "--processing", help="Federated protocol's maps: strictly-linear (published) or widely-linear (real maps, real composite channel)."),
     executor: str = typer.Option("local", "--executor", help="local (one process) or dask (AP and users as Dask actors on separate workers)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default with --executor dask: a local cluster)."),
-    preset: str = typer.Option(None, "--preset", help="paper-federated: the published study (CIFAR-10, ViT-Tiny AP, ten timm users, its grid and noise level); fixes users, grid and noise (--seeds, --processing, --executor still apply). Extract the latents first (semalign latents extract)."),
+    preset: str = typer.Option(None, "--preset", help="paper-federated: the published study (CIFAR-10, ViT-Tiny AP, ten timm users, its grid and noise level); fixes users, grid and noise (--seeds, --processing, --executor still apply; --snr-convention published-federated gives the published code's noise level exactly). Extract the latents first (semalign latents extract)."),
     progress: bool = _PROGRESS,
 ) -> None:
     """Federated multi-user downlink: per-user accuracy vs compression factor, SNR, homogeneous vs
@@ -218,9 +222,10 @@ def reproduce_federated(
         if preset:
             from semalign.experiments.studies.presets import preset_grid
 
-            grid = replace(preset_grid(preset, "federated"), baseline_processing=baseline_processing, processing=processing)
+            grid = preset_grid(preset, "federated")
+            grid = replace(grid, baseline_processing=baseline_processing, processing=processing, snr_convention=snr_convention or grid.snr_convention)
         else:
-            options = dict(latents=latents, snr_convention=snr_convention, channel_variance=channel_variance, baseline_processing=baseline_processing, processing=processing)
+            options = dict(latents=latents, snr_convention=snr_convention or "total", channel_variance=channel_variance, baseline_processing=baseline_processing, processing=processing)
             if latents == "synthetic":
                 options["heterogeneity_sources"] = ("synthetic",)
             grid = (full_grid if full else quick_grid)(**options)

@@ -46,6 +46,15 @@ def test_channel_variance_correlation_and_seed():
 def test_noise_variance_formulas():
     assert noise_variance(10.0, power=2.0, n_tx=4, channel_uses=2, channel_variance=0.5, convention="total").item() == pytest.approx(0.5 * 2 / (2 * 10))
     assert noise_variance(10.0, power=2.0, n_tx=4, channel_uses=2, convention="per-antenna").item() == pytest.approx(2 / (2 * 4 * 10))
+    # The published federated code: sigma = (1/T) sqrt((1/N_r) / SNR); T = 1, N_r = 4, 20 dB gives
+    # sigma = 0.05 and T = 4 gives 0.0125.
+    for t, sigma in ((1, 0.05), (4, 0.0125)):
+        sigma2 = noise_variance(20.0, power=1.0, n_tx=2, n_rx=4, channel_uses=t, channel_variance=0.5, convention="published-federated")
+        assert sigma2.item() == pytest.approx(sigma**2)
+    with pytest.raises(ValueError, match="needs n_rx"):
+        noise_variance(20.0, power=1.0, n_tx=2, convention="published-federated")
+    with pytest.raises(ValueError, match="'total', 'per-antenna', 'published-federated'"):
+        noise_variance(20.0, power=1.0, n_tx=2, convention="per-rx")
     assert noise_variance(0.0, power=1.0, n_tx=1).item() == pytest.approx(1.0)  # 0 dB has noise
     assert noise_variance(float("inf"), power=1.0, n_tx=1).item() == 0.0
     w = complex_awgn((200_000,), 0.3, generator=gen())
@@ -53,7 +62,7 @@ def test_noise_variance_formulas():
     assert abs(w.real.var().item() - 0.15) < 0.003
 
 
-@pytest.mark.parametrize("convention", ["total", "per-antenna"])
+@pytest.mark.parametrize("convention", ["total", "per-antenna", "published-federated"])
 def test_measured_noise_and_snr_match_convention(convention):
     """Simulate the link and measure the noise power and the received SNR per receive antenna."""
     n_rx, n_tx, t, power, v, snr_db = 3, 2, 2, 1.7, 0.5, 6.0
@@ -65,13 +74,17 @@ def test_measured_noise_and_snr_match_convention(convention):
     clean = model.received(x, noise=False)
     noisy = model.received(x, noise=True, generator=gen(6))
     measured_noise = (noisy - clean).abs().square().mean().item()
-    sigma2 = noise_variance(snr_db, power=power, n_tx=n_tx, channel_uses=t, channel_variance=v, convention=convention).item()
+    sigma2 = noise_variance(snr_db, power=power, n_tx=n_tx, n_rx=n_rx, channel_uses=t, channel_variance=v, convention=convention).item()
     assert measured_noise == pytest.approx(sigma2, rel=0.01)
     energy = model.symbols(x).abs().square().sum(-1).mean().item()
     assert energy == pytest.approx(power, rel=0.01)  # energy per latent vector is P
     signal = clean.abs().square().mean().item()  # per receive antenna per channel use
     assert signal == pytest.approx(v * power / t, rel=0.15)
-    expected_snr = snr_db if convention == "total" else snr_db + 10 * math.log10(v * n_tx)
+    expected_snr = {
+        "total": snr_db,
+        "per-antenna": snr_db + 10 * math.log10(v * n_tx),
+        "published-federated": snr_db + 10 * math.log10(v * n_rx * t),  # grows with N_r and T
+    }[convention]
     assert 10 * math.log10(signal / measured_noise) == pytest.approx(expected_snr, abs=0.6)
 
 

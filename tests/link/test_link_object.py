@@ -31,12 +31,12 @@ def test_noiseless_send_is_the_channel_applied_at_every_use():
     torch.testing.assert_close(received, s @ link.lifted().mT, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("convention", ["total", "per-antenna"])
+@pytest.mark.parametrize("convention", ["total", "per-antenna", "published-federated"])
 def test_measured_noise_power_per_configuration(convention):
     h = torch.zeros(3, 2, 4, dtype=torch.complex128)  # no signal: what arrives is the noise
     snr = torch.tensor([0.0, 10.0, 20.0])
     link = Link(h, snr_db=snr, power=2.0, snr_convention=convention, channel_variance=0.5, channel_uses=2)
-    expected = noise_variance(snr, power=2.0, n_tx=4, channel_uses=2, channel_variance=0.5, convention=convention)
+    expected = noise_variance(snr, power=2.0, n_tx=4, n_rx=2, channel_uses=2, channel_variance=0.5, convention=convention)
     torch.testing.assert_close(link.noise_variance(), expected)
     w = link.send(torch.zeros(1, 20_000, 8, dtype=torch.complex64), generator=gen(3))
     measured = w.abs().square().mean((-2, -1)).double()

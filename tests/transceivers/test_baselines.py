@@ -103,3 +103,39 @@ def test_noisy_output_does_not_depend_on_the_svd_phase_convention(cls, monkeypat
 
     monkeypatch.setattr(torch.linalg, "svd", rotated_svd)
     torch.testing.assert_close(run(), reference, rtol=1e-6, atol=1e-6)
+
+
+def test_top_k_side_information_is_the_fixed_length_code_of_the_ordered_indices():
+    x, y = latents(d_tx=10)
+    model = TopKTransceiver(torch.eye(2, dtype=torch.complex128), snr_db=10.0).fit(x, y)
+    assert model.n_features_ == 4
+    assert model.side_information_bits() == 13.0  # 10 * 9 * 8 * 7 = 5040 ordered choices, 2^12 < 5040 <= 2^13
+    assert FirstKTransceiver(torch.eye(2), snr_db=10.0).fit(x, y).side_information_bits() == 0.0
+    full = TopKTransceiver(torch.eye(5, dtype=torch.complex128), snr_db=10.0).fit(x, y)
+    assert full.side_information_bits() == 22.0  # 10! = 3628800 orders, 2^21 < 10! <= 2^22
+
+
+def test_unknown_receiver_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="receiver.*'received'.*'published'"):
+        FirstKTransceiver(torch.eye(2), receiver="genie")
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_received_receiver_learns_from_the_pilots_as_received(cls):
+    """The default map is the GCV ridge regression of the centred pilots on the equalised features
+    received over the design link with the ``pilot-broadcast`` noise (recomputed here by hand)."""
+    from semalign._regression import ridge_regression
+    from semalign._seeds import stream_generator
+
+    x, y = latents()
+    h = rayleigh_channel(3, 3, generator=gen(2), dtype=torch.complex128)
+    model = cls(h, snr_db=5.0, seed=4).fit(x, y)
+    xc = x - x.mean(0)
+    received = model.link_.send(model._symbols(xc), generator=stream_generator("pilot-broadcast", 4))
+    inputs = model._receiver_input(model._equalised_features(received))[0]
+    weights, _ = ridge_regression(inputs - inputs.mean(0), y - y.mean(0))
+    torch.testing.assert_close(model.receiver_map_[0], weights)
+    # and the map does better on these noisy pilots than the published receiver
+    published = cls(h, snr_db=5.0, seed=4, receiver="published").fit(x, y)
+    error = {name: ((m.transmit(x, generator=gen(9)).double() - y) ** 2).mean() for name, m in (("received", model), ("published", published))}
+    assert error["received"] <= error["published"] * 1.0001

@@ -41,7 +41,9 @@ MAX_BATCH = 64
 #: Part of every run id: bump it when a change makes stored rows of the same settings stale (a
 #: corrected estimator, a new noise draw, a new row layout), so a resumed folder reruns them.
 #: 3: the 0.2.0 engine (one store for studies and sweeps; rows record ``setting``).
-RESULTS_VERSION = 3
+#: 4: baselines learn their receiver from received pilots; link rows record the mean predictor and
+#: Top-K's side information.
+RESULTS_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ class Link:
         if "_noise" not in self.__dict__:
             sigma2 = noise_variance(
                 self.snr_db, power=self.power, n_tx=self.n_tx, channel_uses=self.channel_uses,
-                channel_variance=self.channel_variance, convention=self.snr_convention,
+                channel_variance=self.channel_variance, convention=self.snr_convention, n_rx=self.n_rx,
             ).to(self.device)  # fmt: skip
             self._noise = (sigma2, bool((sigma2 > 0).any()))
         return self._noise

@@ -11,6 +11,12 @@ antennas; channel entries are CN(0, v), v = ``channel_variance``.
     sigma^2 = P / (T * N_t * SNR_lin): the noise level of the published single-link code (whose
     channels have v = 0.5). The SNR is then per transmit antenna and the received SNR grows with N_t.
 
+``"published-federated"`` (compatibility only)
+    sigma^2 = P / (T^2 * N_r * SNR_lin): the noise level of the published federated code, which takes
+    a reference power of 1 / N_r and divides the noise *standard deviation* by T. The received SNR
+    per antenna then grows with T and N_r, so "SNR" is not a physical quantity; it exists only to
+    reproduce that code's setting exactly, and no default uses it.
+
 An SNR of ``inf`` dB means no noise; every finite SNR (0 dB included) has noise.
 """
 
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-SNR_CONVENTIONS = ("total", "per-antenna")
+SNR_CONVENTIONS = ("total", "per-antenna", "published-federated")
 
 
 def check_snr_convention(convention: str) -> str:
@@ -41,6 +47,7 @@ def noise_variance(
     channel_uses: int = 1,
     channel_variance: float = 1.0,
     convention: str = "total",
+    n_rx: int | None = None,
 ) -> torch.Tensor:
     """Complex noise variance sigma^2 per receive antenna per channel use (E|w|^2, w ~ CN(0, sigma^2)).
 
@@ -50,7 +57,8 @@ def noise_variance(
         n_tx: transmit antennas N_t.
         channel_uses: channel uses T per latent vector.
         channel_variance: variance v of each channel entry.
-        convention: ``"total"`` or ``"per-antenna"`` (see module docstring).
+        convention: ``"total"``, ``"per-antenna"`` or ``"published-federated"`` (module docstring).
+        n_rx: receive antennas N_r (needed by ``"published-federated"`` only).
 
     Returns:
         float64 tensor with the shape of ``snr_db``.
@@ -61,6 +69,10 @@ def noise_variance(
         raise ValueError(f"snr_db must be a number or inf, got {snr_db!r}")
     if convention == "total":
         return channel_variance * power / (channel_uses * snr_lin)
+    if convention == "published-federated":
+        if n_rx is None:
+            raise ValueError("the 'published-federated' SNR convention needs n_rx, the receive antennas")
+        return power / (channel_uses**2 * n_rx * snr_lin)
     return power / (channel_uses * n_tx * snr_lin)
 
 

@@ -272,7 +272,7 @@ class SemanticInterferenceGame(Estimator):
         return float(
             noise_variance(
                 self.snr_db, power=self.power, n_tx=self.n_antennas, channel_uses=self.channel_uses,
-                channel_variance=self.channel_variance, convention=self.snr_convention,
+                channel_variance=self.channel_variance, convention=self.snr_convention, n_rx=self.n_antennas,
             )
         )  # fmt: skip
 

@@ -27,7 +27,8 @@ class LinkConventions:
     """The link conventions every run and every study grid records (DESIGN.md).
 
     Attributes:
-        snr_convention: ``total`` (sigma^2 = v P / (T SNR)) or ``per-antenna`` (sigma^2 = P / (T N_t SNR)).
+        snr_convention: ``total`` (sigma^2 = v P / (T SNR)), ``per-antenna`` (sigma^2 = P / (T N_t SNR))
+            or, for compatibility only, ``published-federated`` (sigma^2 = P / (T^2 N_r SNR)).
         channel_variance: variance v of each channel entry.
         power: energy P per latent vector, spread over T channel uses x N_t antennas.
     """

@@ -21,7 +21,7 @@ import torch
 
 from semalign._checks import check_choice, check_positive_int
 from semalign._seeds import stream_generator
-from semalign._vocabulary import AWARENESS, PROCESSING
+from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
@@ -30,6 +30,9 @@ from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
 from semalign.tasks import accuracy, mse
 from semalign.transceivers.linear_admm import gram_statistics
+
+#: The feature-selection baselines (their receiver is a setting).
+BASELINES = ("first-k", "top-k", "eigen-k")
 
 #: Fields naming where the latents come from (passed to :func:`~semalign.latents.load_latents`).
 LATENT_FIELDS = ("tx", "rx", "dataset", "path")
@@ -41,6 +44,9 @@ class LinkSolverSettings(LinkConventions):
 
     Attributes:
         rho, iterations, processing: linear ADMM's penalty, iteration count and class of maps.
+        baseline_receiver: the First-K / Top-K / Eigen-K receiver, ``received`` (a map learned from
+            the pilots as received) or ``published`` (the published design, which fails on nearly
+            low-rank latents; see :mod:`semalign.transceivers.baselines`).
         pilot_method, pilot_grouping: how pilots are chosen (see :func:`~semalign.latents.select_pilots`).
         neural_epochs, neural_lr, neural_batch_size, neural_validation_fraction: neural training.
     """
@@ -48,6 +54,7 @@ class LinkSolverSettings(LinkConventions):
     rho: float = 100.0
     iterations: int = 20
     processing: str = "widely-linear"
+    baseline_receiver: str = "received"
     pilot_method: str = "random"
     pilot_grouping: str = "label"
     neural_epochs: int = 100
@@ -58,6 +65,7 @@ class LinkSolverSettings(LinkConventions):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("processing", self.processing, PROCESSING)
+        check_choice("baseline_receiver", self.baseline_receiver, BASELINE_RECEIVERS)
         check_positive_int("neural_epochs", self.neural_epochs)
         check_positive_int("neural_batch_size", self.neural_batch_size)
 
@@ -85,8 +93,9 @@ class LinkRun(LinkSolverSettings):
             ``flops`` in the single-link study; ``link`` for a sweep); recorded in the rows.
         The link conventions and the methods' settings are those of :class:`LinkSolverSettings`. A
         method's run keeps the defaults of the settings it does not use (``lam`` and ``neural_*``
-        but for ``neural``, ``rho``, ``iterations``, ``processing`` but for ``linear-admm``), so
-        sweeping them does not store one run several times.
+        but for ``neural``, ``rho``, ``iterations``, ``processing`` but for ``linear-admm``,
+        ``baseline_receiver`` but for the baselines), so sweeping them does not store one run
+        several times.
     """
 
     latents: str = "digits"
@@ -122,13 +131,15 @@ class LinkRun(LinkSolverSettings):
 
     def ignored_settings(self) -> tuple[str, ...]:
         """The settings the run's method does not use: ``lam`` and ``neural_*`` are the neural
-        model's, ``rho``, ``iterations`` and ``processing`` linear ADMM's; the clean ceiling uses no
-        link at all."""
+        model's, ``rho``, ``iterations`` and ``processing`` linear ADMM's, ``baseline_receiver``
+        the baselines'; the clean ceiling uses no link at all."""
         ignored = []
         if self.method != "neural":
             ignored += ["lam", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction"]
         if self.method != "linear-admm":
             ignored += ["rho", "iterations", "processing"]
+        if self.method not in BASELINES:
+            ignored += ["baseline_receiver"]
         if self.method == "clean":
             ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db"]
         return tuple(ignored)
@@ -207,6 +218,8 @@ def _transceiver(run: LinkRun, channel: torch.Tensor, snrs: list[float], lams: l
             epochs=run.neural_epochs, lr=run.neural_lr, batch_size=run.neural_batch_size,
             validation_fraction=run.neural_validation_fraction, lam=list(lams),
         )  # fmt: skip
+    elif run.method in BASELINES:
+        extra = dict(receiver=run.baseline_receiver)
     return get_method("single-link", run.method).create(channel=channel, **common, **extra)
 
 
@@ -265,6 +278,10 @@ def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, d
     # The test noise is drawn on the CPU and moved: every device sees the same noise for a seed.
     y_hat = model.transmit(test.tx.to(device), generator=stream_generator("test-noise", first.seed))
     flops = model.inference_flops() if hasattr(model, "inference_flops") else None
+    side_bits = model.side_information_bits() if hasattr(model, "side_information_bits") else 0.0
+    # What a receiver achieves with no link at all: predicting the pilots' mean (every row carries it,
+    # so a method can be checked against it).
+    mean_predictor_mse = mse(y.mean(0, keepdim=True).expand_as(test.rx).cpu(), test.rx)
     rows = []
     for i, snr in enumerate(snrs):
         rows.append(
@@ -279,6 +296,8 @@ def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, d
                 "n_pilots": int(idx.numel()),
                 "accuracy": accuracy(head, y_hat[i], test.labels),
                 "mse": mse(y_hat[i], test.rx),
+                "mean_predictor_mse": mean_predictor_mse,
+                "side_info_bits": side_bits,
                 "noise_variance": float(model.noise_variance()[i]),
                 "flops": None if flops is None else int(flops[i]),
                 "sparsity": float(model.sparsity_[i]) if neural else None,

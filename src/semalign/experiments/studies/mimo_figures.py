@@ -1,6 +1,7 @@
 """Figures of the single-link study (``semalign reproduce mimo``): accuracy and MSE against the
 compression factor and the SNR, one line per method and awareness (mean ± std over seeds, the
-receiver's clean accuracy dotted), and accuracy against inference FLOPs.
+receiver's clean accuracy dotted; on MSE plots the error of predicting the pilots' mean dashed), and
+accuracy against inference FLOPs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ def _clean_line(ax, results: pl.DataFrame, experiment: str) -> None:
         ax.axhline(clean["accuracy"].mean(), color="black", linestyle=":", label="clean (no channel)")
 
 
+def _mean_predictor_line(ax, frame: pl.DataFrame) -> None:
+    """The MSE of predicting the pilots' mean (no link at all): every useful method lies below it."""
+    if "mean_predictor_mse" in frame.columns and frame["mean_predictor_mse"].drop_nulls().len():
+        ax.axhline(frame["mean_predictor_mse"].mean(), color="grey", linestyle="--", label="predict the mean (no link)")
+
+
+def _reference_line(ax, results: pl.DataFrame, frame: pl.DataFrame, experiment: str, value: str) -> None:
+    if value == "accuracy":
+        _clean_line(ax, results, experiment)
+    else:
+        _mean_predictor_line(ax, frame)
+        ax.set_yscale("log")  # unaware designs err by orders of magnitude more than aware ones
+
+
 def _caption(results: pl.DataFrame) -> str:
     row = results.filter(pl.col("method") != "clean").row(0, named=True)
     return (
@@ -32,9 +47,9 @@ def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "acc
     budgets = sorted(frame["pilots_per_class"].unique().to_list(), reverse=True)
     fig, axes = plt.subplots(1, len(budgets), figsize=(6 * len(budgets), 4.8), sharey=True, squeeze=False)
     for ax, budget in zip(axes[0], budgets):
-        method_lines(ax, frame.filter(pl.col("pilots_per_class") == budget), "compression_factor", value)
-        if value == "accuracy":
-            _clean_line(ax, results, "compression")
+        part = frame.filter(pl.col("pilots_per_class") == budget)
+        method_lines(ax, part, "compression_factor", value)
+        _reference_line(ax, results, part, "compression", value)
         ax.set_xscale("log")
         ax.set_xlabel("compression factor ζ (%)")
         ax.set_title(f"{budget} semantic pilots per class, SNR {frame['snr_db'][0]:g} dB")
@@ -48,8 +63,7 @@ def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") 
     frame = results.filter((pl.col("experiment") == "snr") & (pl.col("method") != "clean"))
     fig, ax = plt.subplots(figsize=(7, 4.8))
     method_lines(ax, frame, "snr_db", value)
-    if value == "accuracy":
-        _clean_line(ax, results, "snr")
+    _reference_line(ax, results, frame, "snr", value)
     row = frame.row(0, named=True)
     ax.set_xlabel(f"SNR (dB, '{row['snr_convention']}' convention)")
     ax.set_ylabel(value)

@@ -9,9 +9,10 @@
   T in {1, 4, 8}; six seeds.
 
 Both use the single-link code's noise level: the ``per-antenna`` SNR convention with channel variance
-0.5. The federated code's own level is not reproduced: it also divides the noise standard deviation
-by T (sigma^2 = 1 / (N_R SNR T^2), spec ``federated.md`` §7 item 7), which is T times less noise than
-per-antenna and makes "SNR" grow with the channel uses.
+0.5. The federated code's own level divides the noise standard deviation by T as well
+(sigma^2 = 1 / (N_r SNR T^2)), which makes "SNR" grow with the channel uses; it is available as the
+compatibility convention ``published-federated`` (``semalign reproduce federated --preset
+paper-federated --snr-convention published-federated`` runs that code's setting exactly).
 They run semalign's corrected estimators (README, "Methods"), not the published code's defects.
 The latents come from the ``timm`` source: extract them first with ``semalign latents extract``
 (the error names the exact command when a cache is missing).
