@@ -15,7 +15,11 @@ Layers, each importing only those below it: ``cli`` > ``experiments`` > ``multiu
 ``_registry``, ``_seeds``, ``_vocabulary``, ...). No module imports this package root.
 """
 
-from semalign._version import __version__
+from semalign import _threads
+
+_threads.prefer_sleeping_threads()  # before torch starts its OpenMP threads (see semalign._threads)
+
+from semalign._version import __version__  # noqa: E402 (after the thread policy)
 from semalign._estimator import Estimator, NotFittedError, load
 from semalign.latents import LatentPair, LatentSplit, load_latents, select_pilots
 from semalign.link.channel import channel_for_seed, rayleigh_channel
@@ -27,6 +31,13 @@ from semalign.transceivers.neural import NeuralSemanticTransceiver
 from semalign.multiuser.federated import FederatedDownlink
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
 from semalign.multiuser.semantic_game import SemanticInterferenceGame
+
+try:
+    _threads.configure_threads()  # never more intra-op threads than usable cores; $SEMALIGN_THREADS wins
+except ValueError as _error:
+    import warnings
+
+    warnings.warn(f"{_error}; keeping torch's thread count", RuntimeWarning, stacklevel=2)
 
 __all__ = [
     "EigenKTransceiver",

@@ -16,6 +16,9 @@ Tags:
 * ``batched``: the estimator parameters that take one value per configuration of one fit (a
   leading configuration axis: the SNRs and sparsity weights of a single link, the seeds of a
   game); the run engine groups runs that differ only in these;
+* ``trained_together``: further run settings whose fits can share one training loop through the
+  estimator's ``fit_together(models, pilots)`` (the neural model: seeds and awareness); the run
+  engine groups runs that differ only in these and the ``batched`` settings;
 * ``devices``: where the run engine runs the method (``cpu``, ``cuda``).
 
 The registry fills as the estimator modules are imported. This module is the mechanism and sits below
@@ -31,6 +34,7 @@ from typing import Any
 
 from semalign._vocabulary import SETTINGS
 
+
 @dataclass(frozen=True)
 class MethodEntry:
     """One registered method.
@@ -41,6 +45,7 @@ class MethodEntry:
         estimator: the estimator class.
         options: constructor arguments that select this method in ``estimator`` (e.g. ``variant``).
         batched: run settings one fit can batch (a leading configuration axis).
+        trained_together: run settings whose fits ``estimator.fit_together`` trains in one loop.
         devices: torch devices the estimator runs on.
         description: one line for listings.
     """
@@ -52,6 +57,7 @@ class MethodEntry:
     batched: tuple[str, ...] = ()
     devices: tuple[str, ...] = ("cpu", "cuda")
     description: str = ""
+    trained_together: tuple[str, ...] = ()
 
     def create(self, **kwargs: Any):
         """An estimator of this method: ``estimator(**options, **kwargs)``."""
@@ -65,7 +71,8 @@ _REGISTRY: dict[tuple[str, str], MethodEntry] = {}
 
 
 def register(
-    name: str, setting: str, *, options: dict | None = None, batched: tuple[str, ...] = (), devices: tuple[str, ...] = ("cpu", "cuda"), description: str = ""
+    name: str, setting: str, *, options: dict | None = None, batched: tuple[str, ...] = (), devices: tuple[str, ...] = ("cpu", "cuda"),
+    description: str = "", trained_together: tuple[str, ...] = (),
 ) -> Callable[[type], type]:
     """Class decorator: register ``cls`` as method ``name`` of ``setting`` (see module docstring)."""
     if setting not in SETTINGS:
@@ -73,7 +80,10 @@ def register(
 
     def decorate(cls: type) -> type:
         key = (setting, name)
-        entry = MethodEntry(name, setting, cls, dict(options or {}), tuple(batched), tuple(devices), description or (cls.__doc__ or "").strip().split("\n")[0])
+        if trained_together and not callable(getattr(cls, "fit_together", None)):
+            raise ValueError(f"method {name!r} declares trained_together but {cls.__name__} has no fit_together(models, pilots)")
+        summary = description or (cls.__doc__ or "").strip().split("\n")[0]
+        entry = MethodEntry(name, setting, cls, dict(options or {}), tuple(batched), tuple(devices), summary, tuple(trained_together))
         if key in _REGISTRY and _REGISTRY[key].estimator.__qualname__ != cls.__qualname__:
             raise ValueError(f"method {name!r} of {setting} is already registered by {_REGISTRY[key].estimator.__name__}")
         _REGISTRY[key] = entry

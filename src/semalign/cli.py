@@ -23,6 +23,22 @@ console = Console()
 _EXIT_BAD_INPUT, _EXIT_UNAVAILABLE, _EXIT_INTERRUPTED = 2, 3, 130
 
 
+@app.callback()
+def _main(
+    threads: int = typer.Option(
+        None, "--threads", min=1,
+        help="Torch intra-op threads (default: $SEMALIGN_THREADS, else the cores this process may use). Use 1 beside other busy jobs.",
+    ),
+) -> None:
+    """Latent-space alignment for semantic MIMO communications."""
+    from semalign._threads import configure_threads
+
+    try:
+        configure_threads(threads)
+    except ValueError as error:
+        raise _bad_input(error) from None
+
+
 def _parse_seeds(seeds: str | None) -> tuple[int, ...] | None:
     if seeds is None:
         return None

@@ -112,8 +112,9 @@ def test_groups_share_everything_but_the_batched_fields():
     for group in groups:
         assert len({(r.method, r.seed, r.n_antennas, r.awareness) for r in group}) == 1 and len(group) == 3
     neural = _runs(["method=neural", "snr_db=-10,0,10", "lam=0,0.001", "seed=1,2"])
-    assert [len(g) for g in group_runs(link, neural)] == [6, 6]  # SNR and lam batched per seed
-    assert [len(g) for g in group_runs(link, neural, max_batch=4)] == [4, 2, 4, 2]
+    # SNR and lam batched per seed, and the seeds trained together (one loop): one group
+    assert [len(g) for g in group_runs(link, neural)] == [12]
+    assert [len(g) for g in group_runs(link, neural, max_batch=4)] == [4, 4, 4]
     assert [len(g) for g in group_runs(link, runs, batch=False)] == [1] * N_RUNS
     clean = _runs(["method=clean", "snr_db=-10,0,10", "n_antennas=2,4", "seed=1"])
     assert len(set(clean)) == 1  # the ceiling uses no link: one run per seed

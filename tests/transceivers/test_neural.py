@@ -126,9 +126,13 @@ def test_proximal_step_is_a_soft_threshold_in_adams_metric():
     layer(x).square().mean().backward()
     optimizer.step()
     before_r, before_i = layer.weight_real.detach().clone(), layer.weight_imag.detach().clone()
+    state = optimizer.state[layer.weight_parts]
+    second_before = state["exp_avg_sq"].clone()
     lam = torch.tensor([0.0, 1.0])
-    proximal_l1_step(optimizer, [(layer.weight_real, layer.weight_imag)], lam)
-    state_r, state_i = optimizer.state[layer.weight_real], optimizer.state[layer.weight_imag]
+    proximal_l1_step(optimizer, [layer.weight_parts], lam)
+    # The real and imaginary parts' second moments, and their first moments after the step.
+    state_r = {"exp_avg_sq": second_before[:, 0], "exp_avg": state["exp_avg"][:, 0], "step": state["step"]}
+    state_i = {"exp_avg_sq": second_before[:, 1], "exp_avg": state["exp_avg"][:, 1]}
     v_hat = (state_r["exp_avg_sq"] + state_i["exp_avg_sq"]) / (2 * (1 - 0.999 ** float(state_r["step"])))
     tau = 0.05 * lam.view(-1, 1, 1) / (v_hat.sqrt() + 1e-8)
     modulus = torch.sqrt(before_r**2 + before_i**2)
@@ -154,11 +158,11 @@ def test_proximal_adam_reaches_the_l1_optimality_conditions():
         optimizer.zero_grad()
         layer(x).sub(y).square().sum(-1).mean().backward()
         optimizer.step()
-        proximal_l1_step(optimizer, layer.weight_pairs(), lam)
+        proximal_l1_step(optimizer, layer.weight_parameters(), lam)
     optimizer.zero_grad()
     layer(x).sub(y).square().sum(-1).mean().backward()
     lin = layer.layers[0]
-    grad = torch.complex(lin.weight_real.grad, lin.weight_imag.grad)[0] / 2  # d/d conj(w) of the real loss
+    grad = torch.complex(lin.weight_parts.grad[:, 0], lin.weight_parts.grad[:, 1])[0] / 2  # d/d conj(w) of the real loss
     w = lin.weight[0]
     zero = w == 0
     assert zero.any() and (~zero).any()
@@ -219,3 +223,66 @@ def test_early_stopping_keeps_the_best_validation_weights(pair):
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         NeuralSemanticTransceiver(channel_for_seed(0, 2, 2), **kwargs)
+
+
+def test_dense_and_activation_gradients_match_autograd_of_the_complex_expressions():
+    """The layers' hand-written backward passes against torch's complex autograd (float64)."""
+    from semalign.transceivers.complex_layers import modulus_gelu_stacked, split_to_stacked, stacked_to_split
+
+    layer = ComplexDenseStack(3, 5, 4, generator=gen(1)).double()
+    with torch.no_grad():
+        layer.bias_parts.normal_(generator=gen(2))
+    for shared in (False, True):
+        x = torch.randn(1 if shared else 3, 2, 7, 5, generator=gen(3), dtype=torch.float64, requires_grad=True)
+        target = torch.randn(3, 2, 7, 4, generator=gen(4), dtype=torch.float64)
+        loss = (modulus_gelu_stacked(layer.forward_stacked(x)) * target).sum()
+        grads = torch.autograd.grad(loss, [x, layer.weight_parts, layer.bias_parts])
+        # The same function on complex tensors.
+        xc = torch.complex(x[:, 0], x[:, 1]).detach().requires_grad_(True)
+        w = torch.complex(layer.weight_parts[:, 0], layer.weight_parts[:, 1]).detach().requires_grad_(True)
+        c = torch.complex(layer.bias_parts[:, 0], layer.bias_parts[:, 1]).detach().requires_grad_(True)
+        z = xc @ w.mT + c
+        out = z * torch.special.ndtr((z.abs().square() + 1e-30).sqrt())
+        reference = (out.real * target[:, 0] + out.imag * target[:, 1]).sum()
+        gx, gw, gc = torch.autograd.grad(reference, [xc, w, c])
+        torch.testing.assert_close(grads[0], torch.stack([gx.real, gx.imag], 1))
+        torch.testing.assert_close(grads[1], torch.stack([gw.real, gw.imag], 1))
+        torch.testing.assert_close(grads[2], torch.stack([gc.real, gc.imag], 1))
+    assert torch.equal(stacked_to_split(split_to_stacked(target.transpose(1, 2).reshape(3, 7, 8))), target.transpose(1, 2).reshape(3, 7, 8))
+
+
+def test_fits_of_other_seeds_and_awareness_train_together_as_they_train_alone(pair):
+    """fit_together: each model (own seed, channel, awareness, SNRs, pilots) ends where its own fit
+    ends, to float rounding: same stopping epochs, same estimates; stopped configurations leave the
+    batch without changing the others."""
+    from semalign.transceivers.neural import fit_together
+
+    x, y = pair.train.tx[:300], pair.train.rx[:300]
+    specs = [
+        dict(channel=channel_for_seed(1, 2, 2).expand(2, 2, 2), snr_db=[0.0, 20.0], seed=1),
+        dict(channel=channel_for_seed(2, 2, 2), snr_db=10.0, seed=2, awareness="unaware"),
+        dict(channel=channel_for_seed(3, 2, 2), snr_db=5.0, seed=3, lam=1e-3),
+    ]
+    common = dict(epochs=60, patience=3, lr=0.05)
+    pilots = [(x, y), (x.flip(0), y.flip(0)), (x, y)]
+    together = [NeuralSemanticTransceiver(**spec, **common) for spec in specs]
+    fit_together(together, pilots)
+    assert len({int(e) for m in together for e in m.best_epoch_}) > 1
+    for spec, (px, py), model in zip(specs, pilots, together):
+        alone = NeuralSemanticTransceiver(**spec, **common).fit(px, py)
+        assert alone.n_epochs_ == model.n_epochs_ and torch.equal(alone.best_epoch_, model.best_epoch_)
+        torch.testing.assert_close(model.transmit(pair.test.tx, generator=gen(8)), alone.transmit(pair.test.tx, generator=gen(8)), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model.sparsity_, alone.sparsity_)
+
+
+def test_fit_together_names_what_differs(pair):
+    from semalign.transceivers.neural import fit_together
+
+    x, y = pair.train.tx[:100], pair.train.rx[:100]
+    models = [NeuralSemanticTransceiver(channel_for_seed(1, 2, 2), epochs=2), NeuralSemanticTransceiver(channel_for_seed(1, 3, 3), epochs=2)]
+    with pytest.raises(ValueError, match=r"antennas \(n_rx, n_tx\) \(\(2, 2\) vs \(3, 3\)\)"):
+        fit_together(models, [(x, y), (x, y)])
+    with pytest.raises(ValueError, match="training settings differ"):
+        fit_together([NeuralSemanticTransceiver(channel_for_seed(1, 2, 2), epochs=2), NeuralSemanticTransceiver(channel_for_seed(1, 2, 2), epochs=3)], [(x, y), (x, y)])
+    with pytest.raises(ValueError, match="one \\(x, y\\) pilot pair per model"):
+        fit_together(models, [(x, y)])

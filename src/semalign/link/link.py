@@ -268,6 +268,7 @@ class Link:
         channel: torch.Tensor | None = None,
         split: bool = False,
         independent_noise: bool = False,
+        generator_of: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """y = H s + w over the T channel uses of each latent.
 
@@ -284,6 +285,9 @@ class Link:
                 real component.
             independent_noise: draw noise separately for every leading index (independent receivers)
                 instead of one draw shared by every configuration.
+            generator_of: with a list of generators, the generator ``(b,)`` of each configuration
+                (leading index): each generator draws once and its configurations share that draw
+                (fits of different seeds trained as one batch, each with its own noise stream).
 
         Returns:
             received symbols ``(..., n, T * n_rx)`` in the symbols' precision (``split``: real
@@ -311,6 +315,8 @@ class Link:
             return received
         if generator is None:
             raise ValueError("Link.send needs a generator for the noise (semalign never draws from the global RNG)")
+        if isinstance(generator, (list, tuple)):
+            return self._add_grouped_noise(received, sigma2, generator, generator_of, split)
         shape = received.shape if independent_noise else received.shape[-2:]
         real_dtype = received.real.dtype if received.is_complex() else received.dtype
         sigma2 = sigma2.reshape(*sigma2.shape, 1, 1) if sigma2.ndim else sigma2  # over (n, symbols)
@@ -324,3 +330,17 @@ class Link:
         unit = complex_awgn(tuple(shape), 1.0, generator=generator, dtype=received.dtype, device=generator.device)
         return received + unit.to(received.device) * std
 
+    def _add_grouped_noise(self, received, sigma2, generators, generator_of, split: bool) -> torch.Tensor:
+        """``received`` ``(b, n, m)`` plus noise: one unit draw per generator, configuration i taking
+        the draw of ``generators[generator_of[i]]``, scaled by its noise level."""
+        if generator_of is None or generator_of.shape != received.shape[:1] or len(received.shape) != 3:
+            raise ValueError("a list of generators needs generator_of: one generator index per configuration (b,) of (b, n, m) symbols")
+        real_dtype = received.real.dtype if received.is_complex() else received.dtype
+        if split:
+            units = [torch.randn(tuple(received.shape[-2:]), generator=g, device=g.device, dtype=real_dtype) for g in generators]
+            std = (sigma2.to(device=received.device, dtype=real_dtype) / 2).sqrt()
+        else:
+            units = [complex_awgn(tuple(received.shape[-2:]), 1.0, generator=g, dtype=received.dtype, device=g.device) for g in generators]
+            std = sigma2.sqrt().to(device=received.device, dtype=real_dtype)
+        unit = torch.stack(units).to(received.device)[generator_of.to(received.device)]
+        return received + unit * std.reshape(-1, 1, 1)

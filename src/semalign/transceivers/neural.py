@@ -36,12 +36,16 @@ from semalign._seeds import stream_generator
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.transceivers.base import SemanticTransceiver
-from semalign.transceivers.complex_layers import ComplexMLPStack, complex_to_split, split_to_complex
+from semalign.transceivers.complex_layers import ComplexMLPStack, complex_to_split, split_to_complex, split_to_stacked
 from semalign.transceivers.flops import ACTIVATION_FLOPS, complex_dense_flops, power_normalisation_flops
-from semalign.transceivers.proximal import proximal_l1_step, sparsity
+from semalign.transceivers.neural_training import TrainingSettings, TrainingTask, decode, encode, train
+from semalign.transceivers.proximal import sparsity
 
 
-@register("neural", "single-link", batched=("snr_db", "lam"), description="complex neural precoder/decoder trained through the channel")
+@register(
+    "neural", "single-link", batched=("snr_db", "lam"), trained_together=("seed", "awareness"),
+    description="complex neural precoder/decoder trained through the channel",
+)  # fmt: skip
 class NeuralSemanticTransceiver(SemanticTransceiver):
     """Complex neural precoder and decoder trained end to end through the channel.
 
@@ -52,16 +56,19 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         hidden: complex widths ``(h_e, h_d)`` of the encoder and decoder hidden layers; default
             ``(d_tx, d_rx)`` as published.
         hidden_layers: extra hidden layers on each side (0 as published: two dense layers a side).
-        epochs: maximum passes over the training pilots.
+        epochs: the most passes over the training pilots. The default (1000) is a cap, not a
+            budget: early stopping ends training when the validation loss stops improving (on the
+            digits latents after 100 to 550 epochs). The published budget, 50 epochs of one
+            512-pilot batch at lr 1e-3, stops far from convergence.
         lr: Adam learning rate.
-        batch_size: pilots per Adam step. The defaults (100 epochs, lr 1e-2, 256) give a few hundred
-            Adam steps on small pilot sets; the published budget (50 epochs of one 512-pilot batch at
-            lr 1e-3, spec §7 item 16) leaves small pilot budgets with at most 50 steps.
+        batch_size: pilots per Adam step.
         lam: L1 weight on the complex weights' moduli (0: dense), a number or one per configuration.
         validation_fraction: part of the pilots held out for early stopping and weight selection
             (0: no validation, the last weights are returned).
-        patience: epochs without a validation improvement before a configuration stops improving;
-            training ends when every configuration has.
+        patience: epochs without a validation improvement before a configuration stops (it keeps
+            its best weights); training ends when every configuration has. ``None`` (default): 20
+            epochs, or the epochs of 100 Adam steps if that is more (small pilot sets take one
+            step per epoch, and their validation loss is noisy).
         progress: show a progress bar over epochs.
 
     Attributes (after ``fit``):
@@ -81,12 +88,12 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         *,
         hidden: tuple[int, int] | None = None,
         hidden_layers: int = 0,
-        epochs: int = 100,
+        epochs: int = 1000,
         lr: float = 1e-2,
         batch_size: int = 256,
         lam: float | Sequence[float] | torch.Tensor = 0.0,
         validation_fraction: float = 0.1,
-        patience: int = 20,
+        patience: int | None = None,
         tol: float | None = None,
         progress: bool = False,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
@@ -110,7 +117,8 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self.epochs = check_positive_int("epochs", self.epochs)
         self.lr = check_positive("lr", self.lr)
         self.batch_size = check_positive_int("batch_size", self.batch_size)
-        self.patience = check_positive_int("patience", self.patience)
+        if self.patience is not None:
+            self.patience = check_positive_int("patience", self.patience)
         if self.tol is not None:
             self.tol = check_positive("tol", self.tol)
         if not isinstance(self.validation_fraction, (int, float)) or isinstance(self.validation_fraction, bool) or not 0.0 <= self.validation_fraction < 1.0:
@@ -128,7 +136,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         self._lam = lam_t.to(device)
 
     # ----------------------------------------------------------------- fit
-    def fit(self, x, y) -> "NeuralSemanticTransceiver":
+    def fit(self, x, y) -> NeuralSemanticTransceiver:
         """Train the encoder and decoder on pilots.
 
         Args:
@@ -138,84 +146,52 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         Returns:
             self
         """
+        fit_together([self], [(x, y)])
+        return self
+
+    @classmethod
+    def fit_together(cls, models: Sequence[NeuralSemanticTransceiver], pilots: Sequence[tuple]) -> None:
+        """Fit several models of equal shapes in one training loop (:func:`fit_together`)."""
+        fit_together(models, pilots)
+
+    def _training_task(self, x, y) -> TrainingTask:
+        """Check the pilots, standardise them, draw the networks' start and split the pilots: the
+        fit up to its training loop."""
         x, y = self._check_fit_inputs(x, y)
         x = (x if x.ndim == 3 else x.unsqueeze(0)).to(torch.float32)
         y = (y if y.ndim == 3 else y.unsqueeze(0)).to(torch.float32)
         n, b = x.shape[-2], self.n_configurations
         self._fit_standardisation(x, y)
-        xs, ys = self._standardise_x(x), (y - self.y_mean_) / self.y_scale_
-
         cpu_gen = stream_generator("init", self.seed)
         order = torch.randperm(n, generator=cpu_gen).to(self.device_)
         n_val = int(round(self.validation_fraction * n)) if n >= 10 else 0
-        val_idx, train_idx = order[:n_val], order[n_val:]
-
         widths_in = complex_dim(self.d_tx_)
         h_e, h_d = self.hidden or (self.d_tx_, self.d_rx_)
         t = self._current_link().channel_uses
-        self.encoder_ = ComplexMLPStack(b, (widths_in, *[h_e] * (1 + self.hidden_layers), t * self.n_tx), generator=cpu_gen, device=self.device_)
-        self.decoder_ = ComplexMLPStack(b, (t * self.n_rx, *[h_d] * (1 + self.hidden_layers), complex_dim(self.d_rx_)), generator=cpu_gen, device=self.device_)
-        # Training sends through the link the design sees, in the split layout [Re s | Im s].
-        design = self._design_link()
-        params = [*self.encoder_.parameters(), *self.decoder_.parameters()]
-        weight_pairs = self.encoder_.weight_pairs() + self.decoder_.weight_pairs()
-        optimizer = torch.optim.Adam(params, lr=self.lr)
-        noise_gen = stream_generator("training-noise", self.seed, device=self.device_)
+        encoder = ComplexMLPStack(b, (widths_in, *[h_e] * (1 + self.hidden_layers), t * self.n_tx), generator=cpu_gen, device=self.device_)
+        decoder = ComplexMLPStack(b, (t * self.n_rx, *[h_d] * (1 + self.hidden_layers), complex_dim(self.d_rx_)), generator=cpu_gen, device=self.device_)
+        return TrainingTask(
+            inputs=split_to_stacked(self._pack(self._standardise_x(x))), targets=(y - self.y_mean_) / self.y_scale_,
+            link=self._design_link(), lam=self._lam, encoder=encoder, decoder=decoder, order=cpu_gen,
+            train_index=order[n_val:], validation_index=order[:n_val], seed=self.seed,
+        )  # fmt: skip
 
-        best = torch.full((b,), float("inf"), device=self.device_)
-        best_state = [p.detach().clone() for p in params]
-        best_epoch = torch.zeros(b, dtype=torch.long)
-        stale = torch.zeros(b, dtype=torch.long, device=self.device_)
-        history: dict[str, list[torch.Tensor]] = {"train_loss": [], "validation_loss": []}
-        bar = _progress(self.progress, self.epochs, f"{self.method} b={b}")
-        epoch = 0
-        for epoch in range(1, self.epochs + 1):
-            perm = train_idx[torch.randperm(train_idx.numel(), generator=cpu_gen).to(self.device_)]
-            total = torch.zeros(b, device=self.device_)
-            for start in range(0, perm.numel(), self.batch_size):
-                idx = perm[start : start + self.batch_size]
-                losses = self._losses(xs[..., idx, :], ys[..., idx, :], design, noise_gen)
-                optimizer.zero_grad(set_to_none=True)
-                losses.sum().backward()  # a sum of per-configuration losses: configurations stay independent
-                optimizer.step()
-                proximal_l1_step(optimizer, weight_pairs, self._lam)
-                total += losses.detach() * idx.numel()
-            history["train_loss"].append((total / perm.numel()).cpu())
-            if n_val:
-                with torch.no_grad():
-                    val_gen = stream_generator("validation-noise", self.seed, device=self.device_)  # same draw every epoch
-                    val = self._losses(xs[..., val_idx, :], ys[..., val_idx, :], design, val_gen)
-                history["validation_loss"].append(val.cpu())
-                # A configuration that has run out of patience is done, as it would be if trained
-                # alone: it keeps its best state while the rest of its batch trains on.
-                stopped = stale >= self.patience
-                # With tol, an epoch counts as an improvement only if it beats the best by that fraction.
-                improved = (val < (best if self.tol is None else best * (1 - self.tol))) & ~stopped
-                best = torch.where(improved, val, best)
-                stale = torch.where(improved, torch.zeros_like(stale), torch.where(stopped, stale, stale + 1))
-                best_epoch[improved.cpu()] = epoch
-                with torch.no_grad():
-                    for saved, p in zip(best_state, params):
-                        saved[improved] = p.detach()[improved]
-            if bar is not None:
-                bar.update(1)
-            if n_val and bool((stale >= self.patience).all()):
-                break
-        if bar is not None:
-            bar.close()
-        if n_val:
-            with torch.no_grad():
-                for saved, p in zip(best_state, params):
-                    p.copy_(saved)
-        else:
-            best_epoch[:] = epoch
-        for p in params:
-            p.requires_grad_(False)
-        self.history_ = history
-        self.n_epochs_ = epoch
-        self.best_epoch_ = best_epoch
+    def _training_settings(self, n_train: int) -> TrainingSettings:
+        """The loop's settings for ``n_train`` training pilots (the default patience depends on it)."""
+        patience = self.patience
+        if patience is None:
+            steps_per_epoch = -(-n_train // self.batch_size)
+            patience = max(20, -(-100 // steps_per_epoch))
+        return TrainingSettings(self.epochs, self.lr, self.batch_size, patience, self.tol, self._current_link().power, self.progress)
+
+    def _adopt(self, task: TrainingTask) -> None:
+        """Take the trained networks and their record from ``task``; the fit is done."""
+        self.encoder_, self.decoder_ = task.encoder, task.decoder
+        self.history_ = task.history
+        self.n_epochs_ = task.n_epochs
+        self.best_epoch_ = task.best_epoch
         self.sparsity_ = sparsity(self._weights()).cpu()
-        return self._finish_fit()
+        self._finish_fit()
 
     def _fitted_state(self) -> dict:
         state = super()._fitted_state()
@@ -250,15 +226,13 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
 
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
         """``(1|b, n, d_tx)`` standardised latents -> ``(b, n, 2 T N_t)`` split-layout symbols, energy P each."""
-        t = self.encoder_(self._pack(xs))
-        if t.shape[0] != self.n_configurations:
-            t = t.expand(self.n_configurations, *t.shape[1:])
-        norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True).clamp_min(1e-12)
-        return t * (self._current_link().power ** 0.5 / norm)
+        packed = self._pack(xs)
+        stacked = split_to_stacked(packed if packed.ndim == 3 else packed.unsqueeze(0))
+        return encode(self.encoder_, stacked, self.n_configurations, self._current_link().power)
 
     def _decode_split(self, r: torch.Tensor) -> torch.Tensor:
         """``(b, n, 2 T N_r)`` split-layout received symbols -> ``(b, n, d_rx)`` standardised estimate."""
-        return self.decoder_(r)[..., : self.d_rx_]
+        return decode(self.decoder_, r, self.d_rx_)
 
     def _losses(self, xs, ys, link: Link, generator) -> torch.Tensor:
         """Per-configuration MSE ``(b,)`` (standardised units) of a pilot batch sent through ``link``
@@ -291,21 +265,30 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         return total.cpu()
 
 
-def _progress(enabled: bool, total: int, label: str):
-    """A small Rich progress bar over epochs, or ``None``."""
-    if not enabled:
-        return None
-    from rich.progress import Progress
+def fit_together(models: Sequence[NeuralSemanticTransceiver], pilots: Sequence[tuple]) -> None:
+    """Fit several neural transceivers of equal shapes in one batched training loop.
 
-    progress = Progress(transient=True)
-    progress.start()
-    task = progress.add_task(label, total=total)
+    Each model trains exactly as its own :meth:`~NeuralSemanticTransceiver.fit` would (its seed's
+    start, minibatch order and noise; its own early stopping), to float rounding; together they
+    cost one batched GEMM per layer and step instead of one each. A sweep over seeds or awareness
+    uses this (:mod:`semalign.transceivers.neural_training`).
 
-    class _Bar:
-        def update(self, k: int) -> None:
-            progress.advance(task, k)
+    Args:
+        models: unfitted or fitted :class:`NeuralSemanticTransceiver` instances with equal training
+            settings (epochs, lr, batch size, patience, tol), pilot counts, latent sizes, widths,
+            antennas, channel uses, power and SNR convention.
+        pilots: one ``(x, y)`` pair of pilots per model (see :meth:`NeuralSemanticTransceiver.fit`).
 
-        def close(self) -> None:
-            progress.stop()
-
-    return _Bar()
+    Raises:
+        ValueError: the models cannot share a loop (the message names what differs), or a model's
+            pilots are invalid.
+    """
+    if len(models) != len(pilots) or not models:
+        raise ValueError(f"fit_together needs one (x, y) pilot pair per model; got {len(models)} models and {len(pilots)} pilot pairs")
+    tasks = [model._training_task(x, y) for model, (x, y) in zip(models, pilots)]
+    settings = {model._training_settings(task.train_index.numel()) for model, task in zip(models, tasks)}
+    if len(settings) > 1:
+        raise ValueError(f"these models cannot be trained together: their training settings differ ({sorted(map(str, settings))})")
+    train(tasks, settings.pop())
+    for model, task in zip(models, tasks):
+        model._adopt(task)

@@ -26,33 +26,30 @@ import torch
 
 
 @torch.no_grad()
-def proximal_l1_step(optimizer: torch.optim.Adam, weight_pairs: list[tuple[torch.Tensor, torch.Tensor]], lam: torch.Tensor) -> None:
-    """Soft-threshold complex weights, given as ``(real, imaginary)`` ``(b, out, in)`` parameter
-    pairs, in place after an Adam step.
+def proximal_l1_step(optimizer: torch.optim.Adam, weights: list[torch.Tensor], lam: torch.Tensor) -> None:
+    """Soft-threshold complex weights, given as ``(b, 2, out, in)`` parameters (real and imaginary
+    parts on axis 1), in place after an Adam step.
 
     Args:
         optimizer: the Adam optimiser that has just stepped (its state gives the metric).
-        weight_pairs: the penalised parameters.
+        weights: the penalised parameters.
         lam: ``(b,)`` L1 weight per configuration (0 leaves that configuration untouched).
     """
     group = optimizer.param_groups[0]
     lr, (_, beta2), eps = group["lr"], group["betas"], group["eps"]
-    for real, imag in weight_pairs:
-        s_real, s_imag = optimizer.state[real], optimizer.state[imag]
-        shared = (s_real["exp_avg_sq"] + s_imag["exp_avg_sq"]) / 2  # one scale per complex weight
-        s_real["exp_avg_sq"].copy_(shared)
-        s_imag["exp_avg_sq"].copy_(shared)
-        if not bool((lam > 0).any()):
+    penalised = bool((lam > 0).any())
+    for weight in weights:
+        state = optimizer.state[weight]
+        second = state["exp_avg_sq"]
+        second.copy_(second.mean(1, keepdim=True).expand_as(second))  # one scale per complex weight
+        if not penalised:
             continue
-        v_hat = shared / (1.0 - beta2 ** float(s_real["step"]))
-        tau = lr * lam.view(-1, 1, 1).to(v_hat.dtype) / (v_hat.sqrt() + eps)
-        modulus = torch.sqrt(real.square() + imag.square())
+        v_hat = second[:, :1] / (1.0 - beta2 ** float(state["step"]))  # (b, 1, out, in)
+        tau = lr * lam.view(-1, 1, 1, 1).to(v_hat.dtype) / (v_hat.sqrt() + eps)
+        modulus = weight.square().sum(1, keepdim=True).sqrt()
         shrink = torch.clamp(1.0 - tau / modulus.clamp_min(1e-30), min=0.0)
-        real.mul_(shrink)
-        imag.mul_(shrink)
-        pruned = shrink == 0
-        s_real["exp_avg"].masked_fill_(pruned, 0)
-        s_imag["exp_avg"].masked_fill_(pruned, 0)
+        weight.mul_(shrink)
+        state["exp_avg"].masked_fill_((shrink == 0).expand_as(weight), 0)
 
 
 def sparsity(weights: list[torch.Tensor]) -> torch.Tensor:

@@ -57,7 +57,7 @@ class LinkSolverSettings(LinkConventions):
     baseline_receiver: str = "received"
     pilot_method: str = "random"
     pilot_grouping: str = "label"
-    neural_epochs: int = 100
+    neural_epochs: int = 1000
     neural_lr: float = 1e-2
     neural_batch_size: int = 256
     neural_validation_fraction: float = 0.1
@@ -224,7 +224,9 @@ def _transceiver(run: LinkRun, channel: torch.Tensor, snrs: list[float], lams: l
 
 
 def run_link_group(runs: list[LinkRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
-    """Fit and evaluate runs that differ only in what their method batches, as one batched call.
+    """Fit and evaluate runs that differ only in what their method batches, as one batched call
+    (runs of several seeds or awarenesses, for a method that trains those together, as one
+    training loop of one fit per seed and awareness).
 
     Args:
         runs: the group's runs (all other fields equal).
@@ -234,22 +236,34 @@ def run_link_group(runs: list[LinkRun], run_ids: list[str], context: RunContext 
     Returns:
         one row per run, in order: the measured columns, the run's settings, ``setting`` and ``run_id``.
     """
-    first, device = runs[0], context.device
-    pair = latents_of(first)
-    test = pair.test
-    head = classifier((first.latents_key(), "rx"), pair.train.rx, pair.train.labels, first.seed, device)
-    base = {
-        **provenance("single-link", device),
-        "experiment": first.experiment, "method": first.method, "seed": first.seed,
-        "awareness": first.awareness if first.method != "clean" else "none",
-        "dataset": pair.dataset, "tx_encoder": pair.tx_encoder, "rx_encoder": pair.rx_encoder, "d_tx": pair.d_tx, "d_rx": pair.d_rx,
-        "snr_convention": first.snr_convention, "channel_variance": first.channel_variance, "power": first.power,
-        "pilot_method": first.pilot_method, "pilot_grouping": first.pilot_grouping,
-    }  # fmt: skip
-    if first.method == "clean":
-        rows = [{**base, "accuracy": accuracy(head, test.rx, test.labels), "mse": 0.0}] * len(runs)
+    device = context.device
+    pair = latents_of(runs[0])
+    fits: dict[tuple, list[int]] = {}  # (seed, awareness) -> positions of its runs
+    for k, run in enumerate(runs):
+        fits.setdefault((run.seed, run.awareness), []).append(k)
+    rows: list[dict | None] = [None] * len(runs)
+    if runs[0].method == "clean":
+        for members in fits.values():
+            first = runs[members[0]]
+            head = classifier((first.latents_key(), "rx"), pair.train.rx, pair.train.labels, first.seed, device)
+            row = {**_base_row(first, pair, device), "accuracy": accuracy(head, pair.test.rx, pair.test.labels), "mse": 0.0}
+            for k in members:
+                rows[k] = row
     else:
-        rows = _fit_and_evaluate(runs, pair, head, base, device)
+        prepared = [_prepare_fit([runs[k] for k in members], pair, device) for members in fits.values()]
+        start = time.perf_counter()
+        entry = get_method("single-link", runs[0].method)
+        if len(prepared) > 1 and entry.trained_together:
+            entry.estimator.fit_together([fit.model for fit in prepared], [(fit.x, fit.y) for fit in prepared])
+        else:
+            for fit in prepared:
+                fit.fit()
+        seconds = (time.perf_counter() - start) / len(runs)
+        for members, fit in zip(fits.values(), prepared):
+            first = runs[members[0]]
+            head = classifier((first.latents_key(), "rx"), pair.train.rx, pair.train.labels, first.seed, device)
+            for k, row in zip(members, _evaluate(fit, pair, head, _base_row(first, pair, device), seconds)):
+                rows[k] = row
     out = []
     for run, identifier, row in zip(runs, run_ids, rows, strict=True):
         skip = {*row, *LATENT_FIELDS, "latents_options", *run.ignored_settings()}
@@ -258,42 +272,73 @@ def run_link_group(runs: list[LinkRun], run_ids: list[str], context: RunContext 
     return out
 
 
-def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, device: str) -> list[dict]:
-    first, test = runs[0], pair.test
+def _base_row(first: LinkRun, pair: LatentPair, device: str) -> dict:
+    """The columns every row of one fit shares: provenance, method, seed, data and conventions."""
+    return {
+        **provenance("single-link", device),
+        "experiment": first.experiment, "method": first.method, "seed": first.seed,
+        "awareness": first.awareness if first.method != "clean" else "none",
+        "dataset": pair.dataset, "tx_encoder": pair.tx_encoder, "rx_encoder": pair.rx_encoder, "d_tx": pair.d_tx, "d_rx": pair.d_rx,
+        "snr_convention": first.snr_convention, "channel_variance": first.channel_variance, "power": first.power,
+        "pilot_method": first.pilot_method, "pilot_grouping": first.pilot_grouping,
+    }  # fmt: skip
+
+
+@dataclass
+class _Fit:
+    """One fit of a group: runs of one seed and awareness that differ only in what the method batches."""
+
+    runs: list[LinkRun]
+    model: object
+    x: torch.Tensor
+    y: torch.Tensor
+    n_pilots: int
+    statistics_key: tuple | None
+
+    def fit(self) -> None:
+        if self.statistics_key is not None:  # linear ADMM: from the seed's shared Gram statistics
+            self.model.fit_statistics(_STATISTICS.get(self.statistics_key, lambda: gram_statistics(self.x, self.y, self.model.domain)))
+        else:
+            self.model.fit(self.x, self.y)
+
+
+def _prepare_fit(runs: list[LinkRun], pair: LatentPair, device: str) -> _Fit:
+    first = runs[0]
     idx = _pilots(first, pair)
     x, y = pair.train.tx[idx].to(device), pair.train.rx[idx].to(device)
     n = first.n_antennas
     h = channel_for_seed(first.seed, n, n, channel_variance=first.channel_variance, device=device)
-    snrs = [run.snr_db for run in runs]
-    neural, linear = first.method == "neural", first.method == "linear-admm"
-    lams = [run.lam for run in runs] if neural else None
-    model = _transceiver(first, h.unsqueeze(0).expand(len(runs), n, n), snrs, lams, device)
-    start = time.perf_counter()
-    if linear:
+    lams = [run.lam for run in runs] if first.method == "neural" else None
+    model = _transceiver(first, h.unsqueeze(0).expand(len(runs), n, n), [run.snr_db for run in runs], lams, device)
+    key = None
+    if first.method == "linear-admm":
         key = (first.latents_key(), first.seed, first.pilots_per_class, first.pilot_method, first.pilot_grouping, model.domain, str(device))
-        model.fit_statistics(_STATISTICS.get(key, lambda: gram_statistics(x, y, model.domain)))
-    else:
-        model.fit(x, y)
-    fit_seconds = time.perf_counter() - start
+    return _Fit(runs, model, x, y, int(idx.numel()), key)
+
+
+def _evaluate(fit: _Fit, pair: LatentPair, head, base: dict, fit_seconds: float) -> list[dict]:
+    first, test, model = fit.runs[0], pair.test, fit.model
+    neural, linear = first.method == "neural", first.method == "linear-admm"
+    n = first.n_antennas
     # The test noise is drawn on the CPU and moved: every device sees the same noise for a seed.
-    y_hat = model.transmit(test.tx.to(device), generator=stream_generator("test-noise", first.seed))
+    y_hat = model.transmit(test.tx.to(fit.x.device), generator=stream_generator("test-noise", first.seed))
     flops = model.inference_flops() if hasattr(model, "inference_flops") else None
     side_bits = model.side_information_bits() if hasattr(model, "side_information_bits") else 0.0
     # What a receiver achieves with no link at all: predicting the pilots' mean (every row carries it,
     # so a method can be checked against it).
-    mean_predictor_mse = mse(y.mean(0, keepdim=True).expand_as(test.rx).cpu(), test.rx)
+    mean_predictor_mse = mse(fit.y.mean(0, keepdim=True).expand_as(test.rx).cpu(), test.rx)
     rows = []
-    for i, snr in enumerate(snrs):
+    for i, run in enumerate(fit.runs):
         rows.append(
             {
                 **base,
-                "snr_db": float(snr),
+                "snr_db": float(run.snr_db),
                 "channel_uses": int(model.link_.channel_uses),
                 "n_tx": n,
                 "n_rx": n,
                 "compression_factor": model.compression_factor(pair.d_tx),
                 "pilots_per_class": first.pilots_per_class or None,
-                "n_pilots": int(idx.numel()),
+                "n_pilots": fit.n_pilots,
                 "accuracy": accuracy(head, y_hat[i], test.labels),
                 "mse": mse(y_hat[i], test.rx),
                 "mean_predictor_mse": mean_predictor_mse,
@@ -301,7 +346,7 @@ def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, d
                 "noise_variance": float(model.noise_variance()[i]),
                 "flops": None if flops is None else int(flops[i]),
                 "sparsity": float(model.sparsity_[i]) if neural else None,
-                "lam": lams[i] if neural else None,
+                "lam": run.lam if neural else None,
                 "iterations": first.iterations if linear else None,
                 "rho": first.rho if linear else None,
                 "processing": first.processing if linear else None,
@@ -309,14 +354,17 @@ def _fit_and_evaluate(runs: list[LinkRun], pair: LatentPair, head, base: dict, d
                 "best_epoch": int(model.best_epoch_[i]) if neural else None,
                 "learning_rate": first.neural_lr if neural else None,
                 "batch_size": first.neural_batch_size if neural else None,
-                "fit_seconds": fit_seconds / len(runs),
+                "fit_seconds": fit_seconds,
             }
         )
     return rows
 
 
 def _batched_fields(run: LinkRun) -> tuple[str, ...]:
-    return () if run.method == "clean" else get_method("single-link", run.method).batched
+    if run.method == "clean":
+        return ()
+    entry = get_method("single-link", run.method)
+    return entry.batched + entry.trained_together
 
 
 def run_kind() -> RunKind:
