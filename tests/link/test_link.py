@@ -113,3 +113,15 @@ def test_batched_baseline_channels_are_independent_configurations():
     for i, snr in enumerate([10.0, 30.0]):
         single = EigenKTransceiver(h[i], snr_db=snr).fit(x, y).transmit(x, noise=False)
         torch.testing.assert_close(both[i], single, rtol=1e-5, atol=1e-5)
+
+
+def test_complex_moment_of_packed_vectors_from_the_real_moment():
+    from semalign.link.packing import pack_complex, pack_complex_moment
+
+    x = torch.randn(50, 7, generator=gen(1), dtype=torch.float64)
+    y = torch.randn(50, 4, generator=gen(2), dtype=torch.float64)
+    direct = pack_complex(x).mT @ pack_complex(y).conj()  # sum_i pack(x_i) pack(y_i)^H
+    torch.testing.assert_close(pack_complex_moment(x.mT @ y), direct)
+    torch.testing.assert_close(pack_complex_moment(x.mT @ x), pack_complex(x).mT @ pack_complex(x).conj())
+    with pytest.raises(ValueError, match="real moment"):
+        pack_complex_moment(direct)

@@ -219,3 +219,28 @@ def test_widely_linear_one_user_equals_single_link_widely_linear_admm():
     ours = fit_whitener(x).whiten(fed.transmit(s, noise=False)[0])
     theirs = single.transmit(s, noise=False).reshape(ours.shape).to(torch.float64)
     torch.testing.assert_close(ours, theirs, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["federated-admm", "multi-link"])
+def test_unrecorded_messages_are_counted_alike_and_recorded_ones_are_the_real_products(variant):
+    """In process the users work from sufficient statistics: the messages they would send are
+    counted without being formed, and formed exactly when recorded (A^H X_w from the pilots)."""
+    s, users, channels = _data()
+    quiet = FederatedDownlink(channels, snr_db=10.0, rounds=3, variant=variant).fit(s, users)
+    loud = FederatedDownlink(channels, snr_db=10.0, rounds=3, variant=variant, record_messages=True).fit(s, users)
+    assert (quiet.bytes_uplink_, quiet.bytes_downlink_) == (loud.bytes_uplink_, loud.bytes_downlink_)
+    torch.testing.assert_close(quiet.precoder_, loud.precoder_)
+    # Recompute the last round's uplink of the last user from that round's recorded broadcast:
+    # Y = H F S_w, G = X_w Y^H (Y Y^H + n sigma^2 I)^-1, A = G H; the message is (A^H A, A^H X_w).
+    rounds = max(m.round for m in loud.messages_ if m.sender != "ap")
+    broadcasts = [m for m in loud.messages_ if m.sender == "ap" and m.round == rounds]
+    user = loud.users_[-1]
+    symbols = broadcasts[-1 if variant == "multi-link" else 0].payload["symbols"]
+    y = user.channel @ symbols
+    gram = y @ y.mH
+    loading = N * user.sigma2 + 1e-12 * torch.diagonal(gram).real.mean()
+    g = torch.linalg.solve(gram + loading * torch.eye(gram.shape[0], dtype=gram.dtype), y @ user.x_white.mH).mH
+    a = g @ user.channel
+    message = [m for m in loud.messages_ if m.sender == "user2" and m.round == rounds][0]
+    torch.testing.assert_close(message.payload["m1"], a.mH @ a)
+    torch.testing.assert_close(message.payload["m2"], a.mH @ user.x_white)

@@ -47,3 +47,22 @@ def unpack_complex(z: torch.Tensor, d: int) -> torch.Tensor:
     if z.shape[-1] != complex_dim(d):
         raise ValueError(f"unpack_complex: z has {z.shape[-1]} complex entries, expected ceil({d}/2) = {complex_dim(d)}")
     return torch.cat([z.real, z.imag], dim=-1)[..., :d]
+
+
+def pack_complex_moment(moment: torch.Tensor) -> torch.Tensor:
+    """The complex moment of packed vectors from the real moment of the latents.
+
+    For real latents x_i ``(d_1)`` and y_i ``(d_2)`` with real moment M = sum_i x_i y_i^T ``(..., d_1,
+    d_2)``, returns sum_i pack(x_i) pack(y_i)^H ``(..., ceil(d_1/2), ceil(d_2/2))``: with x = [a; b]
+    and y = [p; q] split in halves, it is (a p^T + b q^T) + j (b p^T - a q^T) summed. One real GEMM
+    over the samples then gives a complex covariance or cross-covariance, without forming the
+    complex latents.
+    """
+    if moment.is_complex():
+        raise ValueError(f"pack_complex_moment expects a real moment, got dtype {moment.dtype}")
+    rows, cols = moment.shape[-2], moment.shape[-1]
+    moment = torch.nn.functional.pad(moment, (0, cols % 2, 0, rows % 2))
+    a, b = complex_dim(rows), complex_dim(cols)
+    real = moment[..., :a, :b] + moment[..., a:, b:]
+    imag = moment[..., a:, :b] - moment[..., :a, b:]
+    return torch.complex(real, imag)

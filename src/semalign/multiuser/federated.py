@@ -40,174 +40,18 @@ from semalign._dask import local_cluster
 from semalign._registry import register
 from semalign._vocabulary import EXECUTORS, PROCESSING
 from semalign.link.link import Link
-from semalign.link.mimo import project_power_ball
-from semalign.link.packing import complex_dim, pack_complex, unpack_complex
-from semalign.link.whitening import Whitener, fit_whitener
+from semalign.link.packing import complex_dim
 from semalign.multiuser.downlink import DownlinkEstimator, Message
+from semalign.multiuser.federated_roles import _AccessPoint, _coordinates, _StatisticsUserGroup, _UserGroup
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
 
 
-def _coordinates(latents: torch.Tensor, widely: bool) -> torch.Tensor:
-    """The coordinates the linear maps act on: the real latent itself (widely linear) or its packed
-    complex form (strictly linear; first half real part, second half imaginary part)."""
-    return latents if widely else pack_complex(latents)
-
-
-class _User:
-    """A user's private state: whitened pilots, whitener, channel and equaliser.
-
-    It lives where the user lives (in this process, or on a Dask worker), inside a
-    :class:`_UserGroup` that runs its protocol steps.
-    """
-
-    def __init__(self, name: str, latents: torch.Tensor, channel: torch.Tensor, sigma2: float, widely: bool = False) -> None:
-        self.name = name
-        self.d = latents.shape[-1]
-        self.widely = widely
-        coords = _coordinates(latents, widely)
-        self.whitener: Whitener = fit_whitener(coords, name=f"{name} pilots")
-        self.x_white = self.whitener.whiten(coords).mT.to(channel.dtype)  # (m_k, n), column form
-        self.channel = channel  # (T N_r, T N_t)
-        self.sigma2 = sigma2
-        self.decoder: torch.Tensor | None = None
-
-    def snapshot(self, keep_private: bool = True) -> "_User":
-        """The user after training, to simulate transmission. Across a process boundary
-        (``keep_private=False``) the private pilots stay behind: only the equaliser, whitener,
-        channel and noise level are returned."""
-        if keep_private:
-            return self
-        copy = object.__new__(_User)
-        copy.__dict__.update({**self.__dict__, "x_white": None})
-        return copy
-
-    def estimate(self, received: torch.Tensor) -> torch.Tensor:
-        """``(n, T N_r)`` received symbols (``(n, 2 T N_r)`` [Re; Im] when widely linear) -> ``(n, d_k)``
-        real latents (de-whitened)."""
-        coloured = self.whitener.colour(received @ self.decoder.mT)
-        return coloured if self.widely else unpack_complex(coloured, self.d)
-
-
-class _UserGroup:
-    """Users simulated together on one machine: their protocol steps run as one batch.
-
-    Each user keeps its own whitener and equaliser (a :class:`_User`); the G steps and uplink
-    products of all users run as batched solves over latents zero-padded to the largest m_k (the
-    padded rows of an equaliser stay zero, so every message equals the user's own). In process all
-    users form one group; on Dask each user is a group of one on its own worker.
-    """
-
-    def __init__(self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, widely: bool = False, threads: int | None = None) -> None:
-        if threads:
-            torch.set_num_threads(threads)
-        self.users = [_User(name, x, h, sigma2, widely) for name, x, h in zip(names, latents, channels)]
-        self.entries_per_row = 1 if widely else 2  # real latent entries per row of x_white
-        self.link = link  # the group's users' link: the pilots go over the air through it
-        self.channels, self.sigma2, self.widely = channels, sigma2, widely
-        sizes = [u.x_white.shape[0] for u in self.users]
-        n = self.users[0].x_white.shape[1]
-        self.x_white = torch.zeros(len(self.users), max(sizes), n, dtype=channels.dtype)
-        for k, user in enumerate(self.users):
-            self.x_white[k, : sizes[k]] = user.x_white
-        self.sizes = sizes
-
-    def receive(self, symbols: torch.Tensor) -> list[float]:
-        """Every user receives its pilots (``(T N_t, n)`` broadcast to all, or ``(K, T N_t, n)`` one
-        per user), refits its MMSE equaliser (regulariser n sigma^2 I) and reports its training
-        objective per real latent entry (a diagnostic for the log). The training broadcasts are
-        noiseless, as published (the noise enters through the MMSE regulariser)."""
-        received = self.link.send(symbols.mT, noise=False, split=self.widely).mT  # (K, T N_r, n)
-        n = received.shape[-1]
-        gram = received @ received.mH
-        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-        loading = n * self.sigma2 + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1)  # as the single-link G step
-        decoders = torch.linalg.solve(gram + loading[:, None, None] * eye, received @ self.x_white.mH).mH  # X Y^H (Y Y^H + n s2 I)^-1
-        error = (self.x_white - decoders @ received).abs().square().sum((-2, -1)) / n
-        values = error + self.sigma2 * decoders.abs().square().sum((-2, -1))
-        for k, user in enumerate(self.users):
-            user.decoder = decoders[k, : self.sizes[k]].resolve_conj().contiguous()  # its own memory: a saved copy transmits alike
-        return [float(values[k] / (self.entries_per_row * self.sizes[k])) for k in range(len(self.users))]
-
-    def uplink(self) -> list[dict[str, torch.Tensor]]:
-        """Each user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
-        out = []
-        for user in self.users:
-            a = user.decoder @ user.channel
-            out.append({"m1": a.mH @ a, "m2": a.mH @ user.x_white})
-        return out
-
-    def snapshot(self, keep_private: bool = True) -> list["_User"]:
-        return [user.snapshot(keep_private) for user in self.users]
-
-
-class _AccessPoint:
-    """The AP's private state (whitened pilots, F, Z, U) and its protocol steps."""
-
-    def __init__(self, latents: torch.Tensor, start: torch.Tensor, *, variant: str, rho: float, power: float, n_users: int, widely: bool = False, threads: int | None = None) -> None:
-        if threads:
-            torch.set_num_threads(threads)
-        coords = _coordinates(latents, widely)
-        self.whitener = fit_whitener(coords, name="AP pilots")
-        self.s_white = self.whitener.whiten(coords).mT.to(start.dtype)  # (m_0, n)
-        # S_w S_w^H = (n - 1) I unless the whitening was shrunk (fewer pilots than AP dimensions).
-        self.isotropic = self.whitener.shrinkage == 0.0
-        if not self.isotropic:
-            sxx = self.s_white @ self.s_white.mH
-            values, self.sxx_vectors = torch.linalg.eigh((sxx + sxx.mH) / 2)
-            self.sxx_values = values.to(start.dtype)
-        self.variant, self.rho, self.power, self.n_users = variant, rho, power, n_users
-        shape = (n_users, *start.shape) if variant == "multi-link" else start.shape
-        self.f = start.expand(shape).clone()
-        self.z, self.u = self.f.clone(), torch.zeros_like(self.f)
-
-    def broadcast(self, final: bool = False) -> list[tuple[str | int, torch.Tensor]]:
-        """The pilot symbols to send: F S_w to all (one broadcast), or F_k S_w to user k (multi-link).
-        ``final`` sends the feasible Z, to which the users fit the equalisers they keep."""
-        f = self.z if final else self.f
-        if self.variant == "multi-link":
-            return [(k, f[k] @ self.s_white) for k in range(self.n_users)]
-        return [("all", f @ self.s_white)]
-
-    def update(self, uplinks: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-        """F step from the users' messages, power-ball projection, dual step (spec §2.3 steps 4-7)."""
-        n = self.s_white.shape[1]
-        n_rho = n * self.rho
-        anchor = self.z - self.u
-        sw_h = self.s_white.mH
-        if self.variant == "federated-admm":  # exact consensus ADMM: the summed normal equations
-            rhs = sum(msg["m2"] for msg in uplinks) @ sw_h + n_rho * anchor
-            f = self._solve(sum(msg["m1"] for msg in uplinks), rhs, n_rho)
-        else:
-            local = torch.stack(
-                [self._solve(msg["m1"], msg["m2"] @ sw_h + n_rho * (anchor[k] if self.variant == "multi-link" else anchor), n_rho)
-                 for k, msg in enumerate(uplinks)]
-            )  # fmt: skip
-            f = local if self.variant == "multi-link" else local.mean(0)
-        z_prev = self.z
-        flat = (f + self.u).reshape(-1, *f.shape[-2:])
-        self.f, self.z = f, project_power_ball(flat, self.power).reshape(f.shape)
-        self.u = self.u + self.f - self.z
-        return {
-            "primal_residual": float(torch.linalg.vector_norm(self.f - self.z)),
-            "dual_residual": float(self.rho * torch.linalg.vector_norm(self.z - z_prev)),
-            "power": float(self.f.abs().square().sum() / (self.n_users if self.variant == "multi-link" else 1)),
-        }
-
-    def _solve(self, m1: torch.Tensor, rhs: torch.Tensor, n_rho: float) -> torch.Tensor:
-        """F with M1 F (S_w S_w^H) + n rho F = rhs. With exactly white pilots S_w S_w^H = (n - 1) I and
-        this is one linear solve; with fewer pilots than AP dimensions the whitening is shrunk, so
-        the Sylvester equation is solved exactly by diagonalising both sides."""
-        if self.isotropic:
-            eye = torch.eye(m1.shape[-1], dtype=m1.dtype)
-            return torch.linalg.solve((self.s_white.shape[1] - 1) * m1 + n_rho * eye, rhs)
-        lam_m, q_m = torch.linalg.eigh((m1 + m1.mH) / 2)
-        rotated = q_m.mH @ rhs @ self.sxx_vectors
-        rotated = rotated / (lam_m.unsqueeze(-1) * self.sxx_values.unsqueeze(-2) + n_rho)
-        return q_m @ rotated @ self.sxx_vectors.mH
-
-    def snapshot(self) -> dict:
-        return {"precoder": self.z, "whitener": self.whitener, "n_pilots": self.s_white.shape[1]}
+def _unformed(matrix: torch.Tensor, n: int) -> torch.Tensor:
+    """A stand-in ``(rows, n)`` for a message that is counted but not formed (no memory): the
+    broadcast F S_w of a ``(rows, m_0)`` precoder, or the uplink A^H X_w beside its ``(rows, m_0)``
+    product with S_w^H."""
+    return torch.empty((*matrix.shape[:-1], n), dtype=matrix.dtype, device="meta")
 
 
 class _InProcess:
@@ -390,21 +234,29 @@ class FederatedDownlink(DownlinkEstimator):
         self._start_log()
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
         rounds_run = 0
+        local = self.executor == "local"
         try:
-            ap = runtime.create(_AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=link.power, n_users=self.n_users, widely=self.widely)
+            ap = runtime.create(
+                _AccessPoint, s.to(real), start, variant=self.variant, rho=self.rho, power=link.power, n_users=self.n_users,
+                widely=self.widely, statistics=local,
+            )  # fmt: skip
             names = [f"user{k}" for k in range(self.n_users)]
-            if self.executor == "local":  # one batched group of every user
+            if local:  # every user in this process, from sufficient statistics formed once
                 members = [list(range(self.n_users))]
-            else:  # every user on its own worker
+                groups = [_StatisticsUserGroup(names, [x.to(real) for x in xs], link, lifted, sigma2, ap, self.widely)]
+            else:  # every user on its own worker, on its own pilots
                 members = [[k] for k in range(self.n_users)]
-            groups = [
-                runtime.create(_UserGroup, [names[k] for k in m], [xs[k].to(real) for k in m], link.select(m), lifted[m], sigma2, self.widely)
-                for m in members
-            ]
+                groups = [
+                    runtime.create(_UserGroup, [names[k]], [xs[k].to(real)], link.select(m), lifted[m], sigma2, self.widely)
+                    for k, m in zip(range(self.n_users), members)
+                ]
+            n = s.shape[0]
             for t in range(self.rounds + 1):
                 final = t == self.rounds or self._converged(history)  # the last broadcast sends Z; users keep the equalisers fitted to it
                 items = runtime.call([ap], "broadcast", final)[0]
-                for receiver, symbols in items:
+                for receiver, payload in items:
+                    # In process the items carry the precoder; the message is its broadcast F S_w.
+                    symbols = payload if not local else (ap.symbols(payload) if self.record_messages else _unformed(payload, n))
                     self._log(Message(t, "ap", "all users" if receiver == "all" else names[receiver], "pilots", {"symbols": symbols}))
                 if items[0][0] == "all":
                     arguments = [items[0][1]] * len(groups)
@@ -417,12 +269,17 @@ class FederatedDownlink(DownlinkEstimator):
                 history["objective"].append(objective)
                 uplinks = [payload for payloads in runtime.call(groups, "uplink") for payload in payloads]  # user order
                 for k, payload in enumerate(uplinks):
-                    self._log(Message(t, names[k], "ap", "normal equations", payload))
+                    if local:  # the message is M2 = A^H X_w; the AP's step needs only M2 S_w^H
+                        m2 = groups[0].message(k) if self.record_messages else _unformed(payload["m2_sh"], n)
+                        payload_logged = {"m1": payload["m1"], "m2": m2}
+                    else:
+                        payload_logged = payload
+                    self._log(Message(t, names[k], "ap", "normal equations", payload_logged))
                 for key, value in runtime.call([ap], "update", uplinks)[0].items():
                     history[key].append(value)
                 rounds_run = t + 1
             ap_state = runtime.call([ap], "snapshot")[0]
-            users = [user for users in runtime.call(groups, "snapshot", self.executor == "local") for user in users]
+            users = [user for users in runtime.call(groups, "snapshot", local) for user in users]
         finally:
             runtime.close()
         self.precoder_ = ap_state["precoder"]
