@@ -9,16 +9,33 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from semalign._checks import check_positive_int
+
+#: Seconds to wait for a remote scheduler before giving up with a message.
+CONNECT_TIMEOUT = 10
+
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[object]:
     """A ``dask.distributed.Client``: on the cluster at ``scheduler`` (e.g. ``tcp://HOST:8786``), or on
     a ``LocalCluster`` of ``workers`` single-threaded worker processes started here and closed on exit.
+
+    Raises:
+        ValueError: ``workers`` below 1, or no scheduler answered at ``scheduler`` within
+            :data:`CONNECT_TIMEOUT` seconds (the message names the address).
     """
     from dask.distributed import Client
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except (OSError, TimeoutError, ValueError) as error:
+            reason = " ".join(str(error).split())[:200]
+            raise ValueError(
+                f"could not connect to the Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT} s ({reason}); "
+                "start one (dask scheduler) or check the address, e.g. tcp://HOST:8786"
+            ) from None
+        with client:
             yield client
         return
     with local_cluster(workers) as cluster, Client(cluster) as client:
@@ -26,7 +43,12 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[obje
 
 
 def local_cluster(workers: int = 2):
-    """A ``LocalCluster`` of ``workers`` single-threaded processes (the caller closes it)."""
+    """A ``LocalCluster`` of ``workers`` single-threaded processes (the caller closes it).
+
+    Raises:
+        ValueError: ``workers`` is not an integer of at least 1.
+    """
     from dask.distributed import LocalCluster
 
+    check_positive_int("workers", workers)
     return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)

@@ -21,6 +21,8 @@ stream              seed of the generator          used for
 ``pilot-broadcast`` seed + 3_000_017               the First-K / Top-K downlink's noisy pilot broadcast
 ``pilots``          seed                           random semantic pilots per class
 ``classifier``      seed                           the receiver classifier's minibatch order
+``csi``             seed + 4_000_037               the channel estimate a design knows (CSI error)
+``channel-evolution`` seed + 5_000_011             a changing channel's innovations at test time
 =================== ============================== =====================================================
 
 Several streams take the bare seed (kept from 0.1, so results stay comparable); they draw
@@ -47,6 +49,8 @@ _STREAMS: dict[str, Callable[[int, int], int]] = {
     "pilot-broadcast": lambda seed, draw: seed + 3_000_017,
     "pilots": lambda seed, draw: seed,
     "classifier": lambda seed, draw: seed,
+    "csi": lambda seed, draw: seed + 4_000_037,
+    "channel-evolution": lambda seed, draw: seed + 5_000_011,
 }
 
 #: The stream names :func:`stream_generator` accepts.

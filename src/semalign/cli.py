@@ -1,4 +1,4 @@
-"""Command-line interface: ``semalign reproduce mimo|game|federated`` (studies), ``semalign run``
+"""Command-line interface: ``semalign reproduce mimo|game|federated|robustness`` (studies), ``semalign run``
 (sweeps), ``semalign figures``, ``semalign report`` and ``semalign latents extract|list``.
 
 The only module that knows the terminal: everything else raises exceptions and returns tables.
@@ -31,12 +31,22 @@ def _main(
     ),
 ) -> None:
     """Latent-space alignment for semantic MIMO communications."""
+    import warnings
+
     from semalign._threads import configure_threads
+
+    warnings.showwarning = _show_warning
 
     try:
         configure_threads(threads)
     except ValueError as error:
         raise _bad_input(error) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one yellow line on stderr (what happened and what was done), without the source
+    line Python would print."""
+    Console(stderr=True).print(f"[yellow]warning:[/] {escape(' '.join(str(message).split()))}", soft_wrap=True)
 
 
 def _parse_seeds(seeds: str | None) -> tuple[int, ...] | None:
@@ -91,7 +101,7 @@ def _print_table(title: str, frame) -> None:
             if value is None:
                 cells.append("")
             elif isinstance(value, float):
-                cells.append(f"{value:.4f}" if name == "mse" else f"{value:.3f}" if name in ("accuracy", "converged") else f"{value:g}")
+                cells.append(f"{value:.4f}" if name.startswith("mse") else f"{value:.3f}" if name.startswith(("acc", "converged")) else f"{value:g}")
             else:
                 cells.append(escape(str(value)))
         table.add_row(*cells)
@@ -113,7 +123,9 @@ def _run_study(name: str, grid, out: Path, *, preset: str | None = None, progres
         raise typer.Exit(code=_EXIT_BAD_INPUT) from None
     except _unavailable() as error:
         raise _latents_error(_with_preset_command(error, preset, name), _EXIT_UNAVAILABLE) from None
-    _print_table(*study.summary(results))
+    from semalign.experiments.store import succeeded
+
+    _print_table(*study.summary(succeeded(results)))
     console.print(f"results: {escape(str(out / 'results.parquet'))} ({results.height} rows); figures: {escape(str(out / 'figures'))}")
 
 
@@ -252,6 +264,38 @@ def reproduce_federated(
     _run_study("federated", grid, out, preset=preset, progress=progress, context=context)
 
 
+@reproduce_app.command("robustness")
+def reproduce_robustness(
+    out: Path = _out("robustness"),
+    full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point, neural training to convergence)."),
+    seeds: str = _SEEDS,
+    device: str = typer.Option("cpu", "--device", help="Torch device: cpu or cuda."),
+    latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
+    snr_convention: str = _SNR_CONVENTION,
+    channel_variance: float = _CHANNEL_VARIANCE,
+    progress: bool = _PROGRESS,
+) -> None:
+    """Single link with imperfect channel knowledge: accuracy and MSE of every method, naive and
+    robust, vs the CSI error, vs the pilot SNR of an estimated channel, and vs the Doppler of an
+    outdated channel.
+
+    Resumes: runs already stored in OUT/parts are skipped.
+    """
+    from semalign.experiments.engine import RunContext
+    from semalign.experiments.studies.robustness import full_grid, quick_grid
+
+    options = {}
+    if latents.endswith((".npz", ".safetensors", ".pt")):
+        latents, options = "file", {"path": latents}
+    try:
+        grid = (full_grid if full else quick_grid)(latents=latents, latents_options=options, snr_convention=snr_convention or "total", channel_variance=channel_variance)
+        grid = _with_seeds(grid, seeds)
+        _check_device(device)
+    except ValueError as error:
+        raise _bad_input(error) from None
+    _run_study("robustness", grid, out, progress=progress, context=RunContext(device=device))
+
+
 @app.command("run", context_settings={"allow_extra_args": False})
 def run(
     experiment: str = typer.Argument(..., help="Experiment to run: link (single link), game (interference game) or federated (multi-user downlink)."),
@@ -261,7 +305,7 @@ def run(
     out: Path = typer.Option(None, "--out", help="Output folder (default semalign-results/run/EXPERIMENT): results.parquet, parts/, manifest.json, figures/."),
     executor: str = typer.Option("local", "--executor", help="local (this process) or dask (a local Dask cluster, or --scheduler)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (implies --executor dask)."),
-    workers: int = typer.Option(2, "--workers", help="Worker processes of the local Dask cluster."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Worker processes of the local Dask cluster."),
     device: str = typer.Option("cpu", "--device", help="Torch device of the solvers: cpu or cuda."),
     batch: bool = typer.Option(True, "--batch/--no-batch", help="Fit runs that differ only in what their method batches (the SNR; the neural lam; the game's seed) as one call."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the runs and batches the sweep would execute, and stop."),
@@ -304,9 +348,12 @@ def run(
         raise _latents_error(error, _EXIT_UNAVAILABLE) from None
     from semalign.experiments.sweep_figures import draw_sweep_figures, sweep_summary
 
+    from semalign.experiments.store import succeeded
+
     swept = [k for k, v in sweep.items() if len(v) > 1]
-    drawn = draw_sweep_figures(results, out / "figures", swept)
-    title, table, more = sweep_summary(results, swept)
+    usable = succeeded(results)
+    drawn = draw_sweep_figures(usable, out / "figures", swept)
+    title, table, more = sweep_summary(usable, swept)
     _print_table(title, table)
     if more:
         console.print(f"({more} more lines in results.parquet)")
@@ -318,9 +365,6 @@ def figures(out: Path = typer.Argument(..., help="An output folder of `semalign 
     """Redraw the figures of OUT from its stored results (no rerun): a study's figures, or a sweep's."""
     from semalign.experiments.figures import draw_figures
 
-    if not (out / "results.parquet").exists():
-        console.print(f"[red]error:[/] {escape(str(out / 'results.parquet'))} does not exist; run `semalign reproduce mimo --out {escape(str(out))}` (or `reproduce game`, `reproduce federated`, `semalign run`) first")
-        raise typer.Exit(code=_EXIT_BAD_INPUT)
     try:
         drawn = draw_figures(out)
     except (FileNotFoundError, ValueError) as error:

@@ -1,6 +1,6 @@
 """The receiver's downstream task: a classifier trained on clean receiver latents, and the metrics.
 
-The head follows the published one in spirit (spec mimo.md §5.1): the latent is L2-normalised, so
+The head follows the published one in spirit: the latent is L2-normalised, so
 accuracy does not depend on the scale of ŷ, then LayerNorm -> Linear -> GELU -> Linear. It is
 trained once per (receiver encoder, seed) on the clean training latents and then judges every
 method's estimates ŷ of the test latents.

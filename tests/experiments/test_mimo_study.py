@@ -122,9 +122,9 @@ def crashed_study(grid, tasks, tmp_path_factory):
         if len(finished) >= CRASH_AFTER:
             raise SimulatedCrash(f"simulated crash after {len(finished)} runs")
 
-    def spying_make(run, channel, snrs, lams, device):
+    def spying_make(run, channel, snrs, lams, device, *csi):
         channels.append((run.method, run.awareness, run.seed, channel.shape[-1], channel.clone()))
-        return original_make(run, channel, snrs, lams, device)
+        return original_make(run, channel, snrs, lams, device, *csi)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(link_runs, "_transceiver", spying_make)

@@ -1,6 +1,6 @@
 """Pilot selection returns global indices: k per group, each in its group, no duplicates.
 
-Regression for the published defect (specs/mimo.md §1.8): group-local indices applied globally.
+Regression for the published defect: group-local indices applied globally.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Primary-user protection, the two games, their schedules and the condition checks, against generic
-optimisers and finite differences (spec game.md §5-§7; the checks of game_checks.py re-derived)."""
+optimisers and finite differences (the checks re-derived independently)."""
 
 import warnings
 
@@ -168,7 +168,7 @@ def test_c2_factor_bounds_the_observed_contraction(network_factory):
     game = EigenmodeGame.from_network(net)
     ok = report.c2 < 1
     assert ok.sum() >= 5
-    # Log-level steps of Jacobi iterations shrink at least by the factor c (spec §7.3).
+    # Log-level steps of Jacobi iterations shrink at least by the factor c.
     powers = torch.zeros_like(game.weights)
     prev_levels, prev_step = None, None
     for _ in range(6):

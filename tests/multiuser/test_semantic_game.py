@@ -1,4 +1,4 @@
-"""The latent-level pipeline of the interference game (spec game.md §1-§5, §9): semantic pilots,
+"""The latent-level pipeline of the interference game: semantic pilots,
 the channels and noise of :class:`SemanticInterferenceGame`, every design method's primary-user
 limits, orthogonal access, the analytic MSE against Monte-Carlo transmission, determinism and input
 checks. The solver maths itself is covered by test_game.py and test_best_response.py."""
@@ -92,7 +92,7 @@ def design_quietly(game, method, **options):
         return game.design(method, **options)
 
 
-# ---- 1. semantic pilots (spec §1) ----------------------------------------------------------------
+# ---- 1. semantic pilots ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def _check_pilots(game: SemanticInterferenceGame, per_class):
             idx = select_pilots(pair.train, per_class, method=game.pilot_method, seed=seed).numpy()
             assert pilots.n_pilots == len(idx)
             alignment = pilots.alignment.numpy()
-            # e^LS = tr R_yy - ||A||_F^2 (spec §1.5), both per (n - 1)
+            # e^LS = tr R_yy - ||A||_F^2, both per (n - 1)
             identity = pilots.total_energy - np.sum(np.abs(alignment) ** 2)
             assert pilots.residual_mse == pytest.approx(identity, rel=1e-9)
             expected, residual, total = reference_alignment(pair.train.tx.numpy()[idx], pair.train.rx.numpy()[idx])
@@ -145,7 +145,7 @@ def test_pilot_alignment_with_odd_dimensions_and_all_training_samples():
     _check_pilots(SemanticInterferenceGame(pilots_per_class=None, seeds=0).fit(pairs), None)
 
 
-# ---- 2. analytic MSE against Monte-Carlo transmission (spec §3, §9) ------------------------------
+# ---- 2. analytic MSE against Monte-Carlo transmission ------------------------------
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,7 +153,7 @@ def mc_game(kind: str, uses: int) -> tuple[SemanticInterferenceGame, tuple[float
     """A fitted game on large synthetic pairs whose rx latent is nearly linear in the tx latent
     (small e^LS, so the channel, interference and noise terms dominate the MSE), with every training
     sample as a pilot (pilots_per_class=None); d_rx is even, so the squared error summed over the
-    d_rx real entries is the complex MSE of spec §3. Returns the game and (per-pair, average)
+    d_rx real entries is the complex MSE of the game. Returns the game and (per-pair, average)
     relative tolerances.
 
     ``fresh-test-set``: test drawn from the same distribution as the pilots. The analytic MSE is an
@@ -199,12 +199,12 @@ def test_analytic_mse_matches_monte_carlo_over_several_channel_uses(method):
     """T = 3 uses of I_T (x) H; orthogonal access gives pair 0 the uses {0, 2} and pair 1 the use {1}.
     (The full-MIMO game is left out: on this network with T = 3 it does not converge in 200
     Gauss-Seidel updates (Nash gap 0.26 on one instance); the lifted channels I_T (x) H give K
-    T-fold tied eigenvalues, and the full-MIMO game has no convergence guarantee, spec §6A.)"""
+    T-fold tied eigenvalues, and the full-MIMO game has no convergence guarantee.)"""
     game, tolerance = mc_game("fresh-test-set", 3)
     _check_monte_carlo(game, design_quietly(game, method), tolerance)
 
 
-# ---- 3. noise power and limits (DESIGN.md conventions) --------------------------------------------
+# ---- 3. noise power and limits --------------------------------------------
 
 
 @pytest.mark.parametrize("uses", [1, 3])
@@ -321,7 +321,7 @@ def test_orthogonal_design_uses_disjoint_round_robin_channel_uses(uses, n_pairs)
             torch.testing.assert_close(y1, y2, rtol=0, atol=1e-6)
 
 
-# ---- 5. primary-user protection (spec §5) ----------------------------------------------------------
+# ---- 5. primary-user protection ----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Bad input fails early with a clear ``ValueError`` (DESIGN.md "Errors").
+"""Bad input fails early with a clear ``ValueError`` (the name of the argument, the value and what is expected).
 
 Each message must name the argument, the value received and what is expected; the tests match on
 those parts. Every transceiver (linear ADMM and the three baselines) shares the link and input

@@ -21,19 +21,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import polars as pl
 
-from semalign._checks import check_choice
+from semalign._checks import check_choice, check_positive_int
 from semalign._vocabulary import EXECUTORS
 from semalign.experiments.executors import run_groups
 from semalign.experiments.manifest import swept_and_fixed, write_manifest
 from semalign.experiments.overrides import field_types
-from semalign.experiments.store import ResultStore
+from semalign.experiments.progress import RunProgress
+from semalign.experiments.store import ClaimKeeper, ResultStore, check_output_folder
 
 #: Most runs fitted in one call (bigger groups are split): bounds memory, and spreads work over
 #: Dask workers.
@@ -82,6 +85,8 @@ class RunKind:
         data_version: ``run -> str``, a fingerprint of the data a run reads (e.g. when its cached
             latents were extracted); part of the run id, so re-extracted data reruns the run.
         sort_columns: columns that order ``results.parquet``.
+        cost: ``run -> float``, what a run is expected to cost relative to the kind's other runs
+            (the progress display's time left is weighted by it).
     """
 
     name: str
@@ -94,6 +99,7 @@ class RunKind:
     alone: Callable[[object], bool] = lambda run: False  # noqa: E731
     data_version: Callable[[object], str] = lambda run: ""  # noqa: E731
     sort_columns: tuple[str, ...] = field(default=("experiment", "method", "seed"))
+    cost: Callable[[object], float] = lambda run: 1.0  # noqa: E731
 
 
 def run_id(kind: str, config, data_version: str = "") -> str:
@@ -132,19 +138,43 @@ def _execute_group(run_group: Callable, runs: list, run_ids: list[str], context:
     return run_group(runs, run_ids, context)
 
 
-def _progress(label: str, progress: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.text import Text
+#: Result columns that must be finite numbers in a row that succeeded.
+METRICS = ("accuracy", "mse")
 
-    class RateColumn(ProgressColumn):
-        """Finished runs per second."""
 
-        def render(self, task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:.2f} runs/s")
+def mark_failed_rows(kind: str, rows: list[dict]) -> list[dict]:
+    """Set every row's ``failed`` column: ``True`` where a metric of :data:`METRICS` is NaN or
+    infinite (a run that broke down numerically), with a warning naming the runs; such rows are
+    stored, so the run is not repeated, but never pass for results."""
+    broken = []
+    for row in rows:
+        bad = [m for m in METRICS if isinstance(row.get(m), float) and not math.isfinite(row[m])]
+        row["failed"] = bool(bad)
+        if bad:
+            broken.append(f"{row.get('method', kind)} run {row.get('run_id')} ({', '.join(bad)})")
+    if broken:
+        warnings.warn(f"{len(broken)} {kind} result rows have non-finite metrics and are stored with failed=True: {'; '.join(sorted(set(broken)))}", RuntimeWarning, stacklevel=2)
+    return rows
 
-    columns = (TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
-    return Progress(*columns, disable=not progress, transient=False)
+
+def _wait_for_others(store: ResultStore, groups: list[tuple[list, str]], progress: RunProgress, cost: Callable[[list], float], poll: float = 1.0) -> list[tuple[list, str]]:
+    """Wait while other processes work on ``groups`` (pairs of group and key); returns the groups
+    whose owner gave up without storing them (interrupted, killed: their claim is gone or stale),
+    for this process to run. Groups another process stored advance the progress bar."""
+    waiting = list(groups)
+    while waiting:
+        still = []
+        for index, (group, key) in enumerate(waiting):
+            if store.has_part(key):
+                progress.advance(len(group), cost(group), elsewhere=True)
+            elif store.claim_held(key):
+                still.append((group, key))
+            else:  # abandoned: back to the caller, with the rest still to check
+                return still + waiting[index:]
+        waiting = still
+        if waiting:
+            time.sleep(poll)
+    return []
 
 
 def execute_runs(
@@ -173,17 +203,26 @@ def execute_runs(
             processes, or the cluster at ``scheduler``, e.g. ``tcp://HOST:8786``).
         context: device, threads and protocol executor of the runs (:class:`RunContext`).
         batch: group runs into batched calls (``False``: one call per run).
-        progress: show a progress bar (runs done, runs/s, time left).
+        progress: show progress (:class:`~semalign.experiments.progress.RunProgress`: a bar on a
+            terminal, a line per batched call in a log; time left weighted by :attr:`RunKind.cost`).
         study, grid: the named grid the runs come from (recorded in the manifest); ``None`` for a sweep.
         on_group_done: called with each group's rows after they are stored (tests use it to
             simulate a crash).
 
+    Several processes may run into one ``out_dir`` at once: each claims a group before executing
+    it (:meth:`~semalign.experiments.store.ResultStore.claim`), leaves groups claimed by others to
+    them and waits for their parts, and runs a group itself if its owner stops without storing it;
+    every process's ``results.parquet`` then holds every run exactly once.
+
     Raises:
-        ValueError: unknown executor, or runs the kind rejects (before anything runs or is written).
+        ValueError: unknown executor, runs the kind rejects, or an output folder that cannot be
+            written (before anything runs or is written).
     """
     check_choice("executor", executor, EXECUTORS)
     if scheduler and executor != "dask":
         raise ValueError(f"a scheduler address ({scheduler!r}) needs executor='dask'")
+    if executor == "dask" and not scheduler:
+        check_positive_int("workers", workers)
     if not runs:
         raise ValueError("there are no runs to execute")
     for run in runs:
@@ -191,8 +230,9 @@ def execute_runs(
             raise ValueError(f"runs of {kind.name!r} must be {kind.config_type.__name__}, got {type(run).__name__}")
     if context.device.split(":")[0] not in kind.devices:
         raise ValueError(f"experiment {kind.name!r} runs on {' or '.join(kind.devices)}, not {context.device!r}")
-    kind.check(list(runs))
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)  # before the checks that load latents: a bad --out fails at once
+    kind.check(list(runs))
     store = ResultStore(out_dir)
     ids = {run: run_id(kind.name, run, kind.data_version(run)) for run in runs}
     done = store.done_runs()
@@ -214,23 +254,47 @@ def execute_runs(
     write_manifest(out_dir, manifest)
 
     started = time.perf_counter()
-    with _progress(study or kind.name, progress) as bar:
-        job = bar.add_task(f"{len(groups)} batched calls", total=len(todo))
+    keys = [f"{kind.name}-{hashlib.sha1(''.join(ids[run] for run in group).encode()).hexdigest()[:16]}" for group in groups]
+    worker_context = context if executor == "local" else RunContext(context.device, context.protocol_executor, context.protocol_scheduler, context.threads or 1)
+    cost = lambda group: sum(kind.cost(run) for run in group)  # noqa: E731
+    executed: list[int] = []  # runs of each group this process executed
+    with RunProgress(study or kind.name, len(todo), sum(map(cost, groups)), len(groups), enabled=progress) as shown, ClaimKeeper(store) as claims:
+        key_of = {id(group): key for group, key in zip(groups, keys)}
 
         def store_group(group: list, rows: list[dict]) -> None:
-            key = hashlib.sha1("".join(ids[run] for run in group).encode()).hexdigest()[:16]
-            store.write(f"{kind.name}-{key}", rows)
-            bar.advance(job, len(group))
+            key = key_of[id(group)]
+            store.write(key, mark_failed_rows(kind.name, rows))
+            claims.release(key)
+            executed.append(len(group))
+            shown.advance(len(group), cost(group))
             if on_group_done is not None:
                 on_group_done(rows)
 
-        worker_context = context if executor == "local" else RunContext(context.device, context.protocol_executor, context.protocol_scheduler, context.threads or 1)
-        run_groups(
-            groups, _execute_group, lambda group: (kind.run_group, group, [ids[r] for r in group], worker_context), store_group,
-            executor=executor, scheduler=scheduler, workers=workers,
-        )  # fmt: skip
+        pending = list(zip(groups, keys))
+        while pending:
+            held_elsewhere: list[tuple[list, str]] = []
+
+            def ours(pairs=pending, held_elsewhere=held_elsewhere):
+                """The pending groups this process claims, one at a time as they are executed
+                (so concurrent runs on the folder share the work); the others are left to their owners."""
+                for group, key in pairs:
+                    if store.has_part(key):
+                        shown.advance(len(group), cost(group), elsewhere=True)  # finished by another run meanwhile
+                    elif not claims.claim(key):
+                        held_elsewhere.append((group, key))
+                    elif store.has_part(key):  # finished between the check and the claim
+                        claims.release(key)
+                        shown.advance(len(group), cost(group), elsewhere=True)
+                    else:
+                        yield group
+
+            run_groups(
+                ours(), _execute_group, lambda group: (kind.run_group, group, [ids[r] for r in group], worker_context), store_group,
+                executor=executor, scheduler=scheduler, workers=workers,
+            )  # fmt: skip
+            pending = _wait_for_others(store, held_elsewhere, shown, cost)
     elapsed = time.perf_counter() - started
     results = store.load_runs(set(ids.values()))
     store.consolidate_frame(results, kind.sort_columns)
-    write_manifest(out_dir, {**manifest, "timing": {"elapsed": elapsed, "executed": len(todo), "groups": len(groups)}})
+    write_manifest(out_dir, {**manifest, "timing": {"elapsed": elapsed, "executed": sum(executed), "groups": len(executed), "stored_by_others": len(todo) - sum(executed)}})
     return results

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from semalign.experiments.manifest import read_manifest
+from semalign.experiments.store import read_results, succeeded
 from semalign.experiments.studies import STUDIES, get_study
 from semalign.experiments.sweep_figures import draw_sweep_figures
 
@@ -31,12 +32,13 @@ def draw_figures(out_dir: str | os.PathLike, results: pl.DataFrame | None = None
     its ``results.parquet``); returns the paths.
 
     Raises:
-        FileNotFoundError: no ``manifest.json`` or ``results.parquet`` in the folder.
+        FileNotFoundError: no ``manifest.json``, or neither ``results.parquet`` nor parts, in the folder.
     """
     out_dir = Path(out_dir)
-    manifest = read_manifest(out_dir)
     if results is None:
-        results = pl.read_parquet(out_dir / "results.parquet")
+        results = read_results(out_dir)  # a damaged file is rebuilt from the parts
+    manifest = read_manifest(out_dir)
+    results = succeeded(results)
     if not results.height:
         return []
     figures_dir = out_dir / "figures"

@@ -13,7 +13,9 @@ has the same manifest::
       "grid": {...},                                   # the study's grid (a study; null for a sweep)
       "execution": {"executor": ..., "scheduler": ..., "workers": ..., "device": ..., "batch": ...,
                     "protocol_executor": ...},
-      "timing": {"elapsed": ..., "executed": ..., "groups": ...},
+      "timing": {"elapsed": ..., "executed": ..., "groups": ..., "stored_by_others": ...},
+                                                       # runs and calls this process executed; runs
+                                                       # that concurrent processes stored
       "semalign_version": "0.2.0"
     }
 

@@ -15,6 +15,8 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
+from semalign._cache import atomic_open  # noqa: E402
+
 #: One colour per method name, across the settings (a method's colour is the same in every figure).
 COLOURS = {
     "linear-admm": "tab:blue",
@@ -57,6 +59,16 @@ def method_lines(ax, frame: pl.DataFrame, x: str, value: str, marker: str = "o",
         ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
 
 
+def legend_outside(ax, fontsize: float = 8, *, below: bool = False) -> None:
+    """The legend of ``ax`` outside its plotting area, so that it never covers a curve: to its
+    right (give it the rightmost panel of a row), or ``below`` it (panels side by side that each
+    need their own legend). The saved figure grows to hold it."""
+    if below:
+        ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
 def save_figure(fig, caption: str, path: Path, description: str | None = None) -> Path:
     """Caption a figure, write it to ``path`` and free it (every study's figures go through here).
 
@@ -66,7 +78,9 @@ def save_figure(fig, caption: str, path: Path, description: str | None = None) -
     """
     fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Description": caption if description is None else description})
+    # Through a temporary file: runs sharing an output folder may draw the same figure at once.
+    with atomic_open(path) as handle:
+        fig.savefig(handle, format="png", dpi=120, metadata={"Description": caption if description is None else description})
     plt.close(fig)
     return path
 

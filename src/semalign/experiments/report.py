@@ -32,12 +32,15 @@ import json
 import os
 import platform
 import struct
+import warnings as warning_capture
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from semalign._cache import atomic_open
 from semalign._version import __version__
+from semalign.experiments.store import check_output_folder, read_results
 
 CONFIG_FILES = ("manifest.json", "config.json", "config.yaml")
 """Configuration files next to ``results.parquet`` (the engine writes ``manifest.json``); every one present is shown."""
@@ -514,6 +517,7 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
     Raises:
         FileNotFoundError: ``out_dir`` or ``out_dir/results.parquet`` does not exist (the message
             names the path and the command that creates it).
+        ValueError: ``output`` cannot be written (a folder, under a file, or not writable).
     """
     from semalign.experiments.figures import describe, draw_figures, folder_kind
     from semalign.experiments.manifest import read_manifest
@@ -523,16 +527,21 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
         what = "is not a folder" if out_dir.exists() else "does not exist"
         raise FileNotFoundError(f"{out_dir} {what}; create it with {CREATE_HINT.format(out=out_dir)}")
     results_path = out_dir / "results.parquet"
-    if not results_path.is_file():
+    if not results_path.is_file() and not any((out_dir / "parts").glob("*.parquet")):
         raise FileNotFoundError(f"{results_path} does not exist; run {CREATE_HINT.format(out=out_dir)} first")
-    results = pl.read_parquet(results_path)
-    warnings: list[str] = []
+    with warning_capture.catch_warnings(record=True) as repairs:  # a damaged file rebuilt: say so on the page
+        warning_capture.simplefilter("always")
+        results = read_results(out_dir)
+    warnings: list[str] = [str(repair.message) for repair in repairs]
     try:
         study = folder_kind(read_manifest(out_dir))
     except (FileNotFoundError, ValueError) as error:  # rows from elsewhere: report the numbers, draw nothing
         study = "results"
         warnings.append(f"{error}; figures cannot be drawn without it")
     output = Path(output) if output is not None else out_dir / "report.html"
+    if output.is_dir():
+        raise ValueError(f"--output {output} is a folder; expected the path of the HTML file to write")
+    check_output_folder(output.parent)  # before any figure is drawn
 
     figures_dir = out_dir / "figures"
     if redraw is None:
@@ -601,12 +610,9 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
 </body>
 </html>
 """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_open(output) as handle:  # creates missing folders; a failure leaves no half page
+            handle.write(page.encode("utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot write the report to {output} ({error.strerror or error}); choose a path you can write to") from None
     return report

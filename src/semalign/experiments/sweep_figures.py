@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import polars as pl
 
-from semalign.experiments.plotting import MARKERS, method_lines, save_figure
+from semalign.experiments.plotting import MARKERS, legend_outside, method_lines, save_figure
 
 #: Row columns of run settings whose names differ from the setting's (``tx=...`` -> ``tx_encoder``).
 SETTING_COLUMNS = {"tx": "tx_encoder", "rx": "rx_encoder"}
@@ -60,7 +60,7 @@ def sweep_figure(results: pl.DataFrame, x: str, path: Path, swept: list[str]) ->
         ax.set_xlabel(x.replace("_", " ") + (f" ('{frame['snr_convention'][0]}' convention)" if x == "snr_db" else ""))
         ax.set_ylabel(value)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="best")
+    legend_outside(axes[-1], 7)
     averaged = [c for c in others if c != split] + [u for u, c in (("pairs", "pair"), ("users", "user")) if c in results.columns]
     spread = "; mean ± std over seeds" + (f" and {', '.join(averaged)}" if averaged else "")
     def shown(column: str) -> str:  # one value, or the values in the legend

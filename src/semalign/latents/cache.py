@@ -5,7 +5,7 @@
 :func:`semalign.latents.timm_latents` (``load_latents("timm")``) reads it offline, without timm,
 torchvision, the data set or the network. :data:`PAPER_TX` and :data:`PAPER_RX` name the papers'
 encoders (``vit_small_patch16_224`` → 384-dim transmitter latents, ``vit_base_patch16_224`` →
-768-dim receiver latents; ``specs/mimo.md`` §1.1).
+768-dim receiver latents).
 
 Cache layout (root: :func:`semalign._cache.cache_root`)::
 
@@ -53,7 +53,7 @@ __all__ = [
     "read_cached_latents",
 ]
 
-#: The papers' transmitter and receiver encoders (specs/mimo.md §1.1).
+#: The papers' transmitter and receiver encoders.
 PAPER_TX = "vit_small_patch16_224"
 PAPER_RX = "vit_base_patch16_224"
 #: Split names: ``val`` is carved from the training split, ``train`` is the rest of it.

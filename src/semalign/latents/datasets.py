@@ -29,7 +29,10 @@ from semalign.latents.cache import SPLITS, LatentsUnavailable, _check_split, dat
 
 __all__ = ["SPLITS", "dataset_class", "split_indices"]
 
-_VISION_HINT = "install the vision extra: pip install 'semalign[vision]' (timm and torchvision)"
+_VISION_HINT = (
+    "install the vision extra (timm and torchvision) from the semalign checkout, with the torchvision "
+    'release that matches your torch: pip install torch==2.14.1 torchvision==0.29.1 -e ".[vision]"'
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 This is how real latent spaces enter semalign: the papers encode CIFAR-10 with two pretrained
 timm vision transformers (``vit_small_patch16_224`` → 384-dim transmitter latents,
-``vit_base_patch16_224`` → 768-dim receiver latents; ``specs/mimo.md`` §1.1). Extraction needs the
+``vit_base_patch16_224`` → 768-dim receiver latents). Extraction needs the
 data set and the weights once; afterwards :func:`semalign.latents.timm_latents` (``load_latents("timm")``)
 reads the cache offline.
 

@@ -3,7 +3,7 @@
 Pilots are chosen per group (true class labels, or k-means clusters of the transmitter's latents),
 ``k`` per group, at random or nearest to the group's centroid in TX space.
 
-Unlike the published code (``specs/mimo.md`` §1.8), which computed indices *within* each group's
+Unlike the published code, which computed indices *within* each group's
 subset and then applied them to the whole training set (so every "pilot" came from the first few
 thousand rows, with duplicates), the indices here are mapped back to the split's own (global)
 indices: every returned index belongs to its group, there are no duplicates, and each group

@@ -30,11 +30,13 @@ whose noise is zero everywhere draws nothing.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import torch
 
 from semalign._checks import check_finite, check_positive, check_positive_int
+from semalign.link.csi import check_csi_error
 from semalign.link.mimo import block_diagonal_channel, real_composite
 from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
 from semalign.link.packing import complex_dim
@@ -73,8 +75,20 @@ def as_channel(name: str, value, device) -> torch.Tensor:
     return h.to(device=device if device is not None else h.device, dtype=_CHANNEL_DTYPE)
 
 
+#: The SNRs (dB) a link accepts, besides ``inf`` (noiseless). Beyond them nothing meaningful is
+#: left to compute: at -100 dB the noise is 10^10 times the signal (every method returns the
+#: training mean), and noise variances far outside this range overflow float32 in the designs
+#: (NaN estimates at -1000 dB).
+SNR_DB_RANGE = (-100.0, 100.0)
+
+
 def as_snr_db(value) -> torch.Tensor:
-    """SNR in dB as a float64 tensor; numbers, sequences and tensors of numbers only (``inf``: noiseless)."""
+    """SNR in dB as a float64 tensor; numbers, sequences and tensors of numbers in
+    :data:`SNR_DB_RANGE` only (``inf``: noiseless).
+
+    Raises:
+        ValueError: a string, a NaN, ``-inf`` or a value outside :data:`SNR_DB_RANGE`.
+    """
     if isinstance(value, (str, bytes, bool)) or value is None:
         raise ValueError(f"snr_db must be a number in dB (or inf for no noise), or one number per configuration; got {value!r}")
     if isinstance(value, Sequence) and any(isinstance(v, (str, bytes, bool)) or v is None for v in value):
@@ -83,9 +97,23 @@ def as_snr_db(value) -> torch.Tensor:
         snr = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"snr_db must be a number in dB or one number per configuration, got {value!r}") from None
-    if torch.isnan(snr).any():
-        raise ValueError(f"snr_db must be a number in dB or inf, got {value!r}")
+    low, high = SNR_DB_RANGE
+    if torch.isnan(snr).any() or (snr < low).any() or ((snr > high) & ~torch.isinf(snr)).any():
+        shown = snr.flatten().tolist() if snr.ndim else snr.item()
+        raise ValueError(f"snr_db must be a number in [{low:g}, {high:g}] dB, or inf for no noise; got {shown}")
     return snr.cpu()
+
+
+def _warn_if_silent(channel: torch.Tensor, name: str) -> None:
+    """Warn about configurations whose channel is all zero: nothing reaches the receiver, so every
+    method can only return its training mean (allowed, e.g. to measure that floor, but rarely meant)."""
+    silent = (channel.abs().flatten(-2).amax(-1) == 0).reshape(-1)
+    if bool(silent.any()):
+        warnings.warn(
+            f"{name} is all zero in {int(silent.sum())} of {silent.numel()} configurations: nothing reaches the receiver, "
+            "so the estimates there will be the training mean",
+            RuntimeWarning, stacklevel=3,
+        )  # fmt: skip
 
 
 class Link:
@@ -102,6 +130,9 @@ class Link:
         channel_uses: T channel uses per latent vector.
         design_channel: the channel a design sees (same shape as ``channel``); default: ``channel``
             itself (perfect channel knowledge).
+        csi_error: the fraction ε in [0, 1] of the channel's power the design channel misses: the
+            true channel is the design channel plus an error of entries CN(0, ε v) (the error model of
+            :mod:`semalign.link.csi`). Robust designs average over that error; others ignore it.
         transmitters: transmitters sharing the ``n_tx`` columns (1 for a point-to-point link; Q for the
             view of a receiver of an interference network, whose columns are every transmitter's
             antennas side by side). Each transmitter has ``n_tx / transmitters`` antennas and the
@@ -129,6 +160,7 @@ class Link:
         channel_variance: float = 1.0,
         channel_uses: int = 1,
         design_channel=None,
+        csi_error: float = 0.0,
         transmitters: int = 1,
         device: str | torch.device | None = None,
     ) -> None:
@@ -138,6 +170,9 @@ class Link:
             raise ValueError(
                 f"design_channel must have the shape of channel {tuple(self.channel.shape)}, got {tuple(self.design_channel.shape)}"
             )
+        _warn_if_silent(self.channel, "channel")
+        if design_channel is not None:
+            _warn_if_silent(self.design_channel, "design_channel")
         self.snr_db = as_snr_db(snr_db)
         try:
             torch.broadcast_shapes(self.snr_db.shape, self.batch_shape)
@@ -151,6 +186,7 @@ class Link:
         self.channel_variance = check_positive("channel_variance", channel_variance)
         self.channel_uses = check_positive_int("channel_uses", channel_uses)
         self.transmitters = check_positive_int("transmitters", transmitters)
+        self.csi_error = check_csi_error(csi_error)
         if self.channel.shape[-1] % self.transmitters:
             raise ValueError(f"the channel's {self.channel.shape[-1]} transmit columns do not split into {self.transmitters} transmitters")
 
@@ -193,6 +229,10 @@ class Link:
             )
 
     # ---------------------------------------------------------------- noise
+    def error_variance(self) -> float:
+        """Variance ε v of each entry of the channel error a robust design averages over."""
+        return self.csi_error * self.channel_variance
+
     def noise_variance(self) -> torch.Tensor:
         """Complex noise variance sigma^2 per receive antenna per channel use: float64, the shape of
         ``snr_db`` (on the link's device)."""
@@ -216,6 +256,7 @@ class Link:
             channel=self.channel, snr_db=self.snr_db, power=self.power, snr_convention=self.snr_convention,
             channel_variance=self.channel_variance, channel_uses=self.channel_uses, transmitters=self.transmitters,
             design_channel=None if self.design_channel is self.channel else self.design_channel,
+            csi_error=self.csi_error,
         )  # fmt: skip
         if "channel" in changes and "design_channel" not in changes:
             settings["design_channel"] = None
@@ -269,6 +310,8 @@ class Link:
         split: bool = False,
         independent_noise: bool = False,
         generator_of: torch.Tensor | None = None,
+        noise_precision: torch.dtype | None = None,
+        channel_errors: bool = False,
     ) -> torch.Tensor:
         """y = H s + w over the T channel uses of each latent.
 
@@ -288,6 +331,14 @@ class Link:
             generator_of: with a list of generators, the generator ``(b,)`` of each configuration
                 (leading index): each generator draws once and its configurations share that draw
                 (fits of different seeds trained as one batch, each with its own noise stream).
+            noise_precision: real dtype the unit noise is drawn in, then cast to the symbols'
+                precision (default: the symbols' own). A fixed one makes the draw independent of
+                the symbols' precision: the single-link estimators draw in float32, so float32 and
+                float64 latents see the same noise.
+            channel_errors: send every latent through its own channel drawn around the one used:
+                H + D with D of entries CN(0, ``csi_error`` v), drawn for each latent (shared by its
+                T uses) from ``generator`` before the noise. Robust training uses it to see the
+                channels the design channel stands for; without ``csi_error`` it changes nothing.
 
         Returns:
             received symbols ``(..., n, T * n_rx)`` in the symbols' precision (``split``: real
@@ -308,6 +359,10 @@ class Link:
             per_use = symbols.to(cdtype).reshape(*symbols.shape[:-1], t, h.shape[-1])  # (..., n, T, n_tx)
             received = (per_use @ h.to(device=symbols.device, dtype=cdtype).mT.unsqueeze(-3))  # (..., n, T, n_rx)
             received = received.reshape(*received.shape[:-2], t * h.shape[-2])
+        if channel_errors and self.csi_error > 0:
+            if generator is None:
+                raise ValueError("Link.send needs a generator to draw channel errors (semalign never draws from the global RNG)")
+            received = received + self._channel_error_term(symbols, split, generator, generator_of)
         if not noise:
             return received
         sigma2, noisy = self._noise_level()
@@ -315,32 +370,53 @@ class Link:
             return received
         if generator is None:
             raise ValueError("Link.send needs a generator for the noise (semalign never draws from the global RNG)")
-        if isinstance(generator, (list, tuple)):
-            return self._add_grouped_noise(received, sigma2, generator, generator_of, split)
-        shape = received.shape if independent_noise else received.shape[-2:]
         real_dtype = received.real.dtype if received.is_complex() else received.dtype
+        draw_real = noise_precision or real_dtype
+        draw_complex = torch.complex128 if draw_real == torch.float64 else torch.complex64
+        if isinstance(generator, (list, tuple)):
+            return self._add_grouped_noise(received, sigma2, generator, generator_of, split, draw_real, draw_complex)
+        shape = received.shape if independent_noise else received.shape[-2:]
         sigma2 = sigma2.reshape(*sigma2.shape, 1, 1) if sigma2.ndim else sigma2  # over (n, symbols)
         if split:
             # Real and imaginary parts each N(0, sigma^2 / 2).
             std = (sigma2.to(device=received.device, dtype=real_dtype) / 2).sqrt()
-            unit = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=real_dtype)
-            return received + std * unit.to(received.device)
+            unit = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=draw_real)
+            return received + std * unit.to(received.device, real_dtype)
         # One complex unit draw (real and imaginary parts N(0, 1/2)), use-major like the symbols.
         std = sigma2.sqrt().to(device=received.device, dtype=real_dtype)
-        unit = complex_awgn(tuple(shape), 1.0, generator=generator, dtype=received.dtype, device=generator.device)
-        return received + unit.to(received.device) * std
+        unit = complex_awgn(tuple(shape), 1.0, generator=generator, dtype=draw_complex, device=generator.device)
+        return received + unit.to(received.device, received.dtype) * std
 
-    def _add_grouped_noise(self, received, sigma2, generators, generator_of, split: bool) -> torch.Tensor:
+    def _channel_error_term(self, symbols: torch.Tensor, split: bool, generator, generator_of) -> torch.Tensor:
+        """D s per latent and use: D ``(..., n, n_rx, n_tx)`` of entries CN(0, ε v), one per latent
+        (its T uses share it), in the layout of the received symbols."""
+        t = self.channel_uses
+        if split:
+            half = symbols.shape[-1] // 2
+            symbols = torch.complex(symbols[..., :half], symbols[..., half:])
+        per_use = symbols.reshape(*symbols.shape[:-1], t, -1)  # (..., n, T, n_tx)
+        shape = (*symbols.shape[:-1], self.n_rx, per_use.shape[-1])
+        real_dtype = symbols.real.dtype
+        std = (self.error_variance() / 2) ** 0.5
+        if isinstance(generator, (list, tuple)):  # one draw per configuration, from its own generator
+            parts = torch.stack([torch.randn((2, *shape[1:]), generator=generator[int(i)], dtype=real_dtype, device=generator[int(i)].device) for i in generator_of.tolist()], dim=1)
+        else:
+            parts = torch.randn((2, *shape), generator=generator, dtype=real_dtype, device=generator.device)
+        errors = torch.complex(parts[0], parts[1]).to(symbols.device) * std
+        term = (per_use @ errors.mT).reshape(*symbols.shape[:-1], t * self.n_rx)  # (..., n, T n_rx)
+        return torch.cat([term.real, term.imag], dim=-1) if split else term.to(symbols.dtype)
+
+    def _add_grouped_noise(self, received, sigma2, generators, generator_of, split: bool, draw_real, draw_complex) -> torch.Tensor:
         """``received`` ``(b, n, m)`` plus noise: one unit draw per generator, configuration i taking
         the draw of ``generators[generator_of[i]]``, scaled by its noise level."""
         if generator_of is None or generator_of.shape != received.shape[:1] or len(received.shape) != 3:
             raise ValueError("a list of generators needs generator_of: one generator index per configuration (b,) of (b, n, m) symbols")
         real_dtype = received.real.dtype if received.is_complex() else received.dtype
         if split:
-            units = [torch.randn(tuple(received.shape[-2:]), generator=g, device=g.device, dtype=real_dtype) for g in generators]
+            units = [torch.randn(tuple(received.shape[-2:]), generator=g, device=g.device, dtype=draw_real) for g in generators]
             std = (sigma2.to(device=received.device, dtype=real_dtype) / 2).sqrt()
         else:
-            units = [complex_awgn(tuple(received.shape[-2:]), 1.0, generator=g, dtype=received.dtype, device=g.device) for g in generators]
+            units = [complex_awgn(tuple(received.shape[-2:]), 1.0, generator=g, dtype=draw_complex, device=g.device) for g in generators]
             std = sigma2.sqrt().to(device=received.device, dtype=real_dtype)
-        unit = torch.stack(units).to(received.device)[generator_of.to(received.device)]
+        unit = torch.stack(units).to(received.device, received.dtype)[generator_of.to(received.device)]
         return received + unit * std.reshape(-1, 1, 1)

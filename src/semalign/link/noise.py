@@ -1,6 +1,6 @@
 """Noise power from a named SNR convention, and complex AWGN.
 
-Conventions (DESIGN.md). P is the energy per latent vector, spread over T channel uses x N_t transmit
+Conventions. P is the energy per latent vector, spread over T channel uses x N_t transmit
 antennas; channel entries are CN(0, v), v = ``channel_variance``.
 
 ``"total"`` (default)

@@ -2,7 +2,7 @@
 
 A real d-vector becomes ceil(d/2) complex symbols: the first half of the coordinates is the real
 part, the second half the imaginary part (an odd d is zero-padded with one coordinate first). This
-is the packing of the published code (spec mimo.md §1.2), written batch first.
+is the packing of the published code, written batch first.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference points for the interference game (spec game.md §9, baselines 1 and 6).
+"""Reference points for the interference game (the game study's baselines).
 
 * :func:`ignore_interference`: every pair designs its precoder *and* decoder as if it were alone
   (R = R_q^0, the single-link optimum), under the same primary-user protection (a global budget is

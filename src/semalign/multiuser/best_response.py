@@ -1,4 +1,4 @@
-"""Closed-form semantic best response of one secondary pair (spec game.md §4).
+"""Closed-form semantic best response of one secondary pair.
 
 Given the others' interference plus noise covariance R, a pair's MSE after its Wiener decoder is
 
@@ -59,7 +59,7 @@ def wiener_decoder(alignment: torch.Tensor, channel: torch.Tensor, precoder: tor
 
 
 def pair_mse(alignment: torch.Tensor, channel: torch.Tensor, precoder: torch.Tensor, decoder: torch.Tensor, interference: torch.Tensor) -> torch.Tensor:
-    """MSE above e_LS of any (F, G): ||A||^2 - 2 Re tr(G H F A^H) + tr(G (H F F^H H^H + R) G^H) (spec §3)."""
+    """MSE above e_LS of any (F, G): ||A||^2 - 2 Re tr(G H F A^H) + tr(G (H F F^H H^H + R) G^H)."""
     hf = channel @ precoder
     cross = torch.diagonal(decoder @ hf @ alignment.mH, dim1=-2, dim2=-1).sum(-1).real
     covariance = hf @ hf.mH + interference
@@ -83,7 +83,7 @@ def whitened_gram(channel: torch.Tensor, interference: torch.Tensor) -> torch.Te
 
 
 def concentrated_mse(alignment: torch.Tensor, gram: torch.Tensor, precoder: torch.Tensor) -> torch.Tensor:
-    """MSE above e_LS with the Wiener decoder: tr(A (I + F^H K F)^{-1} A^H) ``(...,)`` (spec §4.2)."""
+    """MSE above e_LS with the Wiener decoder: tr(A (I + F^H K F)^{-1} A^H) ``(...,)``."""
     d = precoder.shape[-1]
     system = torch.eye(d, dtype=precoder.dtype, device=precoder.device) + precoder.mH @ gram @ precoder
     return torch.diagonal(alignment @ torch.linalg.solve(system, alignment.mH), dim1=-2, dim2=-1).sum(-1).real
@@ -157,7 +157,7 @@ def semantic_best_response(alignment, channel, interference, power, *, method: s
 
 
 def _priced_precoder(gram, cost_values, cost_vectors, multiplier, w_all, vh_a, k):
-    """Minimiser of tr(A (I + F^H K F)^{-1} A^H) + tr(F^H M F) for M = mu I + C (spec §5.2).
+    """Minimiser of tr(A (I + F^H K F)^{-1} A^H) + tr(F^H M F) for M = mu I + C.
 
     With M^{-1/2} K M^{-1/2} = V diag(lam) V^H (descending), F = M^{-1/2} V_k diag(sqrt(pbar)) V_A,k^H
     and pbar_i = [sqrt(w_i / lam_i) - 1 / lam_i]^+ (the water level is absorbed into M). C's
@@ -176,7 +176,7 @@ def _priced_precoder(gram, cost_values, cost_vectors, multiplier, w_all, vh_a, k
 
 
 def priced_best_response(alignment, channel, interference, power, pu_gram, prices, *, steps: int = 60) -> BestResponse:
-    """Best response when interference at primary receivers is priced (spec §5.2-5.3).
+    """Best response when interference at primary receivers is priced.
 
     Minimises MSE(F) + sum_p eta_p tr(G_p F F^H G_p^H) subject to ||F||_F^2 <= P. The power
     multiplier mu is found by bisection (the power is non-increasing in mu); with all prices zero
@@ -246,7 +246,7 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k, reference=N
     With S = (I + sum_p t_p C_p)^{-1/2} and S K S = V diag(lam) V^H (descending), the minimiser is
     F = S V_k diag(sqrt(q)) V_A,k^H with q_i = [nu sqrt(w_i/lam_i) - 1/lam_i]^+ and nu = mu^{-1/2}.
     Its power sum_i q_i ||S v_i||^2 is piecewise linear and increasing in nu, so nu is exact: a
-    water-filling with column weights ||S v_i||^2 (spec §5.2 with the ratios t_p = eta_p / mu).
+    water-filling with column weights ||S v_i||^2 (with the ratios t_p = eta_p / mu).
     """
     cost = (ratios.to(_DTYPE)[..., None, None] * pu_gram).sum(-3)
     c_vals, c_vecs = torch.linalg.eigh((cost + cost.mH) / 2)
@@ -279,7 +279,7 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k, reference=N
 
 
 def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40, reference=None) -> tuple[BestResponse, torch.Tensor]:
-    """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p (spec §5.2).
+    """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p.
 
     The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate
     sweeps for several primary users); for each ratio vector the power multiplier is exact

@@ -1,20 +1,20 @@
-"""Sufficient conditions for a unique equilibrium and convergent iterative water-filling (spec game.md §7).
+"""Sufficient conditions for a unique equilibrium and convergent iterative water-filling.
 
 All three are computed per instance of a batch of networks:
 
-* ``classical`` (§7.1, Scutari-Palomar-Barbarossa for the MIMO *rate* game): rho(S) < 1 with
+* ``classical`` (Scutari-Palomar-Barbarossa for the MIMO *rate* game): rho(S) < 1 with
   [S]_qr = rho(H_qr^H H_qq^{+H} H_qq^{+} H_qr) for r != q. It is reported for comparison: it
   certifies the rate game, not the semantic one.
-* ``C1`` (§7.2, derived): rho(Gamma) < 1 with Gamma_qr = max_j sum_i max(1/s_{q,i}^2, P_q/n_{q,i})
+* ``C1`` (derived for the semantic game): rho(Gamma) < 1 with Gamma_qr = max_j sum_i max(1/s_{q,i}^2, P_q/n_{q,i})
   g_{qi,rj}; bounds the Lipschitz constant of the semantic water-filling in a weighted block 1-norm.
-* ``C2`` (§7.3, derived): c < 1, a sup-norm contraction of the Jacobi map in log-level coordinates,
+* ``C2`` (derived for the semantic game): c < 1, a sup-norm contraction of the Jacobi map in log-level coordinates,
   with semantic pruning (modes that can never be active do not count) and the cap w/mu_min.
 
 C1 and C2 certify the fixed-eigenmode game with power constraints or null shaping (null shaping only
 changes the channels); if either holds, the equilibrium is unique and Jacobi, Gauss-Seidel and
 asynchronous updates converge linearly. With interference budgets they do not apply
 (``applicable`` is then False). :func:`local_rate` gives rho(J) of the Jacobi map at a computed
-equilibrium, the observed linear rate (§7.4).
+equilibrium, the observed linear rate.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def classical_condition(network: InterferenceNetwork) -> torch.Tensor:
 
 
 def condition_c1(game: EigenmodeGame) -> torch.Tensor:
-    """rho(Gamma) ``(B,)`` of condition C1 (spec §7.2)."""
+    """rho(Gamma) ``(B,)`` of condition C1."""
     usable = _usable(game)
     safe_s = torch.where(usable, game.direct_gains, torch.ones_like(game.direct_gains))
     safe_n = game.noise.clamp_min(1e-300)
@@ -89,7 +89,7 @@ def condition_c1(game: EigenmodeGame) -> torch.Tensor:
 
 
 def condition_c2(game: EigenmodeGame) -> torch.Tensor:
-    """The contraction factor c ``(B,)`` of condition C2 (spec §7.3)."""
+    """The contraction factor c ``(B,)`` of condition C2."""
     usable = _usable(game)
     s2, n, w = game.direct_gains, game.noise.clamp_min(1e-300), game.weights
     p_r = game.power  # (B, Q)
@@ -125,7 +125,7 @@ def check_conditions(network: InterferenceNetwork) -> ConditionReport:
 def jacobi_jacobian(game: EigenmodeGame, powers: torch.Tensor) -> torch.Tensor:
     """``(B, Q k, Q k)`` Jacobian of the fixed-eigenmode Jacobi map at ``powers`` ``(B, Q, k)``.
 
-    Block (q, r) is (I - pi_q 1^T) diag(beta_q / s_q^2) g_qr on the active modes (spec §7.4), with
+    Block (q, r) is (I - pi_q 1^T) diag(beta_q / s_q^2) g_qr on the active modes, with
     beta_i = (p_i - l_i)/(2 l_i) and pi_i = (p_i + l_i)/sum_active(p + l), l = 1/lambda the levels.
     Rows and columns of inactive modes are zero.
     """

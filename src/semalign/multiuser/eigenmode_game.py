@@ -1,4 +1,4 @@
-"""The fixed-eigenmode semantic power game (spec game.md §6B), batched over instances.
+"""The fixed-eigenmode semantic power game, batched over instances.
 
 Each pair's directions are frozen to the SVD of its direct channel H_qq = U_q S_q V_q^H; the i-th
 strongest semantic direction (right singular vector of A_q) rides on the i-th strongest channel
@@ -112,7 +112,7 @@ class EigenmodeGame:
 
 def priced_water_filling(weights, gains, power, cost, *, steps: int = 100) -> torch.Tensor:
     """Semantic water-filling with mode-dependent levels: minimise sum_i w_i/(1 + lambda_i p_i) +
-    sum_i cost_i p_i subject to sum_i p_i <= P, p >= 0 (spec §6B). ``(..., k)`` arrays, ``power``
+    sum_i cost_i p_i subject to sum_i p_i <= P, p >= 0. ``(..., k)`` arrays, ``power``
     ``(...,)``. Exact (active set) when every cost is 0; otherwise bisection on the power multiplier.
     """
     w, lam, cost = (torch.as_tensor(t, dtype=torch.float64) for t in (weights, gains, cost))

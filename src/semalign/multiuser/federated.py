@@ -1,4 +1,4 @@
-"""Federated latent-space alignment for a multi-user downlink (spec federated.md §1-§3).
+"""Federated latent-space alignment for a multi-user downlink.
 
 An access point (AP) with its own encoder broadcasts to K users, each with its own encoder, latent
 space and MIMO channel H_k (T channel uses lifted as I_T (x) H_k). The AP holds one shared semantic
@@ -11,14 +11,14 @@ ball, as a sequence of explicit messages in which no latent leaves its owner:
 2. user G step (MMSE, regulariser n sigma^2 I): G_k = X_k,w Y_k^H (Y_k Y_k^H + n sigma^2 I)^{-1};
 3. uplink: with A_k = G_k H_k, user k sends M1_k = A_k^H A_k and M2_k = A_k^H X_k,w (never X_k, G_k);
 4. AP F step, one of
-   * ``"federated-admm"`` (exact consensus, spec §2.4): ((n-1) sum_k M1_k + n rho I) F =
+   * ``"federated-admm"`` (exact consensus): ((n-1) sum_k M1_k + n rho I) F =
      sum_k M2_k S_w^H + n rho (Z - U), the ADMM F update of the sum objective from the same messages;
    * ``"federated-prox"`` (the published variant): F_k = the same solve with user k's messages only,
      then F = mean_k F_k (a proximal average);
    * ``"multi-link"``: one precoder, split and dual per user (K single links, each with budget P);
 5. power-ball projection Z = Pi_P(F + U) and dual update U += F - Z.
 
-Corrections of the published code (spec §7): the MMSE regulariser is n sigma^2 I (published:
+Corrections of the published code: the MMSE regulariser is n sigma^2 I (published:
 n sigma (1+j) added to every entry); transmission uses the feasible Z (published: F) with decoders
 refitted to it; users de-whiten their estimates. With one user and the same start, rho and SNR
 convention, ``federated-admm`` is exactly the single-link strictly linear ADMM
@@ -109,7 +109,7 @@ class FederatedDownlink(DownlinkEstimator):
 
     Args:
         channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
-        snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
+        snr_db, power, snr_convention, channel_variance, channel_uses: the link (semalign's
             conventions; sigma^2 per receive antenna per channel use, the same for every user).
         variant: ``"federated-admm"``, ``"federated-prox"`` or ``"multi-link"`` (module docstring).
         rho: ADMM penalty (per-sample scaling, n rho in the F step).

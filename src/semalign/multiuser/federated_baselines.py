@@ -1,6 +1,6 @@
 """First-K and Top-K baselines for the multi-user downlink, without giving users the AP's latents.
 
-The published multi-user baselines (spec federated.md §3.3, §7 item 15) let every user fit a
+The published multi-user baselines let every user fit a
 least-squares map from the AP's *raw pilot latents* S to its own latents, which contradicts the
 privacy premise of the federated method (a user never sees the AP's latents). Here the users only
 ever see what the channel delivers:
@@ -41,7 +41,7 @@ ever see what the channel delivers:
 Assumption, stated plainly: the user learns its map from the noisy features the channel delivered,
 never from the AP's latents S or from the noiseless features; it only needs to know which received
 pilot belongs to which of its own samples (the pilot order, as in the federated protocol). (The
-federated protocol's training broadcasts are simulated without noise, as published, spec §2.3; here
+federated protocol's training broadcasts are simulated without noise, as published; here
 the single broadcast is noisy.) What a
 user holds is inspectable: ``users_[k].received_pilots`` is everything it got from the AP besides
 the control message ``a V``.
@@ -152,7 +152,7 @@ class FederatedFeatureBaseline(DownlinkEstimator):
     Args:
         channels: ``(K, N_r, N_t)`` complex per-use channels H_k (one per user).
         method: ``"first-k"`` or ``"top-k"``.
-        snr_db, power, snr_convention, channel_variance, channel_uses: the link (DESIGN.md
+        snr_db, power, snr_convention, channel_variance, channel_uses: the link (semalign's
             conventions; sigma^2 per receive antenna per channel use).
         processing: the users' semantic map, ``"strictly-linear"`` (complex, from p̂ to the packed
             latent: the class of :class:`~semalign.multiuser.federated.FederatedDownlink`'s

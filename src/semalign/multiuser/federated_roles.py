@@ -187,7 +187,7 @@ class _AccessPoint:
         return [("all", send(f))]
 
     def update(self, uplinks: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-        """F step from the users' messages, power-ball projection, dual step (spec §2.3 steps 4-7)."""
+        """F step from the users' messages, power-ball projection, dual step."""
         n_rho = self.n * self.rho
         anchor = self.z - self.u
         # M2 S_w^H of each user (the in-process users send it formed from their statistics).

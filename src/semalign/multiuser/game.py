@@ -1,11 +1,11 @@
-"""Semantic iterative water-filling: Nash equilibria of the interference game (spec game.md §6, §8).
+"""Semantic iterative water-filling: Nash equilibria of the interference game.
 
 Two games, one solver:
 
-* ``"full-mimo"`` (§6A): a pair's strategy is its precoder F_q; every update is the closed-form
+* ``"full-mimo"``: a pair's strategy is its precoder F_q; every update is the closed-form
   semantic best response to the interference it measures, so its eigenmodes move with the others.
   There is no convergence proof; under strong interference it can cycle, which is reported.
-* ``"fixed-eigenmode"`` (§6B): directions frozen to the direct channel's SVD, strategies are power
+* ``"fixed-eigenmode"``: directions frozen to the direct channel's SVD, strategies are power
   vectors; the game has an equilibrium, and the conditions of :mod:`semalign.multiuser.conditions`
   certify uniqueness and convergence.
 
@@ -20,7 +20,7 @@ flagged in the result and reported with a warning, never returned silently.
 
 Primary users are protected by null shaping (a change of the pairs' transmit spaces), individual
 budgets (inside each best response) or a global budget (prices set by bisection over whole game
-solves, spec §5.3).
+solves).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Equilibrium:
         precoders: ``(B, Q, n_T, d)`` F_q in antenna space (null-shaped ones mapped back).
         decoders: ``(B, Q, m, n_R)`` Wiener decoders for the actual interference at the end.
         covariances: ``(B, Q, n_T, n_T)`` F_q F_q^H.
-        mse: ``(B, Q)`` each pair's complex MSE with its Wiener decoder, e^LS included (spec §3).
+        mse: ``(B, Q)`` each pair's complex MSE with its Wiener decoder, e^LS included.
         payoff: ``(B, Q)`` the game's own payoff (equal to ``mse`` for full-MIMO; the per-stream
             upper bound for fixed-eigenmode; interference prices included for a global budget).
         best_response_gap: ``(B, Q)`` how much each pair could still gain by deviating unilaterally
@@ -263,7 +263,7 @@ def solve_game(
 
     Args:
         network: the batch of networks, with its primary-user protection.
-        variant: ``"fixed-eigenmode"`` (§6B) or ``"full-mimo"`` (§6A).
+        variant: ``"fixed-eigenmode"`` or ``"full-mimo"``.
         method: update schedule ``"jacobi"``, ``"gauss-seidel"`` or ``"async"``.
         tolerance: stop when the relative fixed-point residual is below this.
         max_iterations: cap on updates per instance.

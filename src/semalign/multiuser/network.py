@@ -1,4 +1,4 @@
-"""The interference network of the semantic game (spec game.md §2), batched over instances.
+"""The interference network of the semantic game, batched over instances.
 
 Q secondary pairs share a MIMO interference channel with J primary receivers. Everything is column
 form and complex128, with a leading batch axis B of independent instances (seeds, channel draws),
@@ -171,7 +171,7 @@ class InterferenceNetwork:
 
     def null_shaped(self, tolerance: float = 1e-10) -> "InterferenceNetwork":
         """The equivalent network in which every transmitter is confined to the null space of its
-        stacked PU channels [G_1q; ...; G_Jq] (spec §5.1): H_qr -> H_qr U_r, G_pq -> G_pq U_q = 0.
+        stacked PU channels [G_1q; ...; G_Jq]: H_qr -> H_qr U_r, G_pq -> G_pq U_q = 0.
 
         Raises ``ValueError`` when some transmitter has no null space (n_T <= rank of its PU channels).
         """

@@ -1,7 +1,7 @@
-"""Interference prices: the multipliers that enforce primary-user interference limits (spec game.md §5).
+"""Interference prices: the multipliers that enforce primary-user interference limits.
 
-Both the individual budgets of one pair (§5.2, a dual problem per best response) and the coupled
-global budget of the whole game (§5.3, prices set by a spectrum broker) reduce to the same search:
+Both the individual budgets of one pair (a dual problem per best response) and the coupled
+global budget of the whole game (prices set by a spectrum broker) reduce to the same search:
 find prices eta_p >= 0 such that the interference I_p(eta) caused at each primary receiver p is at
 most its limit, with eta_p > 0 only where the limit is tight (complementary slackness). I_p is
 non-increasing in its own price, so each price is found by bisection; several primary users are

@@ -7,14 +7,14 @@ transmitter to every receiver and to the primary receivers, and designs every pa
 with ``method`` (an equilibrium of the game, or a baseline); ``transmit(xs)`` sends every pair's
 latents at once through the network.
 
-The pilot pipeline (spec game.md §1), per pair and seed: pack the real latents into complex ones
+The pilot pipeline, per pair and seed: pack the real latents into complex ones
 (first half real, second half imaginary), whiten the transmitter's pilots (x~ = L^{-1}(x - mu_x),
 unit sample covariance), centre the receiver's (ybar = y - mu_y) and take the least-squares
 alignment A = Ybar X~^H / (n - 1), the residual e^LS = tr R_yy - ||A||_F^2 and the semantic
 weights (squared singular values of A). Pairs with smaller latents are zero-padded to the largest,
 which changes nothing.
 
-Link model (DESIGN.md conventions): N_t = N_r antennas per pair, T channel uses per latent lifted
+Link model: N_t = N_r antennas per pair, T channel uses per latent lifted
 as I_T (x) H, direct channels CN(0, v), cross channels CN(0, v * cross_gain), primary-receiver
 channels CN(0, v * pu_gain); noise sigma^2 from the SNR convention (P the energy per latent). A
 primary user's limit ``pu_limit_db`` is relative to its own noise energy over a latent's channel
@@ -82,7 +82,7 @@ class SemanticInterferenceGame(Estimator):
     Args:
         n_antennas: N_t = N_r per pair.
         channel_uses: T channel uses per latent vector.
-        snr_db, snr_convention, channel_variance, power: the link (DESIGN.md conventions).
+        snr_db, snr_convention, channel_variance, power: the link.
         cross_gain_db: power gain of every cross channel relative to the direct ones.
         primary_users: J primary receivers, each with ``primary_antennas`` antennas.
         pu_gain_db: power gain of the channels to the primary receivers.
@@ -100,8 +100,12 @@ class SemanticInterferenceGame(Estimator):
         schedule: update schedule of the games: ``"jacobi"``, ``"gauss-seidel"`` or ``"async"``.
         tol: the games stop once the fixed-point residual is below it (their convergence is judged
             by it, so it has a value).
-        max_iter: cap on the games' updates (and on the centralized descent's steps).
+        max_iter: cap on the games' updates.
         centralized_tol: relative sum-MSE improvement below which the centralized descent stops.
+        centralized_max_iter: cap on the centralized descent's steps. Block-coordinate descent
+            needs far more steps than the games need updates (about 230 on the digits pairs at
+            the default tolerance), so it has its own cap; instances that reach it are flagged
+            ``converged=False`` with a warning.
         device: where the latents are processed (the game itself runs in complex128 on the CPU).
 
     Attributes after :meth:`fit`:
@@ -146,6 +150,7 @@ class SemanticInterferenceGame(Estimator):
         tol: float = 1e-8,
         max_iter: int = 200,
         centralized_tol: float = 1e-7,
+        centralized_max_iter: int = 5000,
         device: str = "cpu",
     ) -> None:
         if pairs is not None:
@@ -206,6 +211,7 @@ class SemanticInterferenceGame(Estimator):
         self.tol = check_positive("tol", self.tol)
         self.max_iter = check_positive_int("max_iter", self.max_iter)
         self.centralized_tol = check_positive("centralized_tol", self.centralized_tol)
+        self.centralized_max_iter = check_positive_int("centralized_max_iter", self.centralized_max_iter)
 
     @staticmethod
     def _check_pairs(pairs) -> list[LatentPair]:
@@ -216,6 +222,22 @@ class SemanticInterferenceGame(Estimator):
         if len(lengths) != 1:
             raise ValueError(f"every pair's test split must have the same length (they transmit simultaneously), got {sorted(lengths)}")
         return pairs
+
+    def check_sizes(self, pairs: Sequence[LatentPair]) -> None:
+        """Raise ``ValueError`` unless every pair's transmitter sends at most one channel symbol per
+        complex latent entry (T N_t <= ceil(d_tx / 2), a compression factor of at most 100 %).
+
+        :meth:`fit` does not require it (the game gives surplus eigenmodes no power, which small
+        tests use), but runs and studies do, as the single link does: more symbols than entries
+        compress nothing."""
+        too_small = [(q, p.d_tx) for q, p in enumerate(pairs) if self.n_tx > complex_dim(p.d_tx)]
+        if too_small:
+            limit = min(complex_dim(d) for _, d in too_small)
+            raise ValueError(
+                f"channel_uses x n_antennas = {self.channel_uses} x {self.n_antennas} = {self.n_tx} symbols exceed the complex latent size "
+                f"ceil(d_tx/2) of pairs {[q for q, _ in too_small]} (d_tx {[d for _, d in too_small]}); expected at most {limit} "
+                "(a compression factor of at most 100 %)"
+            )
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -371,7 +393,7 @@ class SemanticInterferenceGame(Estimator):
         return solve_game(self.network_, variant=variant, method=method, **options)
 
     def check_conditions(self) -> ConditionReport:
-        """The existence/uniqueness/convergence conditions of every instance (spec §7)."""
+        """The existence/uniqueness/convergence conditions of every instance."""
         self._check_network()
         return check_conditions(self.network_)
 
@@ -400,8 +422,16 @@ class SemanticInterferenceGame(Estimator):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # its convergence is not the point here
                     start = self.solve(method=schedule, tolerance=self.tol, max_iterations=self.max_iter).precoders
-            options = {"max_iterations": self.max_iter, "tolerance": self.centralized_tol, **options}
-            return centralized(self.network_, start, **options)
+            options = {"max_iterations": self.centralized_max_iter, "tolerance": self.centralized_tol, **options}
+            design = centralized(self.network_, start, **options)
+            if not bool(design.converged.all()):
+                stuck = (~design.converged).nonzero().flatten().tolist()
+                warnings.warn(
+                    f"centralized descent: {len(stuck)} of {design.converged.numel()} instances did not converge within "
+                    f"{options['max_iterations']} steps (instances {stuck}); their rows are flagged converged=False",
+                    RuntimeWarning, stacklevel=2,
+                )  # fmt: skip
+            return design
         return self._orthogonal()
 
     def _orthogonal(self) -> Design:

@@ -1,4 +1,4 @@
-"""Semantic water-filling: the power allocation of the semantic best response (spec game.md §4.4).
+"""Semantic water-filling: the power allocation of the semantic best response.
 
 For stream weights w_i >= 0 (semantic importance: squared singular values of the alignment map)
 and eigenmode gains lambda_i >= 0 (interference-whitened channel), solve the convex problem

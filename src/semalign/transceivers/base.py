@@ -6,7 +6,7 @@ H with AWGN) and maps the T x N_r received symbols to an estimate of the receive
 d_rx) (the decoder). Subclasses fit the precoder and decoder; this base class builds the link from
 the hyper-parameters at ``fit``, checks inputs and transmits.
 
-Conventions (DESIGN.md): channels ``(n_rx, n_tx)`` or a batch ``(b, n_rx, n_tx)`` of b configurations
+Conventions: channels ``(n_rx, n_tx)`` or a batch ``(b, n_rx, n_tx)`` of b configurations
 fitted at once; latents batch first; the noise variance follows the named SNR convention of
 :mod:`semalign.link.noise`; ``awareness="unaware"`` fits on an identity channel without noise and
 transmits over the real one (:meth:`~semalign.link.Link.design_view`).
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from semalign._checks import as_real_matrix, check_choice
 from semalign._estimator import Estimator, NotFittedError
 from semalign._seeds import check_seed
 from semalign._vocabulary import AWARENESS
+from semalign.link.csi import check_csi_error
 from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, same_setting
 
 __all__ = ["AWARENESS", "NotFittedError", "SemanticTransceiver"]
@@ -40,6 +42,13 @@ class SemanticTransceiver(Estimator):
         channel_uses: channel uses T per latent vector.
         awareness: ``"aware"`` (fit with the link's design channel and noise) or ``"unaware"`` (fit on
             an identity channel without noise, transmit over the true one).
+        csi_error: the fraction ε in [0, 1] of the channel's power that ``channel`` (the estimate the
+            design knows) misses; the true channel is ``channel`` plus an error of entries CN(0, ε v)
+            (:mod:`semalign.link.csi`). Only robust designs use it.
+        robust: design for the channels the estimate stands for, averaging over the CSI error
+            (linear ADMM: in closed form; the neural model and the baselines: by training on
+            pilots that each cross their own channel drawn around the estimate). ``False``: design
+            for the estimate as if it were exact.
         seed: seeds the initialisation and the default transmit-noise generator.
         device: where tensors live (``"cpu"`` or ``"cuda"``); defaults to the channel's device.
         link: a :class:`~semalign.link.Link` to use instead of ``channel`` and the link keywords
@@ -64,6 +73,8 @@ class SemanticTransceiver(Estimator):
         *,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
+        csi_error: float = 0.0,
+        robust: bool = False,
         seed: int = 0,
         device: str | torch.device | None = None,
         link: Link | None = None,
@@ -81,6 +92,10 @@ class SemanticTransceiver(Estimator):
         channel was given with that axis (transmit then keeps it)."""
         check_choice("awareness", self.awareness, AWARENESS)
         check_seed("seed", self.seed)
+        self.csi_error = check_csi_error(self.csi_error)
+        if not isinstance(self.robust, (bool, np.bool_)):
+            raise ValueError(f"robust must be True or False, got {self.robust!r}")
+        self.robust = bool(self.robust)
         device = _device(self.device)
         if self.link is not None:
             if not isinstance(self.link, Link):
@@ -115,6 +130,8 @@ class SemanticTransceiver(Estimator):
                 link = link.map_channels(lambda h: h.unsqueeze(0))
             if link.snr_db.shape != (b,):
                 link = link.replace(snr_db=_per_configuration(link.snr_db, b))
+        if self.csi_error != link.csi_error and self.csi_error != 0.0:  # given as a keyword (a link= keeps its own)
+            link = link.replace(csi_error=self.csi_error)
         return link, batched
 
     @property
@@ -211,8 +228,9 @@ class SemanticTransceiver(Estimator):
             raise ValueError(f"x has {x.shape[-1]} features but the transceiver was fitted on d_tx = {self.d_tx_}")
         return x
 
-    def received(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Receiver-side channel output r = H s + w for latents ``x`` ``(n, d_tx)``.
+    def received(self, x, *, noise: bool = True, generator: torch.Generator | None = None, channel=None) -> torch.Tensor:
+        """Receiver-side channel output r = H s + w for latents ``x`` ``(n, d_tx)``, through the
+        design's channel or ``channel`` (the true one, when the design knew an estimate).
 
         Returns:
             ``(b, n, T * n_rx)`` complex symbols (complex64 for float32 latents, complex128 for float64),
@@ -223,9 +241,23 @@ class SemanticTransceiver(Estimator):
         # The symbols' precision is kept (complex64 for float32 latents): the per-sample pass is the cost.
         s = s if s.dtype in (torch.complex64, torch.complex128) else s.to(torch.complex128)
         gen = generator if generator is not None else self._default_generator(self.device_)
-        return self.link_.send(s, generator=gen, noise=noise)
+        # Noise drawn in single precision whatever the latents' precision: the same generator gives
+        # the same noise to float32 and float64 latents.
+        return self.link_.send(s, generator=gen, noise=noise, noise_precision=torch.float32, channel=self._true_channel(channel))
 
-    def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _true_channel(self, channel) -> torch.Tensor | None:
+        """``channel`` in the link's ``(b, n_rx, n_tx)`` layout, or ``ValueError`` unless it has the
+        shape of the channel the transceiver was designed for."""
+        if channel is None:
+            return None
+        expected = tuple(self.link_.channel.shape) if self._batched else tuple(self.link_.channel.shape[1:])
+        shape = tuple(getattr(channel, "shape", ()))
+        if shape != expected:
+            raise ValueError(f"channel must have the shape of the design channel {expected} (n_rx, n_tx per configuration), got {shape or type(channel).__name__}")
+        h = torch.as_tensor(channel)
+        return h if self._batched else h.unsqueeze(0)
+
+    def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None, channel=None) -> torch.Tensor:
         """Send transmitter latents over the link and return the receiver-space estimate.
 
         Args:
@@ -233,11 +265,14 @@ class SemanticTransceiver(Estimator):
             noise: add AWGN at the configured SNR (``False`` gives the noiseless output).
             generator: noise source; by default a fresh generator seeded from ``seed`` (repeated calls
                 give the same estimates).
+            channel: the channel the symbols go through, of the design channel's shape ``(n_rx,
+                n_tx)`` (or ``(b, n_rx, n_tx)``); default: the design channel (perfect knowledge).
+                The noise level stays the link's.
 
         Returns:
             ``(n, d_rx)`` float32 estimates ŷ, or ``(b, n, d_rx)`` for a batch of configurations.
         """
-        y_hat = self._decode(self.received(x, noise=noise, generator=generator)).to(torch.float32)
+        y_hat = self._decode(self.received(x, noise=noise, generator=generator, channel=channel)).to(torch.float32)
         return y_hat if self._batched else y_hat[0]
 
 

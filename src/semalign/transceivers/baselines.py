@@ -1,7 +1,7 @@
 """First-K, Top-K and Eigen-K baselines with SVD precoding and a per-stream MMSE receiver.
 
-Spec mimo.md §4, corrected (§7 items 12-14) and generalised to non-square channels and T channel
-uses. Each baseline picks K real features of the (centred) transmitter latent, packs them into
+The published single-link baselines, corrected (see the differences from the published code in
+the documentation) and generalised to non-square channels and T channel uses. Each baseline picks K real features of the (centred) transmitter latent, packs them into
 ceil(K/2) complex symbols, whitens them, and sends them over the min(N_t, N_r) = S eigen-streams of
 the channel:
 
@@ -94,6 +94,8 @@ class _EigenStreamBaseline(SemanticTransceiver):
         *,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
+        csi_error: float = 0.0,
+        robust: bool = False,
         receiver: str = "received",
         seed: int = 0,
         device=None,
@@ -105,6 +107,8 @@ class _EigenStreamBaseline(SemanticTransceiver):
     def _validate(self) -> None:
         super()._validate()
         self.receiver = check_choice("receiver", self.receiver, BASELINE_RECEIVERS)
+        if self.robust and self.receiver == "published":
+            raise ValueError("robust=True needs receiver='received': the published receiver is fitted on clean latents and never sees the channel")
 
     def _n_features(self, d_tx: int, d_rx: int) -> int:
         return min(2 * self._current_link().channel_uses * min(self.n_tx, self.n_rx), d_tx)
@@ -151,7 +155,10 @@ class _EigenStreamBaseline(SemanticTransceiver):
         the ridge map from the receiver's input to the centred receiver pilots ``yc``."""
         design = self._design_link()
         symbols = self._symbols(x.to(torch.float64) - self.x_mean_)
-        received = design.send(symbols, generator=stream_generator("pilot-broadcast", self.seed, device=self.device_))
+        # Robust: every pilot crosses its own channel drawn around the estimate, so the map learns
+        # what the estimate's error does to the features.
+        robust = self.robust and self.awareness == "aware"
+        received = design.send(symbols, generator=stream_generator("pilot-broadcast", self.seed, device=self.device_), channel_errors=robust)
         inputs = self._receiver_input(self._equalised_features(received))  # (b, n, p)
         self.receiver_input_mean_ = inputs.mean(-2, keepdim=True)
         self.receiver_map_, self.receiver_ridge_ = ridge_regression(inputs - self.receiver_input_mean_, yc)

@@ -1,7 +1,7 @@
 """Inference FLOPs per latent vector (transmitter + receiver), one formula for every method.
 
 Counted in real floating-point operations on the actual widths of each map (complex widths for
-complex maps: spec mimo.md §7 item 11 lists the published code doubling them):
+complex maps; the published code counted them twice):
 
 - a complex multiply-accumulate is 8 FLOPs (4 multiplications, 2 additions for the product, 2 for
   the accumulation); a dense complex map with ``nnz`` non-zero weights costs 8 nnz, plus 2 per

@@ -1,4 +1,4 @@
-"""Linear semantic precoder/decoder learned by ADMM (spec mimo.md §2, with DESIGN.md's corrections).
+"""Linear semantic precoder/decoder learned by ADMM.
 
 Problem, in column form with whitened pilots X (m x n), centred targets Y (p x n), effective
 channel H (T N_r x T N_t, block diagonal over the T channel uses) and noise variance sigma^2:
@@ -19,7 +19,7 @@ from K = C^H C (m x m, once per fit) as P K P^H and P K with P = A^{-1} HF, A th
 matrix; so an iteration costs O(N m^2) whatever the number of pilots n and the receiver dimension p.
 The F step's Sylvester equation (M^H M) F S + n rho F = M^H C + n rho (Z - U) is solved exactly by
 diagonalising M^H M (N x N, every iteration) and S (m x m, once); with an exact whitening S = (n-1) I
-and it is a plain linear solve (Cholesky). Differences from the published code (spec §7): regulariser n sigma^2 (not
+and it is a plain linear solve (Cholesky). Differences from the published code: regulariser n sigma^2 (not
 n sigma (1+j)), centred target with its mean restored, the returned precoder is the feasible Z and
 the decoder is refitted to it.
 """
@@ -35,6 +35,7 @@ from semalign._registry import register
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.link import mimo
+from semalign.link.csi import error_covariance
 from semalign.link.packing import pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, whitener_from_covariance
 from semalign.transceivers.base import SemanticTransceiver
@@ -146,8 +147,9 @@ def _packed_gram(g_yx: torch.Tensor) -> torch.Tensor:
     return torch.complex(ea + fb, fa - eb)
 
 
-def _decoder_system(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The MMSE decoder's normal matrix A = HF S (HF)^H + n sigma^2 I ``(b, N_r, N_r)`` and HF S (HF)^H."""
+def _decoder_system(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor, omega: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MMSE decoder's normal matrix A = HF S (HF)^H + Omega + n sigma^2 I ``(b, N_r, N_r)`` and
+    HF S (HF)^H (Omega: the channel error's contribution of a robust design, else nothing)."""
     if stats.isotropic:
         gram = (stats.n - 1) * (hf @ hf.mH)  # S = (n - 1) I: one product fewer
     else:
@@ -155,16 +157,18 @@ def _decoder_system(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tenso
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
     # A relative 1e-12 loading keeps the noiseless (unaware) case solvable when HF is rank deficient.
     loading = stats.n * sigma2.view(-1, 1, 1) + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1).view(-1, 1, 1)
-    return gram + loading * eye, gram
+    system = gram + loading * eye
+    return (system if omega is None else system + omega), gram
 
 
-def mmse_decoder(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+def mmse_decoder(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor, omega: torch.Tensor | None = None) -> torch.Tensor:
     """G step: the MMSE decoder ``(b, p, N_r)`` for the effective map ``hf = H F`` ``(b, N_r, m)``.
 
-    Solves G (HF S (HF)^H + n sigma^2 I) = C (HF)^H, where sigma^2 is the noise variance per
-    dimension of ``hf``'s output: the complex variance, or half of it per real dimension.
+    Solves G (HF S (HF)^H + Omega + n sigma^2 I) = C (HF)^H, where sigma^2 is the noise variance
+    per dimension of ``hf``'s output: the complex variance, or half of it per real dimension, and
+    Omega = E[Delta F S F^H Delta^H] the channel error's second moment (robust designs only).
     """
-    system, _ = _decoder_system(stats, hf, sigma2)
+    system, _ = _decoder_system(stats, hf, sigma2, omega)
     rhs = (stats.cyx @ hf.mH).mH  # (HF) C^H
     return torch.linalg.solve(system, rhs).mH
 
@@ -187,22 +191,23 @@ class DecoderProducts:
     gram: torch.Tensor
 
 
-def decoder_products(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor, c_h_c: torch.Tensor) -> DecoderProducts:
+def decoder_products(stats: GramStatistics, hf: torch.Tensor, sigma2: torch.Tensor, c_h_c: torch.Tensor, omega: torch.Tensor | None = None) -> DecoderProducts:
     """G step in product form for ``hf`` ``(b, N_r, m)``; ``c_h_c`` is K = C^H C ``(..., m, m)``."""
-    system, gram = _decoder_system(stats, hf, sigma2)
+    system, gram = _decoder_system(stats, hf, sigma2, omega)
     p_mat = torch.linalg.solve(system, hf)  # A^{-1} HF (A is Hermitian, so G^H = P C^H)
     g_h_c = p_mat @ c_h_c
     return DecoderProducts(g_h_c=g_h_c, g_h_g=g_h_c @ p_mat.mH, gram=gram)
 
 
-def objective_from_products(stats: GramStatistics, hf: torch.Tensor, products: DecoderProducts, sigma2: torch.Tensor) -> torch.Tensor:
+def objective_from_products(stats: GramStatistics, hf: torch.Tensor, products: DecoderProducts, sigma2: torch.Tensor, omega: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`alignment_objective` of (F, G) from :class:`DecoderProducts`, at no extra product cost.
 
-    (1/n)(tr(Y Y^H) - 2 Re tr(G HF C^H) + tr(G^H G HF S HF^H)) + sigma^2 tr(G^H G), with
+    (1/n)(tr(Y Y^H) - 2 Re tr(G HF C^H) + tr(G^H G (HF S HF^H + Omega))) + sigma^2 tr(G^H G), with
     tr(G HF C^H) = sum(HF * conj(G^H C)).
     """
     cross = (hf * products.g_h_c.conj()).sum((-2, -1)).real
-    quadratic = (products.g_h_g * products.gram.mT).sum((-2, -1)).real
+    gram = products.gram if omega is None else products.gram + omega
+    quadratic = (products.g_h_g * gram.mT).sum((-2, -1)).real
     trace_ghg = torch.diagonal(products.g_h_g, dim1=-2, dim2=-1).real.sum(-1)
     return (stats.tr_yy - 2 * cross + quadratic) / stats.n + sigma2 * trace_ghg
 
@@ -237,16 +242,47 @@ def noise_per_dimension(stats: GramStatistics, sigma2: torch.Tensor) -> torch.Te
     return sigma2 if stats.domain == "complex" else sigma2 / 2
 
 
-def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """Expected per-sample squared error (1/n)||Y - G HF X||^2 + sigma^2 ||G||^2, ``(b,)``.
+def alignment_objective(stats: GramStatistics, hf: torch.Tensor, g: torch.Tensor, sigma2: torch.Tensor, omega: torch.Tensor | None = None) -> torch.Tensor:
+    """Expected per-sample squared error (1/n)||Y - G HF X||^2 + sigma^2 ||G||^2, ``(b,)`` (plus
+    (1/n) tr(G Omega G^H), the channel error's share, for a robust design).
 
     Uses only small products: tr(K S K^H) = tr(G^H G (HF S HF^H)) and tr(K C^H) = tr(G (HF C^H))
     for K = G HF, so the cost is O(N m (m + p)), like an iteration.
     """
     gram = hf @ stats.sxx @ hf.mH  # (b, N, N)
+    if omega is not None:
+        gram = gram + omega
     cross = (g * (hf @ stats.cyx.mH).mT).sum((-2, -1))  # tr(G HF C^H)
     fit = stats.tr_yy - 2 * cross.real + ((g.mH @ g) * gram.mT).sum((-2, -1)).real  # tr(G^H G gram)
     return fit / stats.n + sigma2 * g.abs().square().sum((-2, -1))
+
+
+@dataclass(frozen=True)
+class _ErrorMoments:
+    """Second moments of the channel error Delta (I_T (x) D, or its real composite) in the solver.
+
+    A robust design minimises the training MSE averaged over D ~ CN(0, s) per entry, s = ε v. As D is
+    independent of the estimate, the average adds (1/n) E||G Delta F X||^2 = (1/n) tr(G Omega G^H) to
+    the objective, with Omega = E[Delta F S F^H Delta^H] (:func:`~semalign.link.csi.error_covariance`):
+    the decoder's normal matrix gains Omega, and the precoder's equation gains Psi F S, where
+    Psi = adjoint of the same map applied to G^H G. Both are closed forms: a robust fit costs what a
+    naive one does, plus two small products per iteration.
+    """
+
+    stats: GramStatistics
+    variance: float
+    uses: int
+    n_rx: int
+    n_tx: int
+
+    def covariance(self, f: torch.Tensor) -> torch.Tensor:
+        """Omega ``(b, rows of H_eff, rows of H_eff)`` for precoder ``f``."""
+        fsf = (self.stats.n - 1) * (f @ f.mH) if self.stats.isotropic else f @ self.stats.sxx @ f.mH
+        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.stats.domain)
+
+    def adjoint(self, g_h_g: torch.Tensor) -> torch.Tensor:
+        """Psi ``(b, columns of H_eff, columns of H_eff)`` for G^H G ``g_h_g``."""
+        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.stats.domain)
 
 
 @register("linear-admm", "single-link", batched=("snr_db",), description="linear precoder/decoder learned by ADMM")
@@ -304,6 +340,8 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         tol: float | None = None,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
+        csi_error: float = 0.0,
+        robust: bool = False,
         init: str = "spectral",
         processing: str = "widely-linear",
         seed: int = 0,
@@ -400,14 +438,19 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         sxx_eig = None if stats.isotropic else torch.linalg.eigh(stats.sxx)
         c_h_c = stats.cyx.mH @ stats.cyx  # K = C^H C (m x m): the iterations never touch the p receiver dims
 
+        errors = self._error_moments(stats)  # robust designs: the CSI error's second moments, else None
+
         f = self.initial_precoder(stats)
         z, u = f.clone(), torch.zeros_like(f)
         history: dict[str, list[torch.Tensor]] = {"objective": [], "primal_residual": [], "dual_residual": []}
         for iteration in range(1, self.iterations + 1):
             hf = h_eff @ f
-            g_step = decoder_products(stats, hf, sigma2, c_h_c)  # the MMSE G for this F, in product form
-            history["objective"].append(objective_from_products(stats, hf, g_step, sigma2) / stats.d_rx)
+            omega = None if errors is None else errors.covariance(f)
+            g_step = decoder_products(stats, hf, sigma2, c_h_c, omega)  # the MMSE G for this F, in product form
+            history["objective"].append(objective_from_products(stats, hf, g_step, sigma2, omega) / stats.d_rx)
             m_h_m = h_eff.mH @ g_step.g_h_g @ h_eff
+            if errors is not None:
+                m_h_m = m_h_m + errors.adjoint(g_step.g_h_g)
             f = precoder_step(stats, m_h_m, h_eff.mH @ g_step.g_h_c, z - u, rho, sxx_eig)
             z_prev = z
             z = mimo.project_power_ball(f + u, power)
@@ -423,17 +466,26 @@ class LinearSemanticTransceiver(SemanticTransceiver):
                     break
         # Transmit with the feasible precoder and the decoder matched to it.
         self.precoder_ = z
-        self.decoder_ = mmse_decoder(stats, h_eff @ z, sigma2)
+        omega = None if errors is None else errors.covariance(z)
+        self.decoder_ = mmse_decoder(stats, h_eff @ z, sigma2, omega)
         self.whitener_ = stats.whitener
         self.y_mean_ = stats.y_mean if stats.y_mean.ndim == 2 else stats.y_mean.unsqueeze(0)
         self.history_ = history
         self.n_iter_ = iteration
         self.statistics_ = stats
-        self.training_objective_ = alignment_objective(stats, h_eff @ z, self.decoder_, sigma2) / stats.d_rx
+        self.training_objective_ = alignment_objective(stats, h_eff @ z, self.decoder_, sigma2, omega) / stats.d_rx
         # The whitening folded into the precoder, F L^{-1}, so transmitting is one product per sample.
         self._tx_map = torch.linalg.solve_triangular(stats.whitener.chol, z, upper=False, left=False)
         self._tx_offset = (self._tx_map @ stats.whitener.mean.unsqueeze(-1)).squeeze(-1).unsqueeze(-2)
         return self._finish_fit()
+
+    def _error_moments(self, stats: GramStatistics) -> "_ErrorMoments | None":
+        """The CSI error's second moments for a robust, channel-aware design with ``csi_error > 0``
+        (else ``None``: the design treats its channel as exact, bit for bit the non-robust fit)."""
+        link = self._current_link()
+        if not (self.robust and self.awareness == "aware" and link.csi_error > 0):
+            return None
+        return _ErrorMoments(stats, link.error_variance(), link.channel_uses, self.n_rx, self.n_tx)
 
     def inference_flops(self) -> torch.Tensor:
         """FLOPs ``(b,)`` per latent for the precoder (whitening folded in) and the decoder, counting

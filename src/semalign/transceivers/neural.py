@@ -1,4 +1,4 @@
-"""Neural semantic precoder/decoder learned through the simulated channel (spec mimo.md §3).
+"""Neural semantic precoder/decoder learned through the simulated channel.
 
 Per latent x (real, d_tx) and configuration:
 
@@ -15,10 +15,10 @@ Per latent x (real, d_tx) and configuration:
 
 Training minimises the MSE (plus ``lam`` times the L1 norm of the complex weights, by the proximal
 step of :mod:`semalign.transceivers.proximal`) with Adam on minibatches of the pilots. A validation
-part of the pilots (never data outside the pilot budget: spec §7 item 17) drives early stopping and
+part of the pilots (never data outside the pilot budget, which the published code used) drives early stopping and
 picks the weights that are returned; sparsity and FLOPs are measured on exactly those weights.
 
-Differences from the published model (spec §7): the input is standardised instead of scaled to unit
+Differences from the published model: the input is standardised instead of scaled to unit
 norm, weights start complex (not purely real), the sparsity step is a real proximal step in Adam's
 metric with the momentum of pruned weights reset (not hard thresholding once per epoch), and the
 power budget is the ``power`` argument (not a hard-coded 1).
@@ -98,6 +98,8 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
         progress: bool = False,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         awareness: str = "aware",
+        csi_error: float = 0.0,
+        robust: bool = False,
         seed: int = 0,
         device: str | torch.device | None = None,
         link: Link | None = None,
@@ -174,6 +176,7 @@ class NeuralSemanticTransceiver(SemanticTransceiver):
             inputs=split_to_stacked(self._pack(self._standardise_x(x))), targets=(y - self.y_mean_) / self.y_scale_,
             link=self._design_link(), lam=self._lam, encoder=encoder, decoder=decoder, order=cpu_gen,
             train_index=order[n_val:], validation_index=order[:n_val], seed=self.seed,
+            robust=self.robust and self.awareness == "aware",
         )  # fmt: skip
 
     def _training_settings(self, n_train: int) -> TrainingSettings:

@@ -55,6 +55,9 @@ class TrainingTask:
         order: the task's ``init`` generator (CPU), after the weights were drawn: minibatch order.
         train_index, validation_index: the pilots each part uses (device tensors).
         seed: the task's seed (training and validation noise streams).
+        robust: train on channels drawn around the design channel (every pilot through its own
+            channel, :meth:`~semalign.link.Link.send` with ``channel_errors``), at the link's
+            ``csi_error``.
     Results (set by :func:`train`): ``history`` (``train_loss``/``validation_loss`` lists of ``(b,)``
     tensors), ``best_epoch`` ``(b,)``, ``n_epochs``.
     """
@@ -69,6 +72,7 @@ class TrainingTask:
     train_index: torch.Tensor
     validation_index: torch.Tensor
     seed: int
+    robust: bool = False
     history: dict = field(default_factory=lambda: {"train_loss": [], "validation_loss": []})
     best_epoch: torch.Tensor | None = None
     n_epochs: int = 0
@@ -120,7 +124,7 @@ def train(tasks: list[TrainingTask], settings: TrainingSettings) -> None:
         xs = _gather([t.inputs for t in tasks], batch.task_of, index_of_task, offsets, batch.active, dim=2)
         ys = _gather([t.targets for t in tasks], batch.task_of, index_of_task, offsets, batch.active, dim=1)
         symbols = encode(batch.encoder, xs, batch.size, settings.power)
-        received = batch.link.send(symbols, generator=generators, generator_of=batch.task_of.to(device), split=True)
+        received = batch.link.send(symbols, generator=generators, generator_of=batch.task_of.to(device), split=True, channel_errors=tasks[0].robust)
         return (decode(batch.decoder, received, d_rx) - ys).square().mean((-2, -1))
 
     best = torch.full((total,), float("inf"), device=device)
@@ -253,6 +257,7 @@ def check_compatible(tasks: list[TrainingTask]) -> None:
             "antennas (n_rx, n_tx)": tuple(link.channel.shape[-2:]), "channel_uses": link.channel_uses,
             "power": link.power, "snr_convention": link.snr_convention, "channel_variance": link.channel_variance,
             "validation pilots": task.validation_index.numel(), "device": task.inputs.device,
+            "robust": task.robust, "csi_error": link.csi_error,
         }  # fmt: skip
 
     reference = signature(first)
@@ -269,7 +274,7 @@ def _merged_link(links: list[Link]) -> Link:
     return Link(
         torch.cat([link.channel for link in links]), torch.cat([link.snr_db.expand(link.channel.shape[0]) for link in links]),
         first.power, snr_convention=first.snr_convention, channel_variance=first.channel_variance,
-        channel_uses=first.channel_uses, device=first.device,
+        channel_uses=first.channel_uses, csi_error=first.csi_error, device=first.device,
     )  # fmt: skip
 
 

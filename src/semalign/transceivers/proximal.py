@@ -16,8 +16,8 @@ normalised steps, prunes everything once lam > 1).
 
 Pruned weights are kept at zero through the optimiser state: their first moment is reset, so stale
 momentum cannot move them; a weight re-enters only if its gradient alone is large enough, which is
-how proximal gradient works (spec mimo.md §7 item 10 lists the published code's gradient masks
-that Adam's momentum bypassed).
+how proximal gradient works (the published code masked gradients, which Adam's momentum
+bypassed).
 """
 
 from __future__ import annotations

@@ -18,13 +18,14 @@ import torch
 
 from semalign._checks import check_positive
 from semalign._version import __version__
+from semalign.link.link import as_snr_db
 from semalign.link.noise import check_snr_convention
 from semalign.tasks import train_classifier
 
 
 @dataclass(frozen=True)
 class LinkConventions:
-    """The link conventions every run and every study grid records (DESIGN.md).
+    """The link conventions every run and every study grid records.
 
     Attributes:
         snr_convention: ``total`` (sigma^2 = v P / (T SNR)), ``per-antenna`` (sigma^2 = P / (T N_t SNR))
@@ -41,6 +42,22 @@ class LinkConventions:
         check_snr_convention(self.snr_convention)
         check_positive("channel_variance", self.channel_variance)
         check_positive("power", self.power)
+
+
+def check_snr_db(value: float, *, finite: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is an SNR a link accepts
+    (:data:`~semalign.link.link.SNR_DB_RANGE`, or ``inf`` unless ``finite``)."""
+    as_snr_db(value)
+    if finite and value == float("inf"):
+        raise ValueError("snr_db must be finite here (the setting needs noise), got inf")
+
+
+def check_finite(name: str, value: float | None, *, optional: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite number (or ``None`` when ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 def provenance(setting: str, device: str) -> dict[str, Any]:

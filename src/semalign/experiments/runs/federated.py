@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from semalign._checks import check_choice, check_positive_int
+from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
 from semalign.link.channel import rayleigh_channel
 from semalign.link.packing import complex_dim
@@ -92,6 +92,8 @@ class ProtocolSettings(LinkConventions):
         check_choice("processing", self.processing, PROCESSING)
         check_choice("baseline_processing", self.baseline_processing, PROCESSING)
         check_positive_int("rounds", self.rounds)
+        check_positive("rho", self.rho)
+        check_snr_db(self.snr_db)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from semalign._checks import check_choice, check_positive_int
+from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, classifier, provenance
+from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_finite, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
@@ -68,6 +68,8 @@ class GameSettings(LinkConventions):
         check_choice("schedule", self.schedule, SCHEDULES)
         for name in ("n_antennas", "pilots_per_class", "max_iterations"):
             check_positive_int(name, getattr(self, name))
+        check_snr_db(self.snr_db, finite=True)
+        check_positive("tolerance", self.tolerance)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class GameRun(GameSettings):
         check_choice("pu_protection", self.pu_protection, ("none", *PU_METHODS))
         for name in ("channel_uses", "draws"):
             check_positive_int(name, getattr(self, name))
+        check_finite("cross_gain_db", self.cross_gain_db)
+        check_finite("pu_limit_db", self.pu_limit_db, optional=True)
         if self.pairs is not None:
             digits_pairs(self.pairs)  # checks the spelling
         if self.latents_options is not None:
@@ -150,7 +154,16 @@ def load_pairs(latents: str, pairs: str | None = None, options: str | None = Non
 
 
 def check_game_runs(runs: list[GameRun]) -> None:
-    """Nothing to check beyond each run's own validation (every setting fits the pairs)."""
+    """Check every run's antennas and channel uses against its pairs' latent sizes (each run's own
+    settings are checked when it is made).
+
+    Raises:
+        ValueError: more channel symbols per latent than complex latent entries (a compression
+            factor above 100 %).
+    """
+    sizes = {(r.latents, r.pairs, r.latents_options, r.n_antennas, r.channel_uses): r for r in runs}
+    for run in sizes.values():
+        _game([run]).check_sizes(load_pairs(run.latents, run.pairs, run.latents_options))
 
 
 def _game(runs: list[GameRun]) -> SemanticInterferenceGame:

@@ -1,16 +1,17 @@
 """Studies: named grids of runs on the run engine, each with its figures and summary table.
 
-``semalign reproduce mimo|game|federated`` runs one: the study's grid (quick, full, or a preset)
+``semalign reproduce mimo|game|federated|robustness`` runs one: the study's grid (quick, full, or a preset)
 expands into runs of one run kind, :func:`run_study` hands them to the engine (resumable, batched,
 local or on Dask) and draws the study's figures from the stored rows.
 
-======== ========== ================================================================
-study    run kind   what it reproduces
-======== ========== ================================================================
-mimo     link       single link: accuracy vs compression, SNR and FLOPs
-game     game       interference game: compression, cross gain, primary users, convergence
-federated federated federated downlink: compression, SNR, heterogeneity, pilots
-======== ========== ================================================================
+========== ========== ================================================================
+study      run kind   what it reproduces
+========== ========== ================================================================
+mimo       link       single link: accuracy vs compression, SNR and FLOPs
+game       game       interference game: compression, cross gain, primary users, convergence
+federated  federated  federated downlink: compression, SNR, heterogeneity, pilots
+robustness link       single link with imperfect CSI: CSI error, pilot SNR, Doppler
+========== ========== ================================================================
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import polars as pl
 
 from semalign.experiments.engine import RunContext, execute_runs
 from semalign.experiments.runs import get_run_kind
+from semalign.experiments.store import succeeded
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,16 @@ def _federated() -> Study:
     )  # fmt: skip
 
 
-_STUDIES: dict[str, Callable[[], Study]] = {"mimo": _mimo, "game": _game, "federated": _federated}
+def _robustness() -> Study:
+    from semalign.experiments.studies import robustness, robustness_figures
+
+    return Study(
+        "robustness", "link", "single-link robustness study (imperfect and outdated CSI)", robustness.quick_grid, robustness.full_grid,
+        robustness.robustness_runs, robustness_figures.draw_robustness_figures, robustness.robustness_summary,
+    )  # fmt: skip
+
+
+_STUDIES: dict[str, Callable[[], Study]] = {"mimo": _mimo, "game": _game, "federated": _federated, "robustness": _robustness}
 #: Study names, as ``semalign reproduce`` lists them.
 STUDIES = tuple(_STUDIES)
 
@@ -123,5 +134,5 @@ def run_study(
             context=context, progress=progress, study=study.name, grid=asdict(grid),
         )  # fmt: skip
     if figures and results.height:
-        study.draw_figures(results, Path(out_dir) / "figures")
+        study.draw_figures(succeeded(results), Path(out_dir) / "figures")
     return results

@@ -1,4 +1,4 @@
-"""The federated multi-user downlink study (spec federated.md §5), as a named grid of federated
+"""The federated multi-user downlink study, as a named grid of federated
 runs: per-user accuracy and MSE of an access point (AP) serving several users, each with its own
 encoder and MIMO channel.
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import polars as pl
 
-from semalign.experiments.plotting import COLOURS, save_figure, summarise
+from semalign.experiments.plotting import COLOURS, legend_outside, save_figure, summarise
 
 _FED_MARKERS = {"federated-admm": "o", "federated-prox": "s", "multi-link": "^", "first-k": "v", "top-k": "D"}
 _FED_LABELS = {"multi-link": "multi-link (K links: K·T uses, K·P power)"}
@@ -71,6 +71,8 @@ def _finish(ax, frame: pl.DataFrame, value: str, xlabel: str) -> None:
     if value == "accuracy":
         ax.axhline(frame["clean_accuracy"].mean(), color="black", linestyle="-.", linewidth=0.8, label="clean (no channel)")
         ax.set_ylim(0, 1.02)
+    else:
+        ax.set_yscale("log")  # methods differ by orders of magnitude at low SNR and strong compression
     ax.set_xlabel(xlabel)
     ax.grid(True, which="both", alpha=0.3)
 
@@ -87,7 +89,7 @@ def _panels(frame: pl.DataFrame, by: str, value: str, draw) -> plt.Figure:
     for ax, key in zip(axes[0], keys):
         draw(ax, key, frame.filter(pl.col(by) == key))
     axes[0][0].set_ylabel(value)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    legend_outside(axes[0][-1], 7)
     return fig
 
 
@@ -140,7 +142,7 @@ def federated_heterogeneity(results: pl.DataFrame, path: Path, value: str = "acc
         _zeta_axis(ax, sub["compression_factor"].to_list())
         n = sub["n_tx"][0]
         ax.set_title(f"{source} users, {n}×{n} antennas, SNR {sub['snr_db'][0]:g} dB", fontsize=9)
-        ax.legend(fontsize=6.5, loc="lower right" if value == "accuracy" else "upper right")
+        legend_outside(ax, 6.5, below=True)
     axes[0][0].set_ylabel(value)
     return _save_federated(fig, frame, path)
 
@@ -155,7 +157,7 @@ def federated_vs_pilots(results: pl.DataFrame, path: Path, value: str = "accurac
     n, t = frame["n_tx"][0], frame["channel_uses"][0]
     ax.set_title(f"{n}×{n} antennas, T = {t} (ζ = {frame['compression_factor'][0]:.3g} %), SNR {frame['snr_db'][0]:g} dB\n{_users_title(frame)}", fontsize=9)
     ax.set_ylabel(value)
-    ax.legend(fontsize=7, loc="best")
+    legend_outside(ax, 7)
     return _save_federated(fig, frame, path)
 
 
@@ -178,7 +180,7 @@ def federated_per_user(results: pl.DataFrame, path: Path) -> Path:
         ax.set_ylabel("accuracy")
     for ax in list(axes.flat)[len(users):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="lower right")
+    legend_outside(axes[0][-1], 7)
     return _save_federated(fig, frame, path, per_user=True)
 
 

@@ -1,4 +1,4 @@
-"""The interference-game study (spec game.md §9), as a named grid of game runs: per-pair accuracy
+"""The interference-game study, as a named grid of game runs: per-pair accuracy
 and MSE of secondary semantic pairs sharing a MIMO channel with primary users.
 
 Experiments:

@@ -10,16 +10,19 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import polars as pl
 
-from semalign.experiments.plotting import COLOURS, save_figure, summarise
+from semalign.experiments.plotting import COLOURS, legend_outside, save_figure, summarise
 
 
 _PROTECTION_STYLES = {"individual": "-", "global": "--", "null": ":", "none": "-"}
 
 
-def _game_caption(results: pl.DataFrame) -> str:
-    row = results.filter(pl.col("experiment") != "convergence").row(0, named=True) if results.filter(pl.col("experiment") != "convergence").height else results.row(0, named=True)
+def _game_caption(rows: pl.DataFrame) -> str:
+    """The settings of a figure's own rows (the convergence study runs at its own SNR)."""
+    row = rows.row(0, named=True)
+    snrs = sorted(rows["snr_db"].unique().to_list())
+    snr = f"SNR {snrs[0]:g} dB" if len(snrs) == 1 else f"SNR {', '.join(f'{s:g}' for s in snrs)} dB"
     return (
-        f"{row['dataset']}: {row['n_pairs']} secondary pairs, N = {row['n_tx']} antennas, SNR {row['snr_db']:g} dB "
+        f"{row['dataset']}: {row['n_pairs']} secondary pairs, N = {row['n_tx']} antennas, {snr} "
         f"('{row['snr_convention']}' convention), channel variance {row['channel_variance']}, power {row['power']}; mean ± std over seeds"
     )
 
@@ -58,12 +61,14 @@ def _game_panels(results: pl.DataFrame, experiment: str, x: str, xlabel: str, pa
         if value == "accuracy":
             ax.axhline(sub["clean_accuracy"].mean(), color="black", linestyle="-.", linewidth=0.8, label="clean (no channel)")
             ax.set_ylim(0, 1.02)
+        else:
+            ax.set_yscale("log")  # the designs differ by orders of magnitude across the grid
         ax.set_xlabel(xlabel)
         ax.set_title(_pair_label(frame, pair), fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(value)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    return _save_game(fig, results, path)
+    legend_outside(axes[0][-1], 7)
+    return _save_game(fig, frame, path)
 
 
 def game_convergence(results: pl.DataFrame, path: Path) -> Path:
@@ -86,8 +91,8 @@ def game_convergence(results: pl.DataFrame, path: Path) -> Path:
         ax.set_xlabel({"c1": "C1: ρ(Γ) (certified < 1)", "c2": "C2: log-level factor c (certified < 1)"}[bound])
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("updates to converge")
-    axes[1].legend(fontsize=7, loc="best")
-    return _save_game(fig, results, path)
+    legend_outside(axes[1], 7)
+    return _save_game(fig, frame, path)
 
 
 def draw_game_figures(results: pl.DataFrame, figures_dir: str | Path) -> list[Path]:

@@ -24,7 +24,7 @@ from semalign.methods import method_names
 
 METHODS = method_names("single-link")
 EXPERIMENTS = ("compression", "snr", "flops")
-#: Methods whose inference cost is compared in the ``flops`` experiment (spec mimo.md §3.4).
+#: Methods whose inference cost is compared in the ``flops`` experiment.
 FLOPS_METHODS = ("linear-admm", "neural")
 
 
@@ -129,10 +129,23 @@ def mimo_runs(grid: MimoGrid) -> list[LinkRun]:
 
 
 def mimo_summary(results: pl.DataFrame) -> tuple[str, pl.DataFrame]:
-    """The table ``semalign reproduce mimo`` prints: mean accuracy and MSE per experiment, method and awareness."""
-    table = (
-        results.group_by(["experiment", "method", "awareness"])
-        .agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs"))
-        .sort(["experiment", "method", "awareness"])
-    )
-    return "Mean accuracy over seeds (compression: all budgets; snr: all SNRs)", table
+    """The table ``semalign reproduce mimo`` prints: per experiment, at each value of what that
+    experiment varies (N for compression, the SNR for snr), each method's mean accuracy and MSE
+    over seeds (and pilot budgets), aware and unaware side by side, so the two are compared on the
+    same settings."""
+    axis = pl.when(pl.col("experiment") == "snr").then(pl.format("{} dB", pl.col("snr_db")))
+    axis = axis.when(pl.col("experiment") == "compression").then(pl.format("N={}", pl.col("n_tx"))).otherwise(pl.lit("all"))
+    rows = results.filter(pl.col("method") != "clean").with_columns(axis.alias("at"))
+    keys = ["experiment", "at", "method"]
+    means = rows.group_by([*keys, "awareness"]).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs"))
+    table = means.pivot(on="awareness", index=keys, values=["accuracy", "mse"], aggregate_function="first")
+    table = table.rename({c: c.replace("accuracy_", "acc ").replace("mse_", "mse ") for c in table.columns if "_" in c and c not in keys})
+    table = table.join(means.group_by(keys).agg(pl.col("runs").sum()), on=keys)
+    order = {"compression": 0, "snr": 1, "flops": 2}
+    sort_value = pl.col("at").str.extract(r"(-?[0-9.]+)").cast(pl.Float64, strict=False)
+    table = table.with_columns(pl.col("experiment").replace_strict(order, default=9).alias("_e"), sort_value.alias("_x"))
+    table = table.sort(["_e", "_x", "method"], nulls_last=True).drop("_e", "_x")
+    columns = [c for c in ("acc aware", "acc unaware", "mse aware", "mse unaware") if c in table.columns]
+    return "Mean accuracy and MSE over seeds and pilot budgets, at each N (compression) and SNR (snr); clean latents: accuracy " + (
+        f"{results.filter(pl.col('method') == 'clean')['accuracy'].mean():.3f}" if (results["method"] == "clean").any() else "n/a"
+    ), table.select(*keys, *columns, "runs")

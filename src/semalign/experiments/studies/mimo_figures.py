@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import polars as pl
 
-from semalign.experiments.plotting import COLOURS, MARKERS, method_lines, save_figure
+from semalign.experiments.plotting import COLOURS, MARKERS, legend_outside, method_lines, save_figure
 
 
 def _clean_line(ax, results: pl.DataFrame, experiment: str) -> None:
@@ -55,7 +55,7 @@ def accuracy_vs_compression(results: pl.DataFrame, path: Path, value: str = "acc
         ax.set_title(f"{budget} semantic pilots per class, SNR {frame['snr_db'][0]:g} dB")
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(value)
-    axes[0][-1].legend(fontsize=8, loc="best")
+    legend_outside(axes[0][-1], 8)
     return save_figure(fig, _caption(results), path)
 
 
@@ -69,7 +69,7 @@ def accuracy_vs_snr(results: pl.DataFrame, path: Path, value: str = "accuracy") 
     ax.set_ylabel(value)
     ax.set_title(f"N = {row['n_tx']} antennas (ζ = {row['compression_factor']:.3g} %), {row['pilots_per_class']} pilots per class", fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax, 8)
     return save_figure(fig, _caption(results), path)
 
 
@@ -96,7 +96,7 @@ def accuracy_vs_flops(results: pl.DataFrame, path: Path) -> Path:
     snr = frame["snr_db"][0]
     ax.set_title(f"neural curves over the sparsity weight lam; SNR {snr:g} dB, {frame['pilots_per_class'][0]} pilots per class", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax, 8)
     return save_figure(fig, _caption(results), path)
 
 

@@ -1,9 +1,9 @@
 """Presets: the published papers' settings as study grids.
 
-* ``paper-mimo`` (single link, spec ``mimo.md`` §1.1 and §6): CIFAR-10, ``vit_small_patch16_224``
+* ``paper-mimo`` (single link): CIFAR-10, ``vit_small_patch16_224``
   -> ``vit_base_patch16_224``; N in {1, 2, 4, 8, 12, 24, 48, 96, 192}; 4200, 420 and 42 pilots per
   class; SNR -20 ... 30 dB at N = 8; FLOPs at N = 6 and 10; six seeds.
-* ``paper-federated`` (multi-user downlink, spec ``federated.md`` §1.1 and §5): CIFAR-10, AP
+* ``paper-federated`` (multi-user downlink): CIFAR-10, AP
   ``vit_tiny_patch16_224``, the ten users of the published default config, its homogeneous and
   heterogeneous four-user sets; T in {1, 2, 4, 6, 8, 10, 20}, N in {1, 2, 4}; SNR at 4 x 4 for
   T in {1, 4, 8}; six seeds.
@@ -40,7 +40,7 @@ PAPER_FEDERATED_USERS = (
 )
 PAPER_FEDERATED_HOMOGENEOUS = (("rexnet_100", "mobilenetv3_small_075", "mobilenetv3_large_100", "mobilenetv3_small_100"),)
 PAPER_FEDERATED_HETEROGENEOUS = (("vit_small_patch16_224", "vit_base_patch16_224", "mobilenetv3_small_075", "levit_128s.fb_dist_in1k"),)
-#: The single-link published code's noise level (DESIGN.md, "SNR and power are named").
+#: The single-link published code's noise level (the ``per-antenna`` convention, channel variance 0.5).
 PUBLISHED_NOISE = dict(snr_convention="per-antenna", channel_variance=0.5)
 
 
