@@ -66,10 +66,20 @@ def train_classifier(
 
 @torch.no_grad()
 def accuracy(head: ClassifierHead, latents: torch.Tensor, labels: torch.Tensor) -> float:
-    """Plain (micro) accuracy of ``head`` on ``(n, d)`` latents: the fraction of correct labels."""
+    """Plain (micro) accuracy of ``head`` on ``(n, d)`` latents: the fraction of correct labels.
+
+    Raises:
+        ValueError: ``latents`` is not ``(n, d)`` with one row per label (a batch of configurations
+            ``(b, n, d)`` must be scored one configuration at a time).
+    """
+    labels = torch.as_tensor(labels)
+    if latents.ndim != 2 or labels.ndim != 1 or latents.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"accuracy needs (n, d) latents and (n,) labels, got latents of shape {tuple(latents.shape)} and labels of shape {tuple(labels.shape)}"
+        )
     param = next(head.parameters())
     logits = head(latents.to(device=param.device, dtype=torch.float32))
-    return float((logits.argmax(-1).cpu() == torch.as_tensor(labels).cpu()).float().mean())
+    return float((logits.argmax(-1).cpu() == labels.cpu()).float().mean())
 
 
 def mse(y_hat: torch.Tensor, y: torch.Tensor) -> float:

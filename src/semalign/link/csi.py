@@ -201,21 +201,21 @@ def gauss_markov_channels(
 
 
 # ------------------------------------------------------------------ second moments for robust designs
-def _lift_block_traces(m: torch.Tensor, uses: int, size: int) -> torch.Tensor:
-    """(B ⊗ I_size) for B the T x T matrix of block traces of ``m`` ``(..., T a, T a)``."""
-    a = m.shape[-1] // uses
-    traces = torch.diagonal(m.reshape(*m.shape[:-2], uses, a, uses, a), dim1=-3, dim2=-1).sum(-1)  # (..., T, T)
-    eye = torch.eye(size, dtype=m.dtype, device=m.device)
-    return (traces[..., :, None, :, None] * eye.view(1, size, 1, size)).reshape(*m.shape[:-2], uses * size, uses * size)
+def _lift(blocks: torch.Tensor, size: int) -> torch.Tensor:
+    """R ⊗ I_size for a small ``(..., k, k)`` matrix R."""
+    eye = torch.eye(size, dtype=blocks.dtype, device=blocks.device).view(1, size, 1, size)
+    k = blocks.shape[-1]
+    return (blocks[..., :, None, :, None] * eye).reshape(*blocks.shape[:-2], k * size, k * size)
 
 
 def error_covariance(m: torch.Tensor, error_variance: torch.Tensor | float, *, uses: int, size: int, domain: str) -> torch.Tensor:
     """E[Δ M Δ^H] for the solver's channel error Δ and a matrix ``m`` on its input side.
 
     In the complex domain Δ = I_T ⊗ D with D_ij ~ CN(0, s): block (t, t') of the result is
-    s · tr(M_tt') I. In the real composite domain (widely linear maps), Δ is the real composite of
-    I_T ⊗ D and, with M = [[M11, M12], [M21, M22]] in real/imaginary blocks and L(X) the block-trace
-    lift above, the result is (s/2) [[L(M11) + L(M22), L(M12) - L(M21)], [L(M21) - L(M12), L(M11) + L(M22)]].
+    s · tr(M_tt') I, i.e. s B(M) ⊗ I with B(M) the T x T matrix of block traces. In the real
+    composite domain (widely linear maps), Δ is the real composite of I_T ⊗ D and, with
+    M = [[M11, M12], [M21, M22]] in real/imaginary blocks, the result is
+    (s/2) [[B(M11) + B(M22), B(M12) - B(M21)], [B(M21) - B(M12), B(M11) + B(M22)]] ⊗ I.
     The same formula with the roles of input and output swapped gives the adjoint: tr(W E[Δ M Δ^H])
     = tr(error_covariance(W, ..., size=input size) M).
 
@@ -231,10 +231,15 @@ def error_covariance(m: torch.Tensor, error_variance: torch.Tensor | float, *, u
     """
     s = torch.as_tensor(error_variance, dtype=m.real.dtype if m.is_complex() else m.dtype, device=m.device)
     s = s.reshape(*s.shape, 1, 1) if s.ndim else s
+    batch = m.shape[:-2]
     if domain == "complex":
-        return s * _lift_block_traces(m, uses, size)
-    half = m.shape[-1] // 2
-    m11, m12, m21, m22 = m[..., :half, :half], m[..., :half, half:], m[..., half:, :half], m[..., half:, half:]
-    diag = _lift_block_traces(m11 + m22, uses, size)
-    off = _lift_block_traces(m12 - m21, uses, size)
-    return (s / 2) * torch.cat([torch.cat([diag, off], -1), torch.cat([-off, diag], -1)], -2)
+        a = m.shape[-1] // uses
+        traces = torch.diagonal(m.reshape(*batch, uses, a, uses, a), dim1=-3, dim2=-1).sum(-1)  # (..., T, T)
+        return _lift(s * traces, size)
+    # Block traces of the four real/imaginary blocks at once: (..., 2, T, 2, T).
+    a = m.shape[-1] // (2 * uses)
+    traces = torch.diagonal(m.reshape(*batch, 2, uses, a, 2, uses, a), dim1=-4, dim2=-1).sum(-1)
+    diag = traces[..., 0, :, 0, :] + traces[..., 1, :, 1, :]
+    off = traces[..., 0, :, 1, :] - traces[..., 1, :, 0, :]
+    small = torch.cat([torch.cat([diag, off], -1), torch.cat([-off, diag], -1)], -2)  # (..., 2T, 2T)
+    return _lift((s / 2) * small, size)
