@@ -6,6 +6,9 @@ session-scoped ``digits_cache`` directory (trained once per test session, a few 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 
@@ -24,3 +27,17 @@ def digits_cache_env(digits_cache, monkeypatch):
     """``$SEMALIGN_CACHE`` pointing at the trained session zoo, for tests using the default lookup."""
     monkeypatch.setenv("SEMALIGN_CACHE", str(digits_cache))
     return digits_cache
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Path of a headless Chromium for browser tests (``$SEMALIGN_CHROMIUM``, default
+    ``/usr/bin/chromium``); the test is skipped where there is none or no ``playwright``."""
+    path = os.environ.get("SEMALIGN_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        pytest.skip(f"no Chromium at {path} (install the Debian package `chromium`, or set SEMALIGN_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the Python package playwright is not installed (pip install playwright)")
+    return path

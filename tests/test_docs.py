@@ -163,17 +163,6 @@ def test_python_examples_of_the_pages_run(page, digits_cache_env, tmp_path, monk
 
 
 # ----------------------------------------------------------------------------- in a browser
-def _chromium() -> str:
-    path = os.environ.get("SEMALIGN_CHROMIUM", "/usr/bin/chromium")
-    if not Path(path).exists():
-        pytest.skip(f"no Chromium at {path} (install the Debian package `chromium`, or set SEMALIGN_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the Python package playwright is not installed (pip install playwright)")
-    return path
-
-
 _LOAD_IMAGES = """async () => {
     const images = Array.from(document.images);
     images.forEach(i => { i.loading = "eager"; });
@@ -183,8 +172,8 @@ _LOAD_IMAGES = """async () => {
 
 
 @pytest.mark.slow
-def test_pages_render_in_headless_chromium_with_every_image_and_formula(site, tmp_path):
-    executable = _chromium()
+def test_pages_render_in_headless_chromium_with_every_image_and_formula(site, tmp_path, chromium):
+    executable = chromium
     from playwright.sync_api import sync_playwright
 
     html, _, _ = site

@@ -147,6 +147,16 @@ _SNR_CONVENTION = typer.Option(
 )  # fmt: skip
 _CHANNEL_VARIANCE = typer.Option(1.0, "--channel-variance", help="Variance of each channel entry (published code: 0.5).")
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+_DEVICE = typer.Option("cpu", "--device", help="Torch device: cpu or cuda.")
+_LINK_LATENTS = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file.")
+
+
+def _link_latents(latents: str) -> tuple[str, dict]:
+    """``--latents`` of the single-link studies as (source, loader options): a file path is the
+    ``file`` source."""
+    if latents.endswith((".npz", ".safetensors", ".pt")):
+        return "file", {"path": latents}
+    return latents, {}
 
 
 def _bad_input(error: Exception) -> typer.Exit:
@@ -159,8 +169,8 @@ def reproduce_mimo(
     out: Path = _out("mimo"),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every pilot budget and SNR)."),
     seeds: str = _SEEDS,
-    device: str = typer.Option("cpu", "--device", help="Torch device: cpu or cuda."),
-    latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
+    device: str = _DEVICE,
+    latents: str = _LINK_LATENTS,
     snr_convention: str = _SNR_CONVENTION,
     channel_variance: float = _CHANNEL_VARIANCE,
     preset: str = typer.Option(None, "--preset", help="paper-mimo: the published study (CIFAR-10, ViT-S/16 -> ViT-B/16, its grid and noise level); fixes latents, grid and noise (--seeds, --device, --out, --snr-convention still apply). Extract the latents first (semalign latents extract)."),
@@ -174,9 +184,7 @@ def reproduce_mimo(
     from semalign.experiments.studies.mimo import full_grid, quick_grid
 
     grid = full_grid() if full else quick_grid()
-    options = {}
-    if latents.endswith((".npz", ".safetensors", ".pt")):
-        latents, options = "file", {"path": latents}
+    latents, options = _link_latents(latents)
     try:
         if preset:
             from semalign.experiments.studies.presets import preset_grid
@@ -269,8 +277,8 @@ def reproduce_robustness(
     out: Path = _out("robustness"),
     full: bool = typer.Option(False, "--full", help="Run the complete grid (six seeds, every point, neural training to convergence)."),
     seeds: str = _SEEDS,
-    device: str = typer.Option("cpu", "--device", help="Torch device: cpu or cuda."),
-    latents: str = typer.Option("digits", "--latents", help="Latent source: digits (default), synthetic, or a .npz/.safetensors/.pt file."),
+    device: str = _DEVICE,
+    latents: str = _LINK_LATENTS,
     snr_convention: str = _SNR_CONVENTION,
     channel_variance: float = _CHANNEL_VARIANCE,
     progress: bool = _PROGRESS,
@@ -284,9 +292,7 @@ def reproduce_robustness(
     from semalign.experiments.engine import RunContext
     from semalign.experiments.studies.robustness import full_grid, quick_grid
 
-    options = {}
-    if latents.endswith((".npz", ".safetensors", ".pt")):
-        latents, options = "file", {"path": latents}
+    latents, options = _link_latents(latents)
     try:
         grid = (full_grid if full else quick_grid)(latents=latents, latents_options=options, snr_convention=snr_convention or "total", channel_variance=channel_variance)
         grid = _with_seeds(grid, seeds)

@@ -549,19 +549,8 @@ def test_game_and_federated_folders(make, title, figures, axis, tmp_path):
 
 
 # ------------------------------------------------------------------------------ headless Chromium
-def _chromium() -> str:
-    path = os.environ.get("SEMALIGN_CHROMIUM", "/usr/bin/chromium")
-    if not Path(path).exists():
-        pytest.skip(f"no Chromium at {path} (install the Debian package `chromium`, or set SEMALIGN_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the Python package playwright is not installed (pip install playwright)")
-    return path
-
-
-def test_page_renders_in_headless_chromium(reported, tmp_path):
-    executable = _chromium()
+def test_page_renders_in_headless_chromium(reported, tmp_path, chromium):
+    executable = chromium
     from playwright.sync_api import sync_playwright
 
     out, _, _ = reported
