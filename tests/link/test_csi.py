@@ -167,3 +167,23 @@ def test_transmit_through_another_channel_checks_its_shape(digits):
     model = semalign.FirstKTransceiver(channel=semalign.channel_for_seed(1, 2, 2), snr_db=10.0).fit(digits.train.tx[:300], digits.train.rx[:300])
     with pytest.raises(ValueError, match=r"channel must have the shape of the design channel \(2, 2\)"):
         model.transmit(digits.test.tx[:10], channel=torch.zeros(2, 3, dtype=torch.complex64))
+
+
+def test_a_robust_fit_does_not_depend_on_its_batch(digits):
+    """Channel-error draws are shared per generator like the noise: a configuration fitted alone
+    or beside others gives the same estimates."""
+    h = semalign.channel_for_seed(3, 4, 4)
+    x, y = digits.train.tx[:600], digits.train.rx[:600]
+    alone = semalign.FirstKTransceiver(channel=h, snr_db=10.0, csi_error=0.3, robust=True).fit(x, y)
+    batched = semalign.FirstKTransceiver(channel=h.expand(3, 4, 4), snr_db=[0.0, 10.0, 20.0], csi_error=0.3, robust=True).fit(x, y)
+    assert torch.equal(alone.transmit(digits.test.tx[:50], generator=_gen(0)), batched.transmit(digits.test.tx[:50], generator=_gen(0))[1])
+
+
+def test_unaware_runs_ignore_what_the_design_would_know():
+    from semalign.experiments.runs.link import LinkRun
+
+    assert LinkRun(awareness="unaware", csi_error=0.1) == LinkRun(awareness="unaware", csi_error=0.2)
+    with pytest.raises(ValueError, match="pilot_snr_db must be a number in"):
+        LinkRun(pilot_snr_db=500.0)
+    with pytest.raises(ValueError, match="robust=True needs baseline_receiver='received'"):
+        LinkRun(method="top-k", baseline_receiver="published", robust=True, csi_error=0.1)

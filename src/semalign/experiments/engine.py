@@ -275,8 +275,9 @@ def execute_runs(
             held_elsewhere: list[tuple[list, str]] = []
 
             def ours(pairs=pending, held_elsewhere=held_elsewhere):
-                """The pending groups this process claims, one at a time as they are executed
-                (so concurrent runs on the folder share the work); the others are left to their owners."""
+                """The pending groups this process claims: in this process one at a time as they are
+                executed (so concurrent runs on the folder share the work); on Dask all at
+                submission. Groups others hold are left to their owners."""
                 for group, key in pairs:
                     if store.has_part(key):
                         shown.advance(len(group), cost(group), elsewhere=True)  # finished by another run meanwhile

@@ -56,6 +56,7 @@ class ResultStore:
         self.out_dir = Path(out_dir)
         self.parts_dir = self.out_dir / "parts"
         self.quarantine_dir = self.parts_dir / "quarantine"
+        self._token = uuid.uuid4().hex  # names this store's claims (several stores may share a process)
         _check_writable_folder(self.out_dir)
         _check_writable_folder(self.parts_dir)
         self._remove_orphans()
@@ -70,7 +71,7 @@ class ResultStore:
             return pl.read_parquet(part, columns=columns)
         except FileNotFoundError:
             return None  # quarantined by a concurrent run in the meantime
-        except Exception as error:  # polars raises several types for unreadable files
+        except pl.exceptions.PolarsError as error:  # the file's content is damaged (not a transient I/O error)
             self._quarantine(part, error)
             return None
 
@@ -139,8 +140,7 @@ class ResultStore:
                         tmp.unlink()
         for claim in self.parts_dir.glob("*.claim"):
             if claim_is_stale(claim):
-                with contextlib.suppress(FileNotFoundError):
-                    claim.unlink()
+                _remove_if_unchanged(claim)
 
     # ------------------------------------------------------------------ claims (concurrent runs)
     def _claim_path(self, key: str) -> Path:
@@ -150,15 +150,14 @@ class ResultStore:
         """Claim group ``key`` for this process: ``True`` if it is now ours, ``False`` if another
         live process holds it. A stale claim (:func:`claim_is_stale`) is taken over."""
         path = self._claim_path(key)
-        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}).encode()
+        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "token": self._token, "since": time.time()}).encode()
         for _ in range(2):
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 if not claim_is_stale(path):
                     return False
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                _remove_if_unchanged(path)
                 continue
             with os.fdopen(fd, "wb") as handle:
                 handle.write(owner)
@@ -166,9 +165,12 @@ class ResultStore:
         return False
 
     def release(self, key: str) -> None:
-        """Give up the claim on group ``key``."""
-        with contextlib.suppress(FileNotFoundError):
-            self._claim_path(key).unlink()
+        """Give up the claim on group ``key`` (only this store's own claim is removed: one another
+        process took over after ours went stale stays)."""
+        path = self._claim_path(key)
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if json.loads(path.read_bytes() or b"{}").get("token") == self._token:
+                path.unlink()
 
     def claim_held(self, key: str) -> bool:
         """Whether some live process holds a claim on group ``key``."""
@@ -197,6 +199,16 @@ def claim_is_stale(path: Path) -> bool:
     if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
         return not _process_alive(owner["pid"])
     return False
+
+
+def _remove_if_unchanged(path: Path) -> None:
+    """Remove a stale claim unless another process replaced it meanwhile (its content changed):
+    the window between reading and removing is a few microseconds, and a group run twice in it is
+    still stored once (:meth:`ResultStore.load_runs`)."""
+    with contextlib.suppress(FileNotFoundError):
+        seen = path.read_bytes()  # claims carry their owner's token: a new owner's content differs
+        if claim_is_stale(path) and path.read_bytes() == seen:
+            path.unlink()
 
 
 def _process_alive(pid: int) -> bool:

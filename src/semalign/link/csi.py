@@ -11,7 +11,7 @@ estimate misses (0: perfect knowledge, 1: none). This is the error of an LMMSE c
 LS estimate takes this form after its LMMSE shrinkage (:func:`estimate_channel`).
 
 **Estimation** (:func:`estimate_channel`): ``pilots`` orthogonal pilot symbols per transmit antenna at
-a pilot SNR (received pilot power per antenna over the noise variance), so every channel entry is
+a pilot SNR (unit transmitted pilot power over the noise variance), so every channel entry is
 observed ``pilots`` times in noise: the LS estimate has error variance 1 / (pilots · SNR_p) per entry
 and the LMMSE estimate shrinks it by v / (v + 1 / (pilots · SNR_p)). For a flat MIMO channel with
 orthogonal pilots these closed forms are exactly what a pilot-based estimator computes (Sionna's
@@ -125,14 +125,15 @@ def estimate_channel(
     """Estimate ``channel`` from ``pilots`` orthogonal pilot symbols per transmit antenna.
 
     The receiver sees Y = H P + W with P P^H = pilots · I (unit-power pilots, orthogonal across the
-    transmit antennas, so ``pilots >= n_tx``) and noise W ~ CN(0, 1 / SNR_p): LS is Y P^H / pilots = H +
+    transmit antennas, so ``pilots >= n_tx``) and noise W ~ CN(0, 1 / SNR_p), SNR_p being the
+    transmitted pilot power over the noise variance (the received pilot SNR per antenna is v SNR_p): LS is Y P^H / pilots = H +
     W P^H / pilots, error variance 1 / (pilots · SNR_p) per entry; LMMSE (i.i.d. prior of variance v)
     multiplies it by v / (v + 1 / (pilots · SNR_p)).
 
     Args:
         channel: complex ``(..., n_rx, n_tx)`` true channel.
         pilots: pilot symbols per transmit antenna (at least n_tx).
-        pilot_snr_db: received pilot SNR per antenna, in dB.
+        pilot_snr_db: SNR_p in dB (unit pilot power over the noise variance).
         method: ``"lmmse"`` (default) or ``"ls"``.
         channel_variance: v, the prior variance of each entry.
         generator: the noise source.

@@ -388,21 +388,29 @@ class Link:
         return received + unit.to(received.device, received.dtype) * std
 
     def _channel_error_term(self, symbols: torch.Tensor, split: bool, generator, generator_of) -> torch.Tensor:
-        """D s per latent and use: D ``(..., n, n_rx, n_tx)`` of entries CN(0, ε v), one per latent
-        (its T uses share it), in the layout of the received symbols."""
+        """D s per latent and use: D ``(n, n_rx, n_tx)`` of entries CN(0, ε v), one per latent (its
+        T uses share it), in the layout of the received symbols. Like the noise, one draw per
+        generator, shared by the configurations that use it (so a configuration's draws do not
+        depend on what else is in its batch)."""
         t = self.channel_uses
         if split:
             half = symbols.shape[-1] // 2
             symbols = torch.complex(symbols[..., :half], symbols[..., half:])
         per_use = symbols.reshape(*symbols.shape[:-1], t, -1)  # (..., n, T, n_tx)
-        shape = (*symbols.shape[:-1], self.n_rx, per_use.shape[-1])
+        shape = (symbols.shape[-2], self.n_rx, per_use.shape[-1])  # (n, n_rx, n_tx)
         real_dtype = symbols.real.dtype
         std = (self.error_variance() / 2) ** 0.5
-        if isinstance(generator, (list, tuple)):  # one draw per configuration, from its own generator
-            parts = torch.stack([torch.randn((2, *shape[1:]), generator=generator[int(i)], dtype=real_dtype, device=generator[int(i)].device) for i in generator_of.tolist()], dim=1)
+
+        def draw(g: torch.Generator) -> torch.Tensor:
+            parts = torch.randn((2, *shape), generator=g, dtype=real_dtype, device=g.device)
+            return torch.complex(parts[0], parts[1]).to(symbols.device) * std
+
+        if isinstance(generator, (list, tuple)):
+            if generator_of is None or generator_of.shape != symbols.shape[:1]:
+                raise ValueError("a list of generators needs generator_of: one generator index per configuration (b,) of (b, n, m) symbols")
+            errors = torch.stack([draw(g) for g in generator])[generator_of.to(symbols.device)]  # (b, n, n_rx, n_tx)
         else:
-            parts = torch.randn((2, *shape), generator=generator, dtype=real_dtype, device=generator.device)
-        errors = torch.complex(parts[0], parts[1]).to(symbols.device) * std
+            errors = draw(generator)
         term = (per_use @ errors.mT).reshape(*symbols.shape[:-1], t * self.n_rx)  # (..., n, T n_rx)
         return torch.cat([term.real, term.imag], dim=-1) if split else term.to(symbols.dtype)
 

@@ -130,7 +130,7 @@ class SemanticTransceiver(Estimator):
                 link = link.map_channels(lambda h: h.unsqueeze(0))
             if link.snr_db.shape != (b,):
                 link = link.replace(snr_db=_per_configuration(link.snr_db, b))
-        if self.csi_error != link.csi_error and self.csi_error != 0.0:  # given as a keyword (a link= keeps its own)
+        if self.csi_error != link.csi_error and self.csi_error != 0.0:  # a non-zero keyword replaces a link='s own
             link = link.replace(csi_error=self.csi_error)
         return link, batched
 

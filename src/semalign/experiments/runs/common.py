@@ -44,12 +44,15 @@ class LinkConventions:
         check_positive("power", self.power)
 
 
-def check_snr_db(value: float, *, finite: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is an SNR a link accepts
+def check_snr_db(value: float, *, name: str = "snr_db", finite: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an SNR a link accepts
     (:data:`~semalign.link.link.SNR_DB_RANGE`, or ``inf`` unless ``finite``)."""
-    as_snr_db(value)
+    try:
+        as_snr_db(value)
+    except ValueError as error:
+        raise ValueError(str(error).replace("snr_db", name, 1)) from None
     if finite and value == float("inf"):
-        raise ValueError("snr_db must be finite here (the setting needs noise), got inf")
+        raise ValueError(f"{name} must be finite here (the setting needs noise), got inf")
 
 
 def check_finite(name: str, value: float | None, *, optional: bool = False) -> None:

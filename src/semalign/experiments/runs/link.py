@@ -23,7 +23,7 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_finite, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.link.channel import channel_for_seed
 from semalign.link.csi import check_csi_error, estimate_channel, estimate_of, gauss_markov_channels
@@ -144,11 +144,14 @@ class LinkRun(LinkSolverSettings):
         if not self.lam >= 0 or self.lam == float("inf"):
             raise ValueError(f"lam must be a finite number >= 0, got {self.lam!r}")
         check_csi_error(self.csi_error)
-        check_finite("pilot_snr_db", self.pilot_snr_db, optional=True)
+        if self.pilot_snr_db is not None:
+            check_snr_db(self.pilot_snr_db, name="pilot_snr_db", finite=True)
         check_positive_int("csi_pilots", self.csi_pilots)
         check_positive_int("coherence", self.coherence)
         if not (isinstance(self.doppler, (int, float)) and 0.0 <= self.doppler < float("inf")):
             raise ValueError(f"doppler must be a finite normalised Doppler frequency >= 0, got {self.doppler!r}")
+        if self.robust and self.baseline_receiver == "published" and self.method in BASELINES:
+            raise ValueError("robust=True needs baseline_receiver='received': the published receiver is fitted on clean latents and never sees the channel")
         if self.pilot_snr_db is not None and self.csi_error:
             raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channel from pilots), not both")
         if self.pilot_snr_db is not None and self.csi_pilots < self.n_antennas:
@@ -175,17 +178,25 @@ class LinkRun(LinkSolverSettings):
             ignored += ["csi_pilots"]
         if self.doppler == 0:
             ignored += ["coherence"]
-        if self.awareness == "unaware" or not (self.csi_error or self.pilot_snr_db is not None):
+        if self.awareness == "unaware":
+            ignored += ["csi_error", "pilot_snr_db", "csi_pilots", "robust"]  # it knows no channel at all
+        elif not (self.csi_error or self.pilot_snr_db is not None):
             ignored += ["robust"]  # nothing to be robust to
         if self.method == "clean":
             ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db", "csi_error", "pilot_snr_db", "csi_pilots", "doppler", "coherence", "robust"]
         return tuple(ignored)
 
     def csi(self) -> str:
-        """What the design knows of the channel: ``perfect``, ``error-model`` (``csi_error``),
-        ``estimated`` (from pilots), with ``+outdated`` when the channel then changes."""
-        known = "estimated" if self.pilot_snr_db is not None else "error-model" if self.csi_error else "perfect"
-        return known + ("+outdated" if self.doppler else "") if known != "perfect" or not self.doppler else "outdated"
+        """What the design knows of the channel: ``perfect``, ``error-model`` (``csi_error``) or
+        ``estimated`` (from pilots); ``outdated`` (perfect when fitted) or ``+outdated`` when the
+        channel then changes."""
+        if self.pilot_snr_db is not None:
+            known = "estimated"
+        elif self.csi_error:
+            known = "error-model"
+        else:
+            return "outdated" if self.doppler else "perfect"
+        return known + "+outdated" if self.doppler else known
 
     def latent_options(self) -> dict:
         """Keyword arguments of :func:`~semalign.latents.load_latents` besides the source."""

@@ -68,9 +68,9 @@ class RobustnessGrid(LinkSolverSettings):
         for value in self.csi_errors:
             check_csi_error(value)
         for value in self.pilot_snrs_db:
-            check_snr_db(value, finite=True)
+            check_snr_db(value, name="pilot_snrs_db", finite=True)
         for value in self.dopplers:
-            if not 0.0 <= float(value) < float("inf"):
+            if isinstance(value, bool) or not 0.0 <= float(value) < float("inf"):
                 raise ValueError(f"dopplers must be finite normalised Doppler frequencies >= 0, got {value!r}")
         if not self.robust or any(not isinstance(r, bool) for r in self.robust):
             raise ValueError(f"robust must list True and/or False, got {self.robust!r}")
@@ -102,7 +102,7 @@ def robustness_runs(grid: RobustnessGrid) -> list[LinkRun]:
     shared = {f.name: getattr(grid, f.name) for f in fields(LinkSolverSettings)}
     base = LinkRun(
         latents=grid.latents, **named, latents_options=canonical_options(others) if others else None, **shared,
-        n_antennas=grid.n_antennas, pilots_per_class=grid.pilots_per_class, snr_db=grid.snr_db, csi_pilots=max(grid.csi_pilots, grid.n_antennas),
+        n_antennas=grid.n_antennas, pilots_per_class=grid.pilots_per_class, snr_db=grid.snr_db, csi_pilots=grid.csi_pilots,
     )  # fmt: skip
     m = complex_dim(latents_of(base).d_tx)
     if grid.n_antennas > m:
