@@ -53,3 +53,16 @@ def test_cli_threads_option_and_bad_environment():
     assert runner.invoke(app, ["--threads", "0", "reproduce", "--help"]).exit_code == 2
     result = runner.invoke(app, ["reproduce", "--help"], env={"SEMALIGN_THREADS": "many"})
     assert result.exit_code == 2 and "SEMALIGN_THREADS must be a positive integer" in result.output
+
+
+def test_a_local_dask_cluster_leaves_this_process_environment_as_it_was():
+    """distributed caps worker threads through the parent's environment; semalign puts it back, so
+    later subprocesses (a README job started by the tests, a user's next command) are not capped."""
+    import os
+
+    from semalign._dask import local_cluster
+
+    before = dict(os.environ)
+    with local_cluster(1):
+        pass
+    assert dict(os.environ) == before

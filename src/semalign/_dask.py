@@ -7,6 +7,7 @@ the caller): several processes on few cores must not thrash.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 from semalign._checks import check_positive_int
@@ -51,4 +52,12 @@ def local_cluster(workers: int = 2):
     from dask.distributed import LocalCluster
 
     check_positive_int("workers", workers)
-    return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
+    # Starting workers, distributed sets thread caps (OMP_NUM_THREADS=1, ...) in this process's own
+    # environment and leaves them there; every later subprocess would inherit them. Restore it.
+    saved = dict(os.environ)
+    try:
+        return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
