@@ -287,7 +287,7 @@ def test_mimo_summary_compares_aware_and_unaware_on_the_same_settings():
     })  # fmt: skip
     title, table = mimo_summary(rows)
     assert "Mean accuracy" in title
-    assert table.columns == ["experiment", "at", "method", "acc aware", "acc unaware", "mse aware", "mse unaware", "runs"]
+    assert table.columns == ["experiment", "at", "method", "acc aware", "acc unaware", "mse aware", "mse unaware"]
     assert table["at"].to_list() == ["N=2", "-20.0 dB", "30.0 dB"]
     assert (table["acc aware"] > table["acc unaware"]).all()  # per setting, not averaged across them
 

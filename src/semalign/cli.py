@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -92,20 +93,22 @@ def _check_device(device: str) -> None:
 
 def _print_table(title: str, frame) -> None:
     """A result table: text columns left, numbers right (accuracy-like with 3 decimals, MSE with 4)."""
-    table = Table(title=title)
-    for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
-    for row in frame.iter_rows(named=True):
-        cells = []
-        for name, value in row.items():
-            if value is None:
-                cells.append("")
-            elif isinstance(value, float):
-                cells.append(f"{value:.4f}" if name.startswith("mse") else f"{value:.3f}" if name.startswith(("acc", "converged")) else f"{value:g}")
-            else:
-                cells.append(escape(str(value)))
+    def cell(name: str, value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4f}" if name.startswith("mse") else f"{value:.3f}" if name.startswith(("acc", "converged")) else f"{value:g}"
+        return escape(str(value))
+
+    rows = [[cell(name, value) for name, value in row.items()] for row in frame.iter_rows(named=True)]
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)  # no outer border: more room for the values
+    for k, (name, dtype) in enumerate(frame.schema.items()):
+        # Values are never cut (a narrow terminal wraps the headers instead).
+        widest = max((len(r[k]) for r in rows), default=0)
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", min_width=widest)
+    for cells in rows:
         table.add_row(*cells)
-    console.print(table)
+    console.print(table, crop=False)  # wider than a narrow terminal rather than cut
 
 
 def _run_study(name: str, grid, out: Path, *, preset: str | None = None, progress: bool = True, **options) -> None:

@@ -137,10 +137,9 @@ def mimo_summary(results: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     axis = axis.when(pl.col("experiment") == "compression").then(pl.format("N={}", pl.col("n_tx"))).otherwise(pl.lit("all"))
     rows = results.filter(pl.col("method") != "clean").with_columns(axis.alias("at"))
     keys = ["experiment", "at", "method"]
-    means = rows.group_by([*keys, "awareness"]).agg(pl.col("accuracy").mean(), pl.col("mse").mean(), pl.len().alias("runs"))
+    means = rows.group_by([*keys, "awareness"]).agg(pl.col("accuracy").mean(), pl.col("mse").mean())
     table = means.pivot(on="awareness", index=keys, values=["accuracy", "mse"], aggregate_function="first")
     table = table.rename({c: c.replace("accuracy_", "acc ").replace("mse_", "mse ") for c in table.columns if "_" in c and c not in keys})
-    table = table.join(means.group_by(keys).agg(pl.col("runs").sum()), on=keys)
     order = {"compression": 0, "snr": 1, "flops": 2}
     sort_value = pl.col("at").str.extract(r"(-?[0-9.]+)").cast(pl.Float64, strict=False)
     table = table.with_columns(pl.col("experiment").replace_strict(order, default=9).alias("_e"), sort_value.alias("_x"))
@@ -148,4 +147,4 @@ def mimo_summary(results: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     columns = [c for c in ("acc aware", "acc unaware", "mse aware", "mse unaware") if c in table.columns]
     return "Mean accuracy and MSE over seeds and pilot budgets, at each N (compression) and SNR (snr); clean latents: accuracy " + (
         f"{results.filter(pl.col('method') == 'clean')['accuracy'].mean():.3f}" if (results["method"] == "clean").any() else "n/a"
-    ), table.select(*keys, *columns, "runs")
+    ), table.select(*keys, *columns)
