@@ -67,6 +67,20 @@ def check_positive(name: str, value: float) -> float:
     return number
 
 
+def check_finite_number(name: str, value: Any, *, allow_inf: bool = False) -> float:
+    """``float(value)`` for a finite number (or an infinite one with ``allow_inf``), else
+    ``ValueError`` naming ``name``."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if number != number or (not allow_inf and number in (float("inf"), float("-inf"))):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``int(value)``, raising ``ValueError`` unless it is an integer >= 1."""
     try:

@@ -75,3 +75,8 @@ def test_cli_rejects_bad_input_before_running(tmp_path):
     assert result.exit_code == 2 and not (tmp_path / "out").exists()
     result = CliRunner().invoke(app, ["run", "link", "csi_error=2", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "csi_error must be a fraction in [0, 1]" in " ".join(result.output.split())
+
+
+def test_the_grid_csi_pilots_reach_the_pilot_snr_runs():
+    runs = robustness_runs(quick_grid(**TINY, csi_pilots=16))
+    assert {r.csi_pilots for r in runs if r.experiment == "pilot-snr" and r.method != "clean"} == {16}

@@ -40,7 +40,7 @@ import polars as pl
 
 from semalign._cache import atomic_open
 from semalign._version import __version__
-from semalign.experiments.store import check_output_folder, read_results
+from semalign.experiments.store import CREATE_HINT, check_output_folder, read_results
 
 CONFIG_FILES = ("manifest.json", "config.json", "config.yaml")
 """Configuration files next to ``results.parquet`` (the engine writes ``manifest.json``); every one present is shown."""
@@ -70,7 +70,6 @@ METRICS = ("accuracy", "mse")
 FALLBACK_METRICS = ("converged", "iterations")  # rows without accuracy/MSE (the game's convergence runs)
 MAX_TABLE_ROWS = 60
 MAX_LISTED_VALUES = 12
-CREATE_HINT = "`semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`, `semalign run EXPERIMENT ... --out {out}`)"
 
 
 @dataclass
@@ -527,8 +526,6 @@ def write_report(out_dir: str | os.PathLike, *, redraw: bool | None = None, outp
         what = "is not a folder" if out_dir.exists() else "does not exist"
         raise FileNotFoundError(f"{out_dir} {what}; create it with {CREATE_HINT.format(out=out_dir)}")
     results_path = out_dir / "results.parquet"
-    if not results_path.is_file() and not any((out_dir / "parts").glob("*.parquet")):
-        raise FileNotFoundError(f"{results_path} does not exist; run {CREATE_HINT.format(out=out_dir)} first")
     with warning_capture.catch_warnings(record=True) as repairs:  # a damaged file rebuilt: say so on the page
         warning_capture.simplefilter("always")
         results = read_results(out_dir)

@@ -32,6 +32,8 @@ import polars as pl
 
 #: The usual keys that order ``results.parquet`` when the run kind gives none.
 DEFAULT_ORDER = ("experiment", "method", "awareness", "pu_protection", "pilots_per_class", "n_tx", "channel_uses", "cross_gain_db", "pu_limit_db", "snr_db", "seed", "draw", "pair", "user")
+#: The commands that fill an output folder (``{out}``: the folder), for messages about a missing one.
+CREATE_HINT = "`semalign reproduce mimo --out {out}` (or `reproduce game`, `reproduce federated`, `semalign run EXPERIMENT ... --out {out}`)"
 #: Seconds after which a claim nobody refreshed is stale (its owner died on another host, or hangs).
 CLAIM_TIMEOUT = 300.0
 #: Seconds between refreshes of held claims (well under :data:`CLAIM_TIMEOUT`).
@@ -57,6 +59,7 @@ class ResultStore:
         self.parts_dir = self.out_dir / "parts"
         self.quarantine_dir = self.parts_dir / "quarantine"
         self._token = uuid.uuid4().hex  # names this store's claims (several stores may share a process)
+        self._read_cache: dict[str, tuple[tuple[int, int], pl.DataFrame]] = {}
         _check_writable_folder(self.out_dir)
         _check_writable_folder(self.parts_dir)
         self._remove_orphans()
@@ -65,15 +68,26 @@ class ResultStore:
     def _parts(self) -> list[Path]:
         return sorted(self.parts_dir.glob("*.parquet"))
 
-    def _read_part(self, part: Path, columns: list[str] | None = None) -> pl.DataFrame | None:
-        """The rows of ``part`` (``None`` if it was damaged and moved to quarantine, or vanished)."""
+    def _read_part(self, part: Path) -> pl.DataFrame | None:
+        """The rows of ``part`` (``None`` if it was damaged and moved to quarantine, or vanished).
+
+        A run reads every part when it plans (to find the stored and the damaged ones) and again
+        when it consolidates; parts are written once and replaced only by a rename, so a part
+        whose modification time and size are unchanged is served from memory the second time."""
         try:
-            return pl.read_parquet(part, columns=columns)
+            stat = part.stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+            cached = self._read_cache.get(part.name)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            frame = pl.read_parquet(part)
         except FileNotFoundError:
             return None  # quarantined by a concurrent run in the meantime
         except pl.exceptions.PolarsError as error:  # the file's content is damaged (not a transient I/O error)
             self._quarantine(part, error)
             return None
+        self._read_cache[part.name] = (version, frame)
+        return frame
 
     def _quarantine(self, part: Path, error: Exception) -> None:
         self.quarantine_dir.mkdir(exist_ok=True)
@@ -286,9 +300,7 @@ def read_results(out_dir: str | os.PathLike) -> pl.DataFrame:
     out_dir = Path(out_dir)
     path = out_dir / "results.parquet"
     if not path.is_file() and not any((out_dir / "parts").glob("*.parquet")):
-        raise FileNotFoundError(
-            f"{path} does not exist; run `semalign reproduce mimo --out {out_dir}` (or `reproduce game`, `reproduce federated`, `semalign run`) first"
-        )
+        raise FileNotFoundError(f"{path} does not exist; run {CREATE_HINT.format(out=out_dir)} first")
     try:
         return pl.read_parquet(path)
     except Exception as error:

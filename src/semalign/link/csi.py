@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from semalign._checks import check_choice, check_positive, check_positive_int
+from semalign.link.noise import complex_awgn
 
 #: Channel estimators of :func:`estimate_channel`.
 ESTIMATORS = ("ls", "lmmse")
@@ -54,9 +55,9 @@ def check_csi_error(value) -> float:
 
 
 def _complex_gaussian(shape, variance: float, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
-    real_dtype = torch.float64 if like.dtype in (torch.complex128, torch.float64) else torch.float32
-    parts = torch.randn((2, *shape), generator=generator, dtype=real_dtype, device=generator.device)
-    return torch.complex(parts[0], parts[1]).to(like.device) * math.sqrt(variance / 2)
+    """CN(0, ``variance``) entries drawn on the generator's device in ``like``'s precision, moved to ``like``'s device."""
+    dtype = torch.complex128 if like.dtype in (torch.complex128, torch.float64) else torch.complex64
+    return complex_awgn(tuple(shape), variance, generator=generator, dtype=dtype, device=generator.device).to(like.device)
 
 
 def true_channel(estimate: torch.Tensor, csi_error: float, channel_variance: float = 1.0, *, generator: torch.Generator) -> torch.Tensor:
@@ -161,13 +162,18 @@ def estimate_channel(
     return ChannelEstimate(estimate, lmmse, eps, error, method, pilots, float(pilot_snr_db))
 
 
+def check_doppler(value) -> float:
+    """``value`` as a float normalised Doppler frequency (>= 0, finite), or ``ValueError`` naming ``doppler``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"doppler must be a finite normalised Doppler frequency >= 0 (f_D times the latent period), got {value!r}")
+    return float(value)
+
+
 def jakes_correlation(doppler: float, lag: float = 1.0) -> float:
     """ρ = J0(2π f_D τ) of Jakes' model for normalised Doppler ``doppler`` (per latent) over ``lag`` latents."""
     from scipy.special import j0
 
-    if not (isinstance(doppler, (int, float)) and math.isfinite(doppler) and doppler >= 0):
-        raise ValueError(f"doppler must be a finite normalised Doppler frequency >= 0 (f_D times the latent period), got {doppler!r}")
-    return float(j0(2.0 * math.pi * doppler * lag))
+    return float(j0(2.0 * math.pi * check_doppler(doppler) * lag))
 
 
 def gauss_markov_channels(

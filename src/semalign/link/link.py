@@ -398,12 +398,10 @@ class Link:
             symbols = torch.complex(symbols[..., :half], symbols[..., half:])
         per_use = symbols.reshape(*symbols.shape[:-1], t, -1)  # (..., n, T, n_tx)
         shape = (symbols.shape[-2], self.n_rx, per_use.shape[-1])  # (n, n_rx, n_tx)
-        real_dtype = symbols.real.dtype
-        std = (self.error_variance() / 2) ** 0.5
+        cdtype = torch.complex128 if symbols.real.dtype == torch.float64 else torch.complex64
 
         def draw(g: torch.Generator) -> torch.Tensor:
-            parts = torch.randn((2, *shape), generator=g, dtype=real_dtype, device=g.device)
-            return torch.complex(parts[0], parts[1]).to(symbols.device) * std
+            return complex_awgn(shape, self.error_variance(), generator=g, dtype=cdtype, device=g.device).to(symbols.device)
 
         if isinstance(generator, (list, tuple)):
             if generator_of is None or generator_of.shape != symbols.shape[:1]:

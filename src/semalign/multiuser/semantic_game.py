@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from semalign._checks import as_real_matrix, check_choice, check_positive, check_positive_int
+from semalign._checks import as_real_matrix, check_choice, check_finite_number, check_positive, check_positive_int
 from semalign._estimator import Estimator
 from semalign._registry import register
 from semalign._seeds import check_seed, stream_generator
@@ -176,22 +176,22 @@ class SemanticInterferenceGame(Estimator):
     def _validate(self) -> None:
         self.n_antennas = check_positive_int("n_antennas", self.n_antennas)
         self.channel_uses = check_positive_int("channel_uses", self.channel_uses)
-        self.snr_db = _finite("snr_db", self.snr_db, allow_inf=True)  # inf is refused at fit: the game needs noise
+        self.snr_db = check_finite_number("snr_db", self.snr_db, allow_inf=True)  # inf is refused at fit: the game needs noise
         self.snr_convention = check_snr_convention(self.snr_convention)
         self.channel_variance = check_positive("channel_variance", self.channel_variance)
         self.power = check_positive("power", self.power)
-        self.cross_gain_db = _finite("cross_gain_db", self.cross_gain_db)
+        self.cross_gain_db = check_finite_number("cross_gain_db", self.cross_gain_db)
         if isinstance(self.primary_users, bool) or int(self.primary_users) != self.primary_users or self.primary_users < 0:
             raise ValueError(f"primary_users must be an integer >= 0, got {self.primary_users!r}")
         self.primary_users = int(self.primary_users)
         self.primary_antennas = check_positive_int("primary_antennas", self.primary_antennas)
-        self.pu_gain_db = _finite("pu_gain_db", self.pu_gain_db)
+        self.pu_gain_db = check_finite_number("pu_gain_db", self.pu_gain_db)
         self.pu_protection = check_choice("pu_protection", self.pu_protection, PU_PROTECTIONS)
         if self.pu_protection != "none" and self.primary_users == 0:
             raise ValueError(f"pu_protection={self.pu_protection!r} needs primary_users >= 1")
         if self.pu_protection in ("individual", "global") and self.pu_limit_db is None:
             raise ValueError(f"pu_protection={self.pu_protection!r} needs pu_limit_db (the limit relative to the primary receiver's noise, dB)")
-        self.pu_limit_db = None if self.pu_limit_db is None else _finite("pu_limit_db", self.pu_limit_db)
+        self.pu_limit_db = None if self.pu_limit_db is None else check_finite_number("pu_limit_db", self.pu_limit_db)
         seeds = self.seeds
         if isinstance(seeds, numbers.Integral):
             seeds = (seeds,)
@@ -567,20 +567,6 @@ class SemanticInterferenceGame(Estimator):
         if len(orders) == 1:
             estimates = [e.unsqueeze(0) for e in estimates]
         return [[(estimates[q][b], orders[b][q]) for q in range(len(pairs))] for b in range(len(orders))]
-
-
-def _finite(name: str, value, *, allow_inf: bool = False) -> float:
-    """``float(value)`` for a finite number (or an infinite one with ``allow_inf``), else ``ValueError``
-    naming ``name``."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if number != number or (not allow_inf and number in (float("inf"), float("-inf"))):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
 
 
 def __getattr__(name: str):

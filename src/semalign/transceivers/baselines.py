@@ -71,6 +71,13 @@ def least_squares_alignment(xc: torch.Tensor, yc: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(gram + ridge * eye, xc64.mT @ yc64)
 
 
+def check_robust_receiver(robust: bool, receiver: str, name: str = "receiver") -> None:
+    """Raise ``ValueError`` for a robust baseline with the published receiver: that receiver is
+    fitted on clean latents and never sees the channel, so there is nothing to make robust."""
+    if robust and receiver == "published":
+        raise ValueError(f"robust=True needs {name}='received': the published receiver is fitted on clean latents and never sees the channel")
+
+
 class _EigenStreamBaseline(SemanticTransceiver):
     """Shared machinery: feature symbols, whitening, SVD precoding, the MMSE receiver and its map.
 
@@ -107,8 +114,7 @@ class _EigenStreamBaseline(SemanticTransceiver):
     def _validate(self) -> None:
         super()._validate()
         self.receiver = check_choice("receiver", self.receiver, BASELINE_RECEIVERS)
-        if self.robust and self.receiver == "published":
-            raise ValueError("robust=True needs receiver='received': the published receiver is fitted on clean latents and never sees the channel")
+        check_robust_receiver(self.robust, self.receiver)
 
     def _n_features(self, d_tx: int, d_rx: int) -> int:
         return min(2 * self._current_link().channel_uses * min(self.n_tx, self.n_rx), d_tx)

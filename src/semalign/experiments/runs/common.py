@@ -55,14 +55,6 @@ def check_snr_db(value: float, *, name: str = "snr_db", finite: bool = False) ->
         raise ValueError(f"{name} must be finite here (the setting needs noise), got inf")
 
 
-def check_finite(name: str, value: float | None, *, optional: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite number (or ``None`` when ``optional``)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-
-
 def provenance(setting: str, device: str) -> dict[str, Any]:
     """Columns every result row records besides its settings: the setting, versions and device."""
     return {

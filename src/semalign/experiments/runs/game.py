@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from semalign._checks import check_choice, check_positive, check_positive_int
+from semalign._checks import check_choice, check_finite_number, check_positive, check_positive_int
 from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_finite, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
@@ -111,8 +111,9 @@ class GameRun(GameSettings):
         check_choice("pu_protection", self.pu_protection, ("none", *PU_METHODS))
         for name in ("channel_uses", "draws"):
             check_positive_int(name, getattr(self, name))
-        check_finite("cross_gain_db", self.cross_gain_db)
-        check_finite("pu_limit_db", self.pu_limit_db, optional=True)
+        check_finite_number("cross_gain_db", self.cross_gain_db)
+        if self.pu_limit_db is not None:
+            check_finite_number("pu_limit_db", self.pu_limit_db)
         if self.pairs is not None:
             digits_pairs(self.pairs)  # checks the spelling
         if self.latents_options is not None:

@@ -26,10 +26,11 @@ from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.link.channel import channel_for_seed
-from semalign.link.csi import check_csi_error, estimate_channel, estimate_of, gauss_markov_channels
+from semalign.link.csi import check_csi_error, check_doppler, estimate_channel, estimate_of, gauss_markov_channels
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
 from semalign.tasks import accuracy, mse
+from semalign.transceivers.baselines import check_robust_receiver
 from semalign.transceivers.linear_admm import gram_statistics
 
 #: The feature-selection baselines (their receiver is a setting).
@@ -148,10 +149,9 @@ class LinkRun(LinkSolverSettings):
             check_snr_db(self.pilot_snr_db, name="pilot_snr_db", finite=True)
         check_positive_int("csi_pilots", self.csi_pilots)
         check_positive_int("coherence", self.coherence)
-        if not (isinstance(self.doppler, (int, float)) and 0.0 <= self.doppler < float("inf")):
-            raise ValueError(f"doppler must be a finite normalised Doppler frequency >= 0, got {self.doppler!r}")
-        if self.robust and self.baseline_receiver == "published" and self.method in BASELINES:
-            raise ValueError("robust=True needs baseline_receiver='received': the published receiver is fitted on clean latents and never sees the channel")
+        check_doppler(self.doppler)
+        if self.method in BASELINES:
+            check_robust_receiver(self.robust, self.baseline_receiver, "baseline_receiver")
         if self.pilot_snr_db is not None and self.csi_error:
             raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channel from pilots), not both")
         if self.pilot_snr_db is not None and self.csi_pilots < self.n_antennas:

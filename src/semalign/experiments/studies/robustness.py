@@ -95,27 +95,27 @@ def robustness_runs(grid: RobustnessGrid) -> list[LinkRun]:
     error, are dropped by the engine).
 
     Raises:
-        ValueError: ``n_antennas`` above the complex latent size, or fewer CSI pilots than antennas.
+        ValueError: ``n_antennas`` above the complex latent size, or fewer CSI pilots than antennas
+            (raised by the pilot-SNR runs, :class:`~semalign.experiments.runs.link.LinkRun`).
     """
     named = {k: v for k, v in grid.latents_options.items() if k in LATENT_FIELDS}
     others = {k: v for k, v in grid.latents_options.items() if k not in LATENT_FIELDS}
     shared = {f.name: getattr(grid, f.name) for f in fields(LinkSolverSettings)}
     base = LinkRun(
         latents=grid.latents, **named, latents_options=canonical_options(others) if others else None, **shared,
-        n_antennas=grid.n_antennas, pilots_per_class=grid.pilots_per_class, snr_db=grid.snr_db, csi_pilots=grid.csi_pilots,
+        n_antennas=grid.n_antennas, pilots_per_class=grid.pilots_per_class, snr_db=grid.snr_db,
     )  # fmt: skip
     m = complex_dim(latents_of(base).d_tx)
     if grid.n_antennas > m:
         raise ValueError(f"n_antennas {grid.n_antennas} exceeds the complex latent size ceil(d_tx/2) = {m}; expected at most {m}")
-    if grid.csi_pilots < grid.n_antennas:
-        raise ValueError(f"csi_pilots={grid.csi_pilots} orthogonal pilots cannot separate {grid.n_antennas} transmit antennas; expected csi_pilots >= n_antennas")
     runs = [replace(base, experiment=exp, method="clean", seed=seed) for exp in EXPERIMENTS for seed in grid.seeds]
     for seed in grid.seeds:
         for method in grid.methods:
             run = replace(base, method=method, seed=seed)
             for robust in grid.robust:
                 runs += [replace(run, experiment="csi-error", csi_error=float(e), robust=robust) for e in grid.csi_errors]
-                runs += [replace(run, experiment="pilot-snr", pilot_snr_db=float(s), robust=robust) for s in grid.pilot_snrs_db]
+                # csi_pilots is set with the pilot SNR: a run without one resets it (it would be unused).
+                runs += [replace(run, experiment="pilot-snr", pilot_snr_db=float(s), csi_pilots=grid.csi_pilots, robust=robust) for s in grid.pilot_snrs_db]
             runs += [replace(run, experiment="doppler", doppler=float(d), coherence=grid.coherence) for d in grid.dopplers]
     return list(dict.fromkeys(runs))
 
