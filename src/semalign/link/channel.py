@@ -1,9 +1,14 @@
-"""MIMO channel matrices: i.i.d. Rayleigh and Kronecker-correlated Rayleigh.
+"""MIMO channel matrices: i.i.d. Rayleigh, Kronecker-correlated Rayleigh, and 3GPP TR 38.901 TDL/CDL
+frequency responses on OFDM subcarriers.
 
 Channels follow Sionna's shape convention ``(..., n_rx, n_tx)`` (receive before transmit) and are
-drawn with Sionna PHY's ``complex_normal`` and ``KroneckerModel`` from a caller-supplied
-``torch.Generator``, so the same seed gives the same channel to every method. The channel is
-quasi-static: one realisation is used for training and testing (perfect CSI for aware methods).
+drawn with Sionna PHY (``complex_normal`` and ``KroneckerModel``; ``TDL``, ``CDL`` and
+``cir_to_ofdm_channel``) from a caller-supplied ``torch.Generator``, so the same seed gives the same
+channel to every method. The channel is quasi-static: one realisation is used for training and
+testing (perfect CSI for aware methods). Flat-fading channels are one matrix shared by the T channel
+uses of a latent; the TDL/CDL models give one matrix per subcarrier ``(..., S, n_rx, n_tx)``, the
+T uses of a latent going out on S = T subcarriers (:mod:`semalign.link.channel_models` turns
+either into a link's channel).
 """
 
 from __future__ import annotations
@@ -112,3 +117,106 @@ def channel_for_seed(
         rx_correlation=rx_correlation,
         device=device,
     )
+
+
+#: The 3GPP TR 38.901 link-level models of :func:`ofdm_channel` (``tdl-a`` ... ``cdl-e``).
+TR38901_MODELS = tuple(f"{family}-{letter}" for family in ("tdl", "cdl") for letter in "abcde")
+
+
+def _sionna_tr38901():
+    """Sionna's TR 38.901 TDL/CDL models and OFDM helpers, imported like :func:`_sionna_channel_tools`
+    (lazily, without reseeding the global RNGs)."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
+        from sionna.phy.channel.tr38901 import CDL, TDL, AntennaArray
+    return TDL, CDL, AntennaArray, cir_to_ofdm_channel, subcarrier_frequencies
+
+
+def _draw_from(model, generator: torch.Generator):
+    """``model`` (a Sionna TDL/CDL) drawing from ``generator``: Sionna objects draw from their
+    ``torch_rng`` (Sionna's global generator), and semalign never uses global random state. The
+    CDL model's ray sampler (``_cir_gen``) is such an object too."""
+    for obj in (model, getattr(model, "_cir_gen", None)):
+        if obj is not None:
+            base = type(obj)
+            obj.__class__ = type(f"Seeded{base.__name__}", (base,), {"torch_rng": property(lambda self: self._semalign_generator)})
+            obj._semalign_generator = generator
+    return model
+
+
+def ofdm_channel(
+    model: str,
+    n_rx: int,
+    n_tx: int,
+    subcarriers: int,
+    *,
+    generator: torch.Generator,
+    batch: int | None = None,
+    channel_variance: float = 1.0,
+    delay_spread_ns: float = 100.0,
+    carrier_frequency_ghz: float = 3.5,
+    bandwidth_mhz: float = 20.0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.complex64,
+) -> torch.Tensor:
+    """Draw frequency responses of a 3GPP TR 38.901 TDL or CDL channel on ``subcarriers`` subcarriers.
+
+    Sionna's ``TDL`` / ``CDL`` models draw the channel impulse response (static terminals: one time
+    sample) and ``cir_to_ofdm_channel`` turns it into H(f) = sum_m a_m exp(-j 2 pi f tau_m) at the
+    subcarrier frequencies f_s: the ``subcarriers`` subcarriers a latent uses, spread evenly over
+    ``bandwidth_mhz`` around the carrier (spacing B / S; the subcarriers of one latent therefore see
+    different, correlated channels: frequency selectivity grows with delay spread x bandwidth).
+    TDL channels are spatially uncorrelated between antenna pairs; CDL channels come from clusters
+    of rays between uniform linear arrays of vertically polarised isotropic elements at half-wavelength
+    spacing (base station transmitting, downlink). The models' path powers sum to one; every
+    entry has E|H_ij(f)|^2 = v either way (checked against Monte-Carlo averages in the tests).
+
+    With static terminals the carrier frequency changes neither model's statistics (it sets the
+    Doppler, zero here, and the array geometry, which is in wavelengths); it is passed to Sionna and
+    recorded so that a result names the setting it was drawn for.
+
+    Args:
+        model: one of :data:`TR38901_MODELS` (``tdl-a`` ... ``tdl-e``, ``cdl-a`` ... ``cdl-e``);
+            D and E have a line-of-sight path (Rician first tap/cluster).
+        n_rx, n_tx: receive and transmit antennas.
+        subcarriers: S, the subcarriers (one per channel use of a latent).
+        generator: random source (never the global RNG).
+        batch: independent channels; ``None`` returns one ``(S, n_rx, n_tx)`` tensor.
+        channel_variance: v, the variance of each entry.
+        delay_spread_ns: RMS delay spread the normalised model delays are scaled to (TR 38.901
+            Table 7.7.3-1: 10 very short, 30 short, 100 nominal (default), 300 long, 1000 very long).
+        carrier_frequency_ghz: carrier frequency (3.5 GHz by default).
+        bandwidth_mhz: band over which the S subcarriers are spread (20 MHz by default).
+        device, dtype: output placement and complex dtype.
+
+    Returns:
+        ``(S, n_rx, n_tx)`` or ``(batch, S, n_rx, n_tx)`` complex tensor.
+    """
+    if model not in TR38901_MODELS:
+        raise ValueError(f"unknown TR 38.901 model {model!r}; expected one of {', '.join(TR38901_MODELS)}")
+    n_rx = check_positive_int("n_rx", n_rx)
+    n_tx = check_positive_int("n_tx", n_tx)
+    subcarriers = check_positive_int("subcarriers", subcarriers)
+    variance = check_positive("channel_variance", channel_variance)
+    delay_spread = check_positive("delay_spread_ns", delay_spread_ns) * 1e-9
+    carrier = check_positive("carrier_frequency_ghz", carrier_frequency_ghz) * 1e9
+    bandwidth = check_positive("bandwidth_mhz", bandwidth_mhz) * 1e6
+    count = 1 if batch is None else check_positive_int("batch", batch)
+    TDL, CDL, AntennaArray, cir_to_ofdm_channel, subcarrier_frequencies = _sionna_tr38901()
+    where = dict(precision="double", device=str(generator.device))
+    family, letter = model.split("-")
+    if family == "tdl":
+        channel = TDL(letter.upper(), delay_spread=delay_spread, carrier_frequency=carrier, num_rx_ant=n_rx, num_tx_ant=n_tx, **where)
+    else:
+
+        def array(n: int):
+            return AntennaArray(num_rows=1, num_cols=n, polarization="single", polarization_type="V", antenna_pattern="omni", carrier_frequency=carrier, **where)
+
+        channel = CDL(letter.upper(), delay_spread, carrier, ut_array=array(n_rx), bs_array=array(n_tx), direction="downlink", **where)
+    a, tau = _draw_from(channel, generator)(count, 1, 1.0)  # a: (batch, 1, n_rx, 1, n_tx, paths, 1 time step)
+    frequencies = subcarrier_frequencies(subcarriers, bandwidth / subcarriers, **where)
+    h = cir_to_ofdm_channel(frequencies, a, tau)  # (batch, 1, n_rx, 1, n_tx, 1, S)
+    h = h[:, 0, :, 0, :, 0, :].permute(0, 3, 1, 2)  # (batch, S, n_rx, n_tx)
+    h = (h * variance**0.5).to(device=device, dtype=dtype)
+    return h[0] if batch is None else h

@@ -14,6 +14,9 @@ Shapes (Sionna's conventions, batch first):
 
 * channels ``(..., n_rx, n_tx)``, one matrix per channel use (the same for all T uses of a latent:
   quasi-static); the leading axes index configurations (e.g. SNRs fitted at once) or receivers;
+* a frequency-selective (OFDM) link whose S subcarriers each see their own H_s is one use of the
+  block-diagonal channel diag(H_1, ..., H_S) ``(..., S n_rx, S n_tx)`` with ``subcarriers=S``
+  (:meth:`Link.from_subcarriers`): every method then designs for the whole band at once;
 * symbols ``(..., n, T * n_tx)`` complex, use-major (symbols ``t n_tx ... (t + 1) n_tx - 1`` go out at
   use t), or, in the real *split* layout of widely linear maps, ``(..., n, 2 T n_tx)`` real
   ``[Re s | Im s]``;
@@ -37,7 +40,7 @@ import torch
 
 from semalign._checks import check_finite, check_positive, check_positive_int
 from semalign.link.csi import check_csi_error
-from semalign.link.mimo import block_diagonal_channel, real_composite
+from semalign.link.mimo import block_diagonal_channel, real_composite, subcarrier_block_diagonal
 from semalign.link.noise import check_snr_convention, complex_awgn, noise_variance
 from semalign.link.packing import complex_dim
 
@@ -133,6 +136,11 @@ class Link:
         csi_error: the fraction ε in [0, 1] of the channel's power the design channel misses: the
             true channel is the design channel plus an error of entries CN(0, ε v) (the error model of
             :mod:`semalign.link.csi`). Robust designs average over that error; others ignore it.
+        subcarriers: S > 1 for a frequency-selective link whose channel is block diagonal over S
+            subcarriers (:meth:`from_subcarriers`): each block row hears only its subcarrier's share of
+            a latent's energy, so the noise level is that of S x ``channel_uses`` uses of an
+            ``(n_rx / S, n_tx / S)`` channel (every SNR convention means what it means on a flat
+            link). CSI error is not modelled on such links yet (``csi_error`` must be 0).
         transmitters: transmitters sharing the ``n_tx`` columns (1 for a point-to-point link; Q for the
             view of a receiver of an interference network, whose columns are every transmitter's
             antennas side by side). Each transmitter has ``n_tx / transmitters`` antennas and the
@@ -149,6 +157,8 @@ class Link:
 
     #: Caches that are rebuilt on demand and never saved.
     _transient = ("_real_lifted", "_noise")
+    #: Links saved before frequency-selective links existed are flat.
+    subcarriers = 1
 
     def __init__(
         self,
@@ -161,6 +171,7 @@ class Link:
         channel_uses: int = 1,
         design_channel=None,
         csi_error: float = 0.0,
+        subcarriers: int = 1,
         transmitters: int = 1,
         device: str | torch.device | None = None,
     ) -> None:
@@ -189,6 +200,34 @@ class Link:
         self.csi_error = check_csi_error(csi_error)
         if self.channel.shape[-1] % self.transmitters:
             raise ValueError(f"the channel's {self.channel.shape[-1]} transmit columns do not split into {self.transmitters} transmitters")
+        self.subcarriers = check_positive_int("subcarriers", subcarriers)
+        if self.subcarriers > 1:
+            if self.channel.shape[-2] % self.subcarriers or self.channel.shape[-1] % self.subcarriers:
+                raise ValueError(f"a channel of shape {tuple(self.channel.shape)} is not block diagonal over {self.subcarriers} subcarriers")
+            if self.transmitters > 1:
+                raise ValueError("a frequency-selective link (subcarriers > 1) has one transmitter; interference views are flat-fading only")
+            if self.csi_error > 0:
+                raise ValueError("csi_error must be 0 on a frequency-selective link (subcarriers > 1): its channel error is not modelled yet")
+
+    @classmethod
+    def from_subcarriers(cls, channels, snr_db=20.0, power: float = 1.0, **settings) -> Link:
+        """The link of an OFDM channel given per subcarrier.
+
+        Args:
+            channels: complex ``(S, n_rx, n_tx)`` or ``(..., S, n_rx, n_tx)``: H_s on each of the S
+                subcarriers a latent's symbols use (e.g. :func:`~semalign.link.channel.ofdm_channel`).
+            snr_db, power, settings: as for :class:`Link` (``channel_uses`` repeats the S
+                subcarriers over time; ``design_channel`` is given per subcarrier too).
+
+        Returns:
+            a link with channel diag(H_1, ..., H_S) ``(..., S n_rx, S n_tx)`` and ``subcarriers=S``.
+        """
+        h = as_channel("channels", channels, settings.get("device"))
+        if h.ndim < 3:
+            raise ValueError(f"channels must have shape (S, n_rx, n_tx) or (..., S, n_rx, n_tx), got shape {tuple(h.shape)}")
+        if settings.get("design_channel") is not None:
+            settings["design_channel"] = subcarrier_block_diagonal(as_channel("design_channel", settings["design_channel"], h.device))
+        return cls(subcarrier_block_diagonal(h), snr_db, power, subcarriers=h.shape[-3], **settings)
 
     # ---------------------------------------------------------------- sizes
     @property
@@ -207,7 +246,8 @@ class Link:
 
     @property
     def n_tx(self) -> int:
-        """Transmit antennas of one transmitter."""
+        """Transmit antennas of one transmitter (times the subcarriers on a frequency-selective
+        link: the channel matrix's inputs per use)."""
         return self.channel.shape[-1] // self.transmitters
 
     @property
@@ -242,28 +282,29 @@ class Link:
         """``(sigma^2, any sigma^2 > 0)``, computed once (a link's settings do not change; neural
         training sends every minibatch through it)."""
         if "_noise" not in self.__dict__:
+            s = self.subcarriers  # S subcarriers count as S uses of the per-subcarrier channel
             sigma2 = noise_variance(
-                self.snr_db, power=self.power, n_tx=self.n_tx, channel_uses=self.channel_uses,
-                channel_variance=self.channel_variance, convention=self.snr_convention, n_rx=self.n_rx,
+                self.snr_db, power=self.power, n_tx=self.n_tx // s, channel_uses=self.channel_uses * s,
+                channel_variance=self.channel_variance, convention=self.snr_convention, n_rx=self.n_rx // s,
             ).to(self.device)  # fmt: skip
             self._noise = (sigma2, bool((sigma2 > 0).any()))
         return self._noise
 
     # ---------------------------------------------------------------- views
-    def replace(self, **changes) -> "Link":
+    def replace(self, **changes) -> Link:
         """A copy with some constructor arguments changed (e.g. ``snr_db``, ``channel``)."""
         settings = dict(
             channel=self.channel, snr_db=self.snr_db, power=self.power, snr_convention=self.snr_convention,
             channel_variance=self.channel_variance, channel_uses=self.channel_uses, transmitters=self.transmitters,
             design_channel=None if self.design_channel is self.channel else self.design_channel,
-            csi_error=self.csi_error,
+            csi_error=self.csi_error, subcarriers=self.subcarriers,
         )  # fmt: skip
         if "channel" in changes and "design_channel" not in changes:
             settings["design_channel"] = None
         settings.update(changes)
         return Link(**settings)
 
-    def design_view(self, awareness: str = "aware") -> "Link":
+    def design_view(self, awareness: str = "aware") -> Link:
         """The link a design is fitted on: ``"aware"``: the design channel, with this link's noise;
         ``"unaware"``: an identity channel without noise (the design then meets the real channel only
         when it transmits)."""
@@ -276,13 +317,13 @@ class Link:
         eye = torch.eye(self.n_rx, self.channel.shape[-1], dtype=self.channel.dtype, device=self.device)
         return self.replace(channel=eye.expand_as(self.channel), snr_db=torch.full(self.snr_db.shape, math.inf, dtype=torch.float64))
 
-    def map_channels(self, function, **changes) -> "Link":
+    def map_channels(self, function, **changes) -> Link:
         """A copy whose channel and design channel are ``function(channel)`` (e.g. moved to a device,
         indexed); a design channel that *is* the channel stays so."""
         design = None if self.design_channel is self.channel else function(self.design_channel)
         return self.replace(channel=function(self.channel), design_channel=design, **changes)
 
-    def select(self, index) -> "Link":
+    def select(self, index) -> Link:
         """The link of one leading index (e.g. one user of a downlink), or of several (a list)."""
         snr = self.snr_db if self.snr_db.ndim == 0 else self.snr_db.expand(self.batch_shape)[index]
         return self.map_channels(lambda h: h[index], snr_db=snr)

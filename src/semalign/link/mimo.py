@@ -19,6 +19,15 @@ def block_diagonal_channel(h: torch.Tensor, channel_uses: int) -> torch.Tensor:
     return lifted.reshape(*h.shape[:-2], channel_uses * h.shape[-2], channel_uses * h.shape[-1])
 
 
+def subcarrier_block_diagonal(h: torch.Tensor) -> torch.Tensor:
+    """``(..., S, n_rx, n_tx)`` -> ``(..., S n_rx, S n_tx)``: diag(H_1, ..., H_S), the channel of an OFDM
+    link whose S subcarriers each carry n_tx symbols (subcarrier-major, like the channel uses)."""
+    s = h.shape[-3]
+    eye = torch.eye(s, dtype=h.dtype, device=h.device)
+    lifted = torch.einsum("su,...sij->...siuj", eye, h)  # exact: products with 1 and 0
+    return lifted.reshape(*h.shape[:-3], s * h.shape[-2], s * h.shape[-1])
+
+
 def real_composite(h: torch.Tensor) -> torch.Tensor:
     """``(..., r, t)`` complex H -> ``(..., 2r, 2t)`` real [[Re H, -Im H], [Im H, Re H]].
 

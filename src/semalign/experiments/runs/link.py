@@ -5,7 +5,7 @@
 batch (the SNR; the neural sparsity weight too) share a channel, pilots and shapes, so
 :func:`run_link_group` fits them as one batched solver call.
 
-Every method of a seed sees the same channel (:func:`~semalign.link.channel.channel_for_seed`), the
+Every method of a seed sees the same channel (:meth:`~semalign.link.channel_models.ChannelModel.for_seed`), the
 same pilots and the same test-noise stream (the ``test-noise`` stream of the seed); accuracy and
 MSE are computed on the same estimates ŷ, by the receiver's classifier trained on its clean latents.
 """
@@ -23,10 +23,25 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import (
+    LastUsed,
+    LinkConventions,
+    cached_latents,
+    canonical_options,
+    check_snr_db,
+    classifier,
+    provenance,
+)
 from semalign.latents import LatentPair, load_latents, select_pilots
-from semalign.link.channel import channel_for_seed
-from semalign.link.csi import check_csi_error, check_doppler, estimate_channel, estimate_of, gauss_markov_channels
+from semalign.link.channel_models import ChannelModel, options_of
+from semalign.link.csi import (
+    check_csi_error,
+    check_doppler,
+    estimate_channel,
+    estimate_of,
+    gauss_markov_channels,
+)
+from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
 from semalign.tasks import accuracy, mse
@@ -35,6 +50,9 @@ from semalign.transceivers.linear_admm import gram_statistics
 
 #: The feature-selection baselines (their receiver is a setting).
 BASELINES = ("first-k", "top-k", "eigen-k")
+
+#: The options of the channel models (:class:`~semalign.link.channel_models.ChannelModel`).
+CHANNEL_OPTIONS = ("tx_correlation", "rx_correlation", "delay_spread_ns", "carrier_frequency_ghz", "bandwidth_mhz")
 
 #: Fields naming where the latents come from (passed to :func:`~semalign.latents.load_latents`).
 LATENT_FIELDS = ("tx", "rx", "dataset", "path")
@@ -106,6 +124,12 @@ class LinkRun(LinkSolverSettings):
             normalised Doppler ``doppler`` per latent) in blocks of ``coherence`` latents, while the
             design keeps the channel it was fitted for (outdated CSI).
         robust: design for the channels the estimate stands for (averaging over the CSI error).
+        channel_uses: T channel uses per latent (T x N symbols carry a latent).
+        channel_model: ``rayleigh`` (default), ``kronecker`` (with ``tx_correlation`` and
+            ``rx_correlation``), or a 3GPP TR 38.901 model ``tdl-a`` ... ``tdl-e``, ``cdl-a`` ...
+            ``cdl-e`` through OFDM (the T uses on T subcarriers over ``bandwidth_mhz``, with
+            ``delay_spread_ns`` and ``carrier_frequency_ghz``); see :mod:`semalign.link.channel_models`.
+            Imperfect or outdated CSI is modelled on the flat models only.
         The link conventions and the methods' settings are those of :class:`LinkSolverSettings`. A
         method's run keeps the defaults of the settings it does not use (``lam`` and ``neural_*``
         but for ``neural``, ``rho``, ``iterations``, ``processing`` but for ``linear-admm``,
@@ -133,6 +157,13 @@ class LinkRun(LinkSolverSettings):
     doppler: float = 0.0
     coherence: int = 10
     robust: bool = False
+    channel_uses: int = 1
+    channel_model: str = "rayleigh"
+    tx_correlation: float = 0.0
+    rx_correlation: float = 0.0
+    delay_spread_ns: float = 100.0
+    carrier_frequency_ghz: float = 3.5
+    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -150,6 +181,13 @@ class LinkRun(LinkSolverSettings):
         check_positive_int("csi_pilots", self.csi_pilots)
         check_positive_int("coherence", self.coherence)
         check_doppler(self.doppler)
+        check_positive_int("channel_uses", self.channel_uses)
+        model = self.channel()
+        if model.frequency_selective and (self.csi_error or self.pilot_snr_db is not None or self.doppler):
+            raise ValueError(
+                f"channel_model={self.channel_model!r} is frequency selective: imperfect or outdated CSI (csi_error, pilot_snr_db, doppler) "
+                "is modelled on the flat models (rayleigh, kronecker) only"
+            )
         if self.method in BASELINES:
             check_robust_receiver(self.robust, self.baseline_receiver, "baseline_receiver")
         if self.pilot_snr_db is not None and self.csi_error:
@@ -182,9 +220,16 @@ class LinkRun(LinkSolverSettings):
             ignored += ["csi_error", "pilot_snr_db", "csi_pilots", "robust"]  # it knows no channel at all
         elif not (self.csi_error or self.pilot_snr_db is not None):
             ignored += ["robust"]  # nothing to be robust to
+        applies = options_of(self.channel_model)
+        ignored += [name for name in CHANNEL_OPTIONS if name not in applies]
         if self.method == "clean":
             ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db", "csi_error", "pilot_snr_db", "csi_pilots", "doppler", "coherence", "robust"]
+            ignored += ["channel_uses", "channel_model", *applies]
         return tuple(ignored)
+
+    def channel(self) -> ChannelModel:
+        """The run's channel model with its options (checked)."""
+        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
 
     def csi(self) -> str:
         """What the design knows of the channel: ``perfect``, ``error-model`` (``csi_error``) or
@@ -225,9 +270,14 @@ def check_link_runs(runs: list[LinkRun]) -> None:
     for (source, _), members in by_source.items():
         pair = latents_of(members[0])
         m = complex_dim(pair.d_tx)
-        too_big = sorted({r.n_antennas for r in members if r.n_antennas > m and r.method != "clean"})
+        too_big = sorted({(r.channel_uses, r.n_antennas) for r in members if r.channel_uses * r.n_antennas > m and r.method != "clean"})
+        if too_big and all(t == 1 for t, _ in too_big):
+            raise ValueError(f"n_antennas {[n for _, n in too_big]} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); expected at most {m}")
         if too_big:
-            raise ValueError(f"n_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); expected at most {m}")
+            raise ValueError(
+                f"channel_uses x n_antennas {too_big} exceed the complex latent size ceil(d_tx/2) = {m} of {source} latents (d_tx = {pair.d_tx}); "
+                f"expected channel_uses * n_antennas <= {m}"
+            )
         # Pilots are selected now (cheap, and deterministic): a budget a class cannot fill fails here.
         for run in dict.fromkeys(replace(r, experiment="", method="linear-admm", awareness="aware", n_antennas=1, snr_db=0.0) for r in members if r.method != "clean"):
             try:
@@ -269,13 +319,14 @@ def _pilots(run: LinkRun, pair: LatentPair) -> torch.Tensor:
 
 
 def _transceiver(run: LinkRun, channel: torch.Tensor, snrs: list[float], lams: list[float] | None, device: str, csi_error: float = 0.0):
-    """The transceiver of ``run.method`` for a batch of configurations ``channel`` ``(b, N, N)`` (the
-    channel the design knows, with the error fraction ``csi_error`` it misses)."""
-    common = dict(
-        snr_db=torch.as_tensor(snrs, dtype=torch.float64), power=run.power, snr_convention=run.snr_convention,
-        channel_variance=run.channel_variance, awareness=run.awareness, seed=run.seed, device=device,
-        csi_error=csi_error, robust=run.robust,
+    """The transceiver of ``run.method`` for a batch of configurations ``channel`` ``(b, n_rx, n_tx)``
+    in the link's layout (the channel the design knows, with the error fraction ``csi_error`` it
+    misses; block diagonal over the subcarriers for a frequency-selective model)."""
+    link = Link(
+        channel, torch.as_tensor(snrs, dtype=torch.float64), run.power, snr_convention=run.snr_convention,
+        channel_variance=run.channel_variance, csi_error=csi_error, device=device, **run.channel().link_settings(run.channel_uses),
     )  # fmt: skip
+    common = dict(link=link, awareness=run.awareness, seed=run.seed, device=device, robust=run.robust)
     extra = {}
     if run.method == "linear-admm":
         extra = dict(rho=run.rho, iterations=run.iterations, processing=run.processing)
@@ -286,7 +337,7 @@ def _transceiver(run: LinkRun, channel: torch.Tensor, snrs: list[float], lams: l
         )  # fmt: skip
     elif run.method in BASELINES:
         extra = dict(receiver=run.baseline_receiver)
-    return get_method("single-link", run.method).create(channel=channel, **common, **extra)
+    return get_method("single-link", run.method).create(**common, **extra)
 
 
 def run_link_group(runs: list[LinkRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
@@ -360,7 +411,7 @@ class _Fit:
     y: torch.Tensor
     n_pilots: int
     statistics_key: tuple | None
-    channel: torch.Tensor  # (N, N) the seed's true channel, which the symbols go through
+    channel: torch.Tensor  # (n_rx, n_tx) the seed's true channel in the link's layout, which the symbols go through
     csi_error: float  # the error fraction of what the design knows
 
     def fit(self) -> None:
@@ -374,11 +425,12 @@ def _prepare_fit(runs: list[LinkRun], pair: LatentPair, device: str) -> _Fit:
     first = runs[0]
     idx = _pilots(first, pair)
     x, y = pair.train.tx[idx].to(device), pair.train.rx[idx].to(device)
-    n = first.n_antennas
-    h = channel_for_seed(first.seed, n, n, channel_variance=first.channel_variance, device=device)
+    n, channel_model = first.n_antennas, first.channel()
+    h = channel_model.for_seed(first.seed, n, n, first.channel_uses, channel_variance=first.channel_variance, device=device)
+    h = channel_model.link_channel(h).to(torch.complex64)  # flat: (N, N); TDL/CDL: diag(H_1..H_T) (T N, T N)
     known, csi_error = _known_channel(first, h)
     lams = [run.lam for run in runs] if first.method == "neural" else None
-    model = _transceiver(first, known.unsqueeze(0).expand(len(runs), n, n), [run.snr_db for run in runs], lams, device, csi_error)
+    model = _transceiver(first, known.unsqueeze(0).expand(len(runs), *h.shape), [run.snr_db for run in runs], lams, device, csi_error)
     key = None
     if first.method == "linear-admm":
         key = (first.latents_key(), first.seed, first.pilots_per_class, first.pilot_method, first.pilot_grouping, model.domain, str(device))
@@ -419,7 +471,7 @@ def _evaluate(fit: _Fit, pair: LatentPair, head, base: dict, fit_seconds: float)
             {
                 **base,
                 "snr_db": float(run.snr_db),
-                "channel_uses": int(model.link_.channel_uses),
+                "channel_uses": first.channel_uses,
                 "n_tx": n,
                 "n_rx": n,
                 "compression_factor": model.compression_factor(pair.d_tx),
@@ -443,7 +495,7 @@ def _evaluate(fit: _Fit, pair: LatentPair, head, base: dict, fit_seconds: float)
                 "fit_seconds": fit_seconds,
                 "csi": first.csi(),
                 "csi_error_known": fit.csi_error,
-                "channel_model": "rayleigh",
+                "channel_model": first.channel_model,
             }
         )
     return rows
