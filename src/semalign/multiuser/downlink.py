@@ -19,7 +19,8 @@ import torch
 from semalign._checks import as_real_matrix
 from semalign._estimator import Estimator
 from semalign._seeds import check_seed
-from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, same_setting
+from semalign.link.csi import check_csi_error
+from semalign.link.link import LINK_DEFAULTS, Link, as_channel, as_snr_db, same_setting
 
 
 def _entry_bytes(tensor: torch.Tensor) -> int:
@@ -50,8 +51,14 @@ class DownlinkEstimator(Estimator):
     """Base of the downlink schemes: the users' link, input checks, message accounting.
 
     Subclasses store the link keywords (``channels``, ``snr_db``, ``power``, ``snr_convention``,
-    ``channel_variance``, ``channel_uses``, ``link``), ``seed`` and ``record_messages`` as
-    hyper-parameters and call :meth:`_validate_link` from their checks.
+    ``channel_variance``, ``channel_uses``, ``link``), ``csi_error``, ``robust``, ``seed`` and
+    ``record_messages`` as hyper-parameters and call :meth:`_validate_link` from their checks.
+
+    Channel knowledge. The ``(K, N_r, N_t)`` channels a scheme is given are what its designers know
+    (the estimates Ĥ_k); with ``csi_error`` = ε > 0 each user's true channel is H_k = Ĥ_k + D_k,
+    D_k of i.i.d. entries CN(0, ε v) independent of Ĥ_k (:mod:`semalign.link.csi`), and
+    ``transmit(..., channel=H)`` sends through the true channels. ``robust=True`` designs for that
+    error (each scheme says how); ``robust=False`` or ε = 0 designs as if the estimates were exact.
     """
 
     fit_marker = "users_"
@@ -59,6 +66,10 @@ class DownlinkEstimator(Estimator):
 
     def _validate_link(self) -> None:
         check_seed("seed", self.seed)
+        self.csi_error = check_csi_error(self.csi_error)
+        if not isinstance(self.robust, (bool, np.bool_)):
+            raise ValueError(f"robust must be True or False, got {self.robust!r}")
+        self.robust = bool(self.robust)
         if not isinstance(self.record_messages, bool):
             raise ValueError(f"record_messages must be True or False, got {self.record_messages!r}")
         if self.link is not None:
@@ -76,13 +87,39 @@ class DownlinkEstimator(Estimator):
             snr = as_snr_db(self.snr_db)
             if snr.ndim:
                 raise ValueError(f"snr_db must be one number in dB for every user, got {self.snr_db!r}")
-            link = Link(h, snr, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance, channel_uses=self.channel_uses)
+            link = Link(
+                h, snr, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance,
+                channel_uses=self.channel_uses, csi_error=self.csi_error,
+            )  # fmt: skip
+        if self.csi_error != link.csi_error and self.csi_error != 0.0:  # a non-zero keyword replaces a link='s own
+            link = link.replace(csi_error=self.csi_error)
         if link.channel.ndim != 3:
             raise ValueError(f"the link's channels must be (K, N_r, N_t), one per user; got shape {tuple(link.channel.shape)}")
         self._link = link
 
     def _current_link(self) -> Link:
         return self.link_ if hasattr(self, "link_") else self._link
+
+    @property
+    def robust_design(self) -> bool:
+        """Whether the design averages over the CSI error (``robust`` and ε > 0); otherwise it is
+        exactly the design for exact channels."""
+        return self.robust and self._current_link().csi_error > 0
+
+    def _true_channels(self, channel) -> torch.Tensor | None:
+        """``channel``, the ``(K, N_r, N_t)`` true channels of :meth:`transmit`, as complex128 on the
+        link's device (``None`` stays: the design channels), or ``ValueError`` naming ``channel``
+        unless it has the design channels' shape."""
+        if channel is None:
+            return None
+        expected = tuple(self.link_.channel.shape)
+        shape = tuple(getattr(channel, "shape", ()))
+        if shape != expected:
+            got = f"shape {shape}" if hasattr(channel, "shape") else type(channel).__name__
+            raise ValueError(
+                f"channel must hold one true channel per user with the design channels' shape (K, N_r, N_t) = {expected}, got {got}"
+            )
+        return as_channel("channel", torch.as_tensor(channel), self.link_.device)
 
     def _start_fit(self) -> None:
         """Check the hyper-parameters again (a setting changed since construction takes effect) and

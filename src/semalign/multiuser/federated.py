@@ -24,6 +24,24 @@ refitted to it; users de-whiten their estimates. With one user and the same star
 convention, ``federated-admm`` is exactly the single-link strictly linear ADMM
 (:class:`~semalign.transceivers.LinearSemanticTransceiver`).
 
+Imperfect channel knowledge. The channels the protocol is given are estimates Ĥ_k; user k's true
+channel is H_k = Ĥ_k + D_k, D_k ~ CN(0, ε v) per entry, independent of Ĥ_k and shared by the T uses
+of a latent (:mod:`semalign.link.csi`, ε = ``csi_error``). ``robust=True`` makes the G and F steps
+minimise the training MSE averaged over D_k in closed form (Δ_k = I_T (x) D_k, or its real
+composite; M = S_w S_w^H the whitened pilots' Gram):
+
+    E_D[(1/n)||X_w - G_k (H_k + Δ_k) F S_w||^2] = (1/n)||X_w - G_k H_k F S_w||^2 + (1/n) tr(G_k Ω(F) G_k^H),
+    Ω(F) = E[Δ F M F^H Δ^H] = ε v B(F M F^H) (x) I_{N_r}      (complex domain; B: the T x T block traces),
+    tr(G Ω(F) G^H) = tr(Ψ(G^H G) F M F^H),  Ψ(G^H G) = ε v B(G^H G) (x) I_{N_t},
+
+(real composite domain: :func:`~semalign.link.csi.error_covariance`, which has the factor ε v / 2 and
+the real/imaginary block combination). For T = 1 this is Ω = ε v tr(F M F^H) I: the error acts as
+extra noise proportional to the transmitted energy. So user k's G step becomes
+G_k = X_w Y_k^H (Y_k Y_k^H + Ω(F) + n sigma^2 I)^{-1} and its uplink M1_k = A_k^H A_k + Ψ(G_k^H G_k)
+(a T N_t x T N_t matrix like A_k^H A_k: no more crosses the boundary); the AP's F step is unchanged
+in form. With one user this is exactly the robust single-link ADMM. ``robust=False`` or ε = 0 adds
+nothing: the same operations, bit for bit, as the design for exact channels.
+
 Every message is counted (bytes as complex64 entries, channel uses of the over-the-air broadcast) and,
 with ``record_messages=True``, kept in ``messages_`` so what crosses the AP-user boundary can be
 inspected.
@@ -42,7 +60,13 @@ from semalign._vocabulary import EXECUTORS, PROCESSING
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.multiuser.downlink import DownlinkEstimator, Message
-from semalign.multiuser.federated_roles import _AccessPoint, _coordinates, _StatisticsUserGroup, _UserGroup
+from semalign.multiuser.federated_roles import (
+    _AccessPoint,
+    _ChannelErrors,
+    _coordinates,
+    _StatisticsUserGroup,
+    _UserGroup,
+)
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
 
@@ -127,18 +151,28 @@ class FederatedDownlink(DownlinkEstimator):
             ``"widely-linear"`` (real maps on the real latents and the real composite channel
             [[Re H, -Im H], [Im H, Re H]], noise sigma^2/2 per real component, as the single-link
             solver's default; messages are then float32, 4 bytes per entry).
+        csi_error: ε in [0, 1], the fraction of each channel's power the given channels (the
+            estimates Ĥ_k the protocol knows) miss; the true channels are Ĥ_k + D_k, D_k ~ CN(0, ε v)
+            (:mod:`semalign.link.csi`).
+        robust: design for the channels the estimates stand for: the G and F steps minimise the MSE
+            averaged over D_k in closed form (module docstring). ``False``: design as if the
+            estimates were exact (also the case whenever ε = 0).
         seed: seeds the default transmit-noise generator.
         link: a :class:`~semalign.link.Link` with ``(K, N_r, N_t)`` channels instead of ``channels``
-            and the link keywords.
+            and the link keywords (a non-zero ``csi_error`` replaces the link's own).
 
     Attributes after :meth:`fit`:
-        link_: the users' :class:`~semalign.link.Link`.
+        link_: the users' :class:`~semalign.link.Link` (its channels: the design channels).
         precoder_: ``(T N_t, m_0)`` the feasible Z (``(K, T N_t, m_0)`` for multi-link).
         users_: each user's state after training (whitener, equaliser ``decoder``, channel).
         history_: per round ``objective`` (sum over users of the whitened training MSE per real
             entry, noise included, before the round's F step),
             ``primal_residual``, ``dual_residual`` (rho ||Z - Z_prev||, as the single-link solver),
             ``power`` (||F||^2 of the iterate; the transmitted Z always satisfies the budget).
+        training_objective_: per user the objective at the final design (the feasible Z and the
+            equalisers refitted to it): whitened training MSE per real latent entry, noise included,
+            and, for a robust design, averaged over the channel error (the closed form the steps
+            minimise).
         n_rounds_: rounds run.
         bytes_uplink_, bytes_downlink_: totals over the protocol; channel_uses_: over-the-air uses
             spent on pilot broadcasts (n T per round).
@@ -161,6 +195,8 @@ class FederatedDownlink(DownlinkEstimator):
         scheduler: str | None = None,
         workers: int | None = None,
         processing: str = "strictly-linear",
+        csi_error: float = 0.0,
+        robust: bool = False,
         seed: int = 0,
         link: Link | None = None,
     ) -> None:
@@ -230,6 +266,8 @@ class FederatedDownlink(DownlinkEstimator):
         # Noise variance per solver dimension: complex, or half of it per real component.
         sigma2 = self.noise_variance() / (2 if self.widely else 1)
         start = self._start(s.shape[1] if self.widely else complex_dim(s.shape[1]), real if self.widely else cdtype)
+        # Robust designs: the second moments of the users' channel errors (else None: the nominal steps).
+        errors = _ChannelErrors(link.error_variance(), link.channel_uses, link.n_rx, link.n_tx, "real" if self.widely else "complex") if self.robust_design else None
         runtime = _DaskActors(self.scheduler, self.workers or min(self.n_users + 1, 4)) if self.executor == "dask" else _InProcess()
         self._start_log()
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}
@@ -243,11 +281,11 @@ class FederatedDownlink(DownlinkEstimator):
             names = [f"user{k}" for k in range(self.n_users)]
             if local:  # every user in this process, from sufficient statistics formed once
                 members = [list(range(self.n_users))]
-                groups = [_StatisticsUserGroup(names, [x.to(real) for x in xs], link, lifted, sigma2, ap, self.widely)]
+                groups = [_StatisticsUserGroup(names, [x.to(real) for x in xs], link, lifted, sigma2, ap, self.widely, errors)]
             else:  # every user on its own worker, on its own pilots
                 members = [[k] for k in range(self.n_users)]
                 groups = [
-                    runtime.create(_UserGroup, [names[k]], [xs[k].to(real)], link.select(m), lifted[m], sigma2, self.widely)
+                    runtime.create(_UserGroup, [names[k]], [xs[k].to(real)], link.select(m), lifted[m], sigma2, self.widely, errors=errors)
                     for k, m in zip(range(self.n_users), members)
                 ]
             n = s.shape[0]
@@ -263,8 +301,10 @@ class FederatedDownlink(DownlinkEstimator):
                 else:
                     per_user = dict(items)
                     arguments = [torch.stack([per_user[k] for k in m]) for m in members]
-                objective = sum(sum(values) for values in runtime.call_each(groups, "receive", arguments))
+                per_group = runtime.call_each(groups, "receive", arguments)
+                objective = sum(sum(values) for values in per_group)
                 if final:
+                    final_objective = [value for values in per_group for value in values]  # user order
                     break
                 history["objective"].append(objective)
                 uplinks = [payload for payloads in runtime.call(groups, "uplink") for payload in payloads]  # user order
@@ -287,6 +327,7 @@ class FederatedDownlink(DownlinkEstimator):
         self.n_pilots_ = ap_state["n_pilots"]
         self.d_ap_ = s.shape[1]
         self.n_rounds_ = rounds_run
+        self.training_objective_ = final_objective
         # Over-the-air pilot uses: one broadcast per round (K separate ones for multi-link), plus the final one.
         links = self.n_users if self.variant == "multi-link" else 1
         self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * link.channel_uses * links
@@ -312,7 +353,7 @@ class FederatedDownlink(DownlinkEstimator):
         return state
 
     @torch.no_grad()
-    def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
+    def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True, channel=None) -> list[torch.Tensor]:
         """Send the AP's latents ``(n, d_0)`` to every user through the link.
 
         Args:
@@ -320,17 +361,21 @@ class FederatedDownlink(DownlinkEstimator):
             generator: noise source, drawn user after user; by default a fresh generator seeded from
                 ``seed`` (repeated calls give the same estimates).
             noise: add each user's AWGN.
+            channel: complex ``(K, N_r, N_t)`` true channels the symbols go through, one per user,
+                of the design channels' shape; default: the design channels (perfect knowledge).
+                The noise level stays the link's.
 
         Returns:
             one ``(n, d_k)`` estimate per user, in the input's dtype.
         """
         s = self._check_transmit_input(ap_latents)
+        true = self._true_channels(channel)
         gen = generator if generator is not None else self._default_generator()
         white = self.ap_whitener_.whiten(_coordinates(s.to(self.ap_whitener_.mean.real.dtype), self.widely))
         out = []
         for k, user in enumerate(self.users_):
             symbols = white.to(self.precoder_.dtype) @ self._precoder_of(self.precoder_, k).mT  # (n, T N_t) or [Re | Im]
-            received = self.link_.select(k).send(symbols, generator=gen, noise=noise, split=self.widely)
+            received = self.link_.select(k).send(symbols, generator=gen, noise=noise, split=self.widely, channel=None if true is None else true[k])
             out.append(user.estimate(received).to(s.dtype))
         return out
 

@@ -46,6 +46,16 @@ the single broadcast is noisy.) What a
 user holds is inspectable: ``users_[k].received_pilots`` is everything it got from the AP besides
 the control message ``a V``.
 
+Imperfect channel knowledge. The channels given are estimates Ĥ_k (the AP's streams V and every
+user's equaliser are computed from them); the true channels are Ĥ_k + D_k with D_k ~ CN(0, ε v)
+(``csi_error`` = ε). ``robust=True`` lets every user learn its semantic map from pilots that each
+crossed their own channel drawn around its estimate (:meth:`~semalign.link.Link.send` with
+``channel_errors=True``: one error draw per pilot, shared by its T uses, drawn from the
+``pilot-broadcast`` stream before the noise), so the map learns what the error does to the
+equalised features (its attenuation and spread), as the single-link baselines' robust receivers do.
+The AP's streams and the users' LMMSE equalisers stay those of the estimates. ``robust=False`` or
+ε = 0: the broadcast crosses the estimates, bit for bit the design for exact channels.
+
 Accounting: ``bytes_downlink_`` counts the pilot broadcast (T N_t n complex64 entries) and the
 control message a V; ``bytes_uplink_`` is 0; ``channel_uses_`` is n T (one over-the-air broadcast).
 """
@@ -158,6 +168,10 @@ class FederatedFeatureBaseline(DownlinkEstimator):
             latent: the class of :class:`~semalign.multiuser.federated.FederatedDownlink`'s
             equalisers) or ``"widely-linear"`` (real, from [Re p̂, Im p̂] to the real latent, as the
             published baseline's real least-squares map).
+        csi_error: ε in [0, 1], the fraction of each channel's power the given channels (estimates)
+            miss (module docstring).
+        robust: the users learn their maps from pilots that crossed channels drawn around their
+            estimates (module docstring); ``False``: from pilots through the estimates.
         seed: seed of the noise on the over-the-air pilot broadcast (the ``pilot-broadcast`` stream)
             and of the default transmit noise.
         record_messages: keep every message in ``messages_``.
@@ -181,6 +195,8 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         power: float = 1.0,
         snr_convention: str = "total", channel_variance: float = 1.0, channel_uses: int = 1,  # the link
         processing: str = "strictly-linear",
+        csi_error: float = 0.0,
+        robust: bool = False,
         seed: int = 0,
         record_messages: bool = False,
         link: Link | None = None,
@@ -238,7 +254,8 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         users = []
         for k, x in enumerate(xs):
             user = _BaselineUser(f"user{k}", h[k], sigma2, self.processing)
-            received = link.select(k).send(symbols, generator=generator)
+            # Robust: each pilot crosses its own channel Ĥ_k + D drawn around the estimate.
+            received = link.select(k).send(symbols, generator=generator, channel_errors=self.robust_design)
             user.fit(received, h[k] @ self.precoder_, x, self.n_features_, link.channel_uses)
             users.append(user)
         self.channel_uses_ = n * link.channel_uses
@@ -254,16 +271,22 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         return state
 
     @torch.no_grad()
-    def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True) -> list[torch.Tensor]:
+    def transmit(self, ap_latents, *, generator: torch.Generator | None = None, noise: bool = True, channel=None) -> list[torch.Tensor]:
         """Send the AP's latents ``(n, d_0)`` to every user; returns one ``(n, d_k)`` estimate per user.
 
         Without a generator the noise comes from a fresh generator seeded from ``seed`` (repeated
-        calls give the same estimates); users draw from it one after another.
+        calls give the same estimates); users draw from it one after another. ``channel``: complex
+        ``(K, N_r, N_t)`` true channels (one per user, the design channels' shape) the symbols go
+        through; default: the design channels. The noise level stays the link's.
         """
         s = self._check_transmit_input(ap_latents)
+        true = self._true_channels(channel)
         gen = generator if generator is not None else self._default_generator()
         symbols = self._symbols(s)
-        return [user.estimate(self.link_.select(k).send(symbols, generator=gen, noise=noise)).to(s.dtype) for k, user in enumerate(self.users_)]
+        return [
+            user.estimate(self.link_.select(k).send(symbols, generator=gen, noise=noise, channel=None if true is None else true[k])).to(s.dtype)
+            for k, user in enumerate(self.users_)
+        ]
 
 
 __all__ = ["BASELINE_METHODS", "PROCESSING", "FederatedFeatureBaseline", "select_features"]

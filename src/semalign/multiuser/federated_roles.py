@@ -20,8 +20,11 @@ Two ways to simulate the users:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from semalign.link.csi import error_covariance
 from semalign.link.link import Link
 from semalign.link.mimo import project_power_ball
 from semalign.link.packing import pack_complex, pack_complex_moment, unpack_complex
@@ -32,6 +35,50 @@ def _coordinates(latents: torch.Tensor, widely: bool) -> torch.Tensor:
     """The coordinates the linear maps act on: the real latent itself (widely linear) or its packed
     complex form (strictly linear; first half real part, second half imaginary part)."""
     return latents if widely else pack_complex(latents)
+
+
+@dataclass(frozen=True)
+class _ChannelErrors:
+    """The users' channel error Δ_k = I_T (x) D_k (or its real composite) as a robust design sees it.
+
+    D_k has i.i.d. entries CN(0, s), s = ε v, independent of the estimate; the T uses of a latent
+    share it. For the training objective of user k,
+
+        J_k(F, G_k) = (1/n) ||X_w - G_k (H_k + Δ_k) F S_w||^2 + sigma^2 ||G_k||^2,
+
+    the cross terms in Δ_k vanish in expectation (E Δ_k = 0), so
+
+        E_D J_k = J_k^nominal(F, G_k) + (1/n) tr(G_k Ω(F) G_k^H),   Ω(F) = E[Δ F (S_w S_w^H) F^H Δ^H],
+
+    and, by the adjoint identity of :func:`~semalign.link.csi.error_covariance`,
+    tr(G Ω(F) G^H) = tr(Ψ(G^H G) F (S_w S_w^H) F^H) with Ψ = the same map on the input side. In the
+    complex domain Ω(F) = s B(F S_w S_w^H F^H) ⊗ I_{N_r} (B: the T x T matrix of block traces; for
+    T = 1: s tr(F S_w S_w^H F^H) I) and Ψ(G^H G) = s B(G^H G) ⊗ I_{N_t}; in the real composite
+    domain the same with the real/imaginary block combination of ``error_covariance`` (factor s/2).
+    Hence the robust G step is the MMSE equaliser with Ω added to its normal matrix,
+    G_k = X_w Y_k^H (Y_k Y_k^H + Ω(F) + n sigma^2 I)^{-1}, and the robust F step is the nominal one
+    with each user's M1_k = A_k^H A_k replaced by A_k^H A_k + Ψ(G_k^H G_k).
+
+    Attributes:
+        variance: s = ε v, the complex variance of each entry of D.
+        uses: T.
+        n_rx, n_tx: antennas per use.
+        domain: ``"complex"`` (strictly linear) or ``"real"`` (widely linear).
+    """
+
+    variance: float
+    uses: int
+    n_rx: int
+    n_tx: int
+    domain: str
+
+    def covariance(self, fsf: torch.Tensor) -> torch.Tensor:
+        """Ω ``(..., T N_r, T N_r)`` (real: ``2 T N_r``) for F S_w S_w^H F^H ``fsf``."""
+        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.domain)
+
+    def adjoint(self, g_h_g: torch.Tensor) -> torch.Tensor:
+        """Ψ ``(..., T N_t, T N_t)`` (real: ``2 T N_t``) for G^H G ``g_h_g``."""
+        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.domain)
 
 
 class _User:
@@ -86,9 +133,13 @@ class _UserGroup:
     users form one group; on Dask each user is a group of one on its own worker.
     """
 
-    def __init__(self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, widely: bool = False, threads: int | None = None) -> None:
+    def __init__(
+        self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, widely: bool = False,
+        threads: int | None = None, errors: _ChannelErrors | None = None,
+    ) -> None:  # fmt: skip
         if threads:
             torch.set_num_threads(threads)
+        self.errors = errors  # robust designs: the channel error's second moments (else None)
         self.users = [_User(name, x, h, sigma2, widely) for name, x, h in zip(names, latents, channels)]
         self.entries_per_row = 1 if widely else 2  # real latent entries per row of x_white
         self.link = link  # the group's users' link: the pilots go over the air through it
@@ -104,25 +155,37 @@ class _UserGroup:
         """Every user receives its pilots (``(T N_t, n)`` broadcast to all, or ``(K, T N_t, n)`` one
         per user), refits its MMSE equaliser (regulariser n sigma^2 I) and reports its training
         objective per real latent entry (a diagnostic for the log). The training broadcasts are
-        noiseless, as published (the noise enters through the MMSE regulariser)."""
+        noiseless, as published (the noise enters through the MMSE regulariser). A robust design
+        adds the channel error's Ω = E[Δ F S_w S_w^H F^H Δ^H] to the normal matrix and its share
+        (1/n) tr(G Ω G^H) to the objective (:class:`_ChannelErrors`)."""
         received = self.link.send(symbols.mT, noise=False, split=self.widely).mT  # (K, T N_r, n)
         n = received.shape[-1]
         gram = received @ received.mH
         eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
         loading = n * self.sigma2 + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1)  # as the single-link G step
-        decoders = torch.linalg.solve(gram + loading[:, None, None] * eye, received @ self.x_white.mH).mH  # X Y^H (Y Y^H + n s2 I)^-1
+        system = gram + loading[:, None, None] * eye
+        if self.errors is not None:
+            omega = self.errors.covariance(symbols @ symbols.mH)  # F S_w (F S_w)^H: the broadcast's own Gram
+            system = system + omega
+        decoders = torch.linalg.solve(system, received @ self.x_white.mH).mH  # X Y^H (Y Y^H [+ Ω] + n s2 I)^-1
         error = (self.x_white - decoders @ received).abs().square().sum((-2, -1)) / n
+        if self.errors is not None:
+            error = error + ((decoders @ omega) * decoders.conj()).sum((-2, -1)).real / n  # (1/n) tr(G Ω G^H)
         values = error + self.sigma2 * decoders.abs().square().sum((-2, -1))
         for k, user in enumerate(self.users):
             user.decoder = decoders[k, : self.sizes[k]].resolve_conj().contiguous()  # its own memory: a saved copy transmits alike
         return [float(values[k] / (self.entries_per_row * self.sizes[k])) for k in range(len(self.users))]
 
     def uplink(self) -> list[dict[str, torch.Tensor]]:
-        """Each user's message: M1 = A^H A and M2 = A^H X_w with A = G H (never X or G)."""
+        """Each user's message: M1 = A^H A (robust: + Ψ(G^H G)) and M2 = A^H X_w with A = G H
+        (never X or G)."""
         out = []
         for user in self.users:
             a = user.decoder @ user.channel
-            out.append({"m1": a.mH @ a, "m2": a.mH @ user.x_white})
+            m1 = a.mH @ a
+            if self.errors is not None:
+                m1 = m1 + self.errors.adjoint(user.decoder.mH @ user.decoder)
+            out.append({"m1": m1, "m2": a.mH @ user.x_white})
         return out
 
     def snapshot(self, keep_private: bool = True) -> list["_User"]:
@@ -237,7 +300,11 @@ class _StatisticsUserGroup(_UserGroup):
     O(K T N (T N + m_0 + m_k)) products of small matrices, whatever n.
     """
 
-    def __init__(self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, ap: _AccessPoint, widely: bool = False) -> None:
+    def __init__(
+        self, names: list[str], latents: list[torch.Tensor], link: Link, channels: torch.Tensor, sigma2: float, ap: _AccessPoint,
+        widely: bool = False, errors: _ChannelErrors | None = None,
+    ) -> None:  # fmt: skip
+        self.errors = errors
         self.entries_per_row = 1 if widely else 2
         self.link, self.channels, self.sigma2, self.widely = link, channels, sigma2, widely
         self.ap_gram = ap.gram
@@ -266,8 +333,11 @@ class _StatisticsUserGroup(_UserGroup):
         cross = hf @ self.cross.mH  # Y X_w^H = H F (X_w S_w^H)^H, (K, T N_r, m_k)
         eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
         loading = self.n * self.sigma2 + 1e-12 * torch.diagonal(gram, dim1=-2, dim2=-1).real.mean(-1)  # as the single-link G step
-        decoders = torch.linalg.solve(gram + loading[:, None, None] * eye, cross).mH  # X Y^H (Y Y^H + n s2 I)^-1, (K, m_k, T N_r)
-        # ||X_w - G Y||^2 = ||X_w||^2 - 2 Re tr(G Y X_w^H) + tr(G Y Y^H G^H)
+        if self.errors is not None:  # robust: Y Y^H + Ω, Ω = E[Δ F S_w S_w^H F^H Δ^H] (:class:`_ChannelErrors`)
+            p = precoder.to(self.channels.dtype)
+            gram = gram + self.errors.covariance(p @ self.ap_gram @ p.mH)
+        decoders = torch.linalg.solve(gram + loading[:, None, None] * eye, cross).mH  # X Y^H (Y Y^H [+ Ω] + n s2 I)^-1, (K, m_k, T N_r)
+        # ||X_w - G Y||^2 = ||X_w||^2 - 2 Re tr(G Y X_w^H) + tr(G Y Y^H G^H) (robust: + tr(G Ω G^H))
         fitted = (decoders * cross.mT).sum((-2, -1)).real
         spread = ((decoders @ gram) * decoders.conj()).sum((-2, -1)).real
         error = (self.energy - 2 * fitted + spread) / self.n
@@ -282,6 +352,8 @@ class _StatisticsUserGroup(_UserGroup):
         AP's next step needs only that product of the message M2 = A^H X_w)."""
         a = self.decoders @ self.channels  # (K, m_k, T N_t), zero rows where padded
         m1, m2_sh = a.mH @ a, a.mH @ self.cross
+        if self.errors is not None:  # robust: + Ψ(G^H G) (zero padded rows add nothing)
+            m1 = m1 + self.errors.adjoint(self.decoders.mH @ self.decoders)
         return [{"m1": m1[k], "m2_sh": m2_sh[k]} for k in range(len(self.users))]
 
     def message(self, k: int) -> torch.Tensor:

@@ -15,6 +15,13 @@ a homogeneous set; users at proximity 0 and 1 do not: a heterogeneous set.
 
 Every method of a seed sees the same per-user channels (one Rayleigh draw per user identity, so a
 user keeps its channel across user sets), the same pilots and the same test-noise stream.
+
+Imperfect channel knowledge (``csi_error`` = ε > 0): the per-user channels above are the true ones;
+the methods are fitted on estimates drawn around them with the error model of
+:mod:`semalign.link.csi` (:func:`~semalign.link.csi.estimate_of`, from the seed's ``csi`` stream,
+one estimate per user identity, so every method of a seed and every user set knows the same
+estimate of a user's channel), and the test latents go through the true channels.
+``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0).
 """
 
 from __future__ import annotations
@@ -30,9 +37,18 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import (
+    LastUsed,
+    LinkConventions,
+    cached_latents,
+    canonical_options,
+    check_snr_db,
+    classifier,
+    provenance,
+)
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
 from semalign.link.channel import rayleigh_channel
+from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
@@ -117,6 +133,10 @@ class FederatedRun(ProtocolSettings):
             :data:`SYNTHETIC_OPTIONS`).
         experiment: the label of the study part (``compression``, ``snr``, ``heterogeneity``,
             ``pilots``; ``federated`` for a sweep).
+        csi_error: ε in [0, 1], the fraction of each user's channel power the designs' estimates
+            miss (0: perfect channel knowledge; module docstring).
+        robust: design for the channels the estimates stand for (averaging over the CSI error);
+            ignored (reset to ``False``) when ``csi_error`` is 0.
         The link conventions and the protocol's settings are those of :class:`ProtocolSettings`.
     """
 
@@ -134,9 +154,17 @@ class FederatedRun(ProtocolSettings):
     heterogeneous_sets: str | None = None
     latents_options: str | None = None
     experiment: str = "federated"
+    csi_error: float = 0.0
+    robust: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
+        if not isinstance(self.robust, bool):
+            raise ValueError(f"robust must be True or False, got {self.robust!r}")
+        # Nothing to be robust to without a CSI error: the default, so a sweep does not store the same run twice.
+        for name in self.ignored_settings():
+            object.__setattr__(self, name, FederatedRun.__dataclass_fields__[name].default)
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
@@ -155,6 +183,14 @@ class FederatedRun(ProtocolSettings):
             for user in group:
                 if user not in known:
                     raise ValueError(f"user set {group!r} names {user!r}, which is not one of users {tuple(known)!r}")
+
+    def ignored_settings(self) -> tuple[str, ...]:
+        """The settings the run does not use: ``robust`` without a CSI error."""
+        return ("robust",) if self.csi_error == 0 else ()
+
+    def csi(self) -> str:
+        """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error``)."""
+        return "error-model" if self.csi_error else "perfect"
 
     def synthetic_users(self) -> tuple[tuple[str, float, int], ...]:
         """The synthetic users as ``(name, proximity, d_rx)``."""
@@ -271,17 +307,34 @@ _CHANNELS = LastUsed(16)
 _PILOTS = LastUsed(16)
 
 
-def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
-    """``(K, N, N)`` channels of ``users``: one draw per user identity of the pool (from the seed's
-    ``channel`` stream), so a user keeps its channel in every user set."""
+def _pool_channels(run: FederatedRun) -> torch.Tensor:
+    """``(users of the pool, N, N)`` true channels, one draw per user identity (the seed's ``channel`` stream)."""
     names = pool_of(run).names
 
     def draw() -> torch.Tensor:
         generator = stream_generator("channel", run.seed)
         return rayleigh_channel(run.n_antennas, run.n_antennas, generator=generator, batch=len(names), channel_variance=run.channel_variance)
 
-    channels = _CHANNELS.get((run.pool_key(), run.seed, run.n_antennas), draw)
-    return channels[[names.index(u) for u in users]]
+    return _CHANNELS.get((run.pool_key(), run.seed, run.n_antennas), draw)
+
+
+def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
+    """``(K, N, N)`` channels of ``users``: one draw per user identity of the pool (from the seed's
+    ``channel`` stream), so a user keeps its channel in every user set."""
+    names = pool_of(run).names
+    return _pool_channels(run)[[names.index(u) for u in users]]
+
+
+def known_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
+    """``(K, N, N)`` what the designs know of the channels of ``users``: the channels themselves
+    (``csi_error`` 0), or estimates with the error model's ``csi_error``, drawn for every user
+    identity of the pool at once from the seed's ``csi`` stream (the same estimate of a user's
+    channel in every user set and for every method of a seed)."""
+    if not run.csi_error:
+        return user_channels(run, users)
+    names = pool_of(run).names
+    estimates = estimate_of(_pool_channels(run), run.csi_error, run.channel_variance, generator=stream_generator("csi", run.seed))
+    return estimates[[names.index(u) for u in users]]
 
 
 def shared_pilots(run: FederatedRun) -> torch.Tensor:
@@ -326,7 +379,10 @@ def _precoder_power(model) -> float:
 
 
 def _model(run: FederatedRun, channels: torch.Tensor, context: RunContext):
-    link = dict(snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, channel_uses=run.channel_uses)
+    link = dict(
+        snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, channel_uses=run.channel_uses,
+        csi_error=run.csi_error, robust=run.robust,
+    )  # fmt: skip
     entry = get_method("federated", run.method)
     if entry.estimator is FederatedFeatureBaseline:
         return entry.create(channels=channels, processing=run.baseline_processing, seed=run.seed, **link)
@@ -341,12 +397,14 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
     protocol = run.method not in ("first-k", "top-k")
     rows = []
     for group_index, group in enumerate(user_groups(run)):
-        model = _model(run, user_channels(run, group), context)
+        # Fitted on what the designs know; the test latents cross the true channels.
+        true = user_channels(run, group)
+        model = _model(run, known_channels(run, group), context)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # few pilots: whitening shrinkage, recorded as n_pilots
             model.fit(pool.ap_train[idx], [pool.users[u][0][idx] for u in group])
-            estimates = model.transmit(pool.ap_test, generator=stream_generator("test-noise", run.seed))
+            estimates = model.transmit(pool.ap_test, generator=stream_generator("test-noise", run.seed), channel=true if run.csi_error else None)
         seconds = time.perf_counter() - start
         k = len(group)
         links = k if run.method == "multi-link" else 1
@@ -377,6 +435,7 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
                 "training_channel_uses": int(model.channel_uses_), "precoder_power": _precoder_power(model),
                 "final_primal_residual": model.history_["primal_residual"][-1] if hasattr(model, "history_") else None,
                 "fit_seconds": seconds,
+                "csi": run.csi(), "csi_error": run.csi_error, "robust": run.robust, "channel_model": "rayleigh",
             }  # fmt: skip
             rows.append({**row, **{k: v for k, v in asdict(run).items() if k not in row}, "run_id": identifier})
     return rows
