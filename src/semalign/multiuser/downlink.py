@@ -6,6 +6,13 @@ An access point (AP) broadcasts to K users; user k has its own MIMO channel H_k.
 :class:`~semalign.link.Link` whose leading axis is the users (channels ``(K, N_r, N_t)``, one SNR),
 check the AP's and the users' pilots the same way, and count every message that crosses the
 AP-user boundary.
+
+Frequency-selective links. A link of S subcarriers (:meth:`~semalign.link.Link.from_subcarriers`,
+e.g. the 3GPP TDL/CDL models with a latent's T uses on T subcarriers) holds each user's
+block-diagonal diag(H_k,1, ..., H_k,S) ``(K, S N_r, S N_t)`` and one channel use per latent: the
+schemes design for the whole band at once. Such a use is counted as S channel uses
+(:func:`uses_per_latent`), so a scheme's ``channel_uses_`` and compression factor are those of T = S
+uses of a flat channel.
 """
 
 from __future__ import annotations
@@ -21,6 +28,23 @@ from semalign._estimator import Estimator
 from semalign._seeds import check_seed
 from semalign.link.csi import check_csi_error
 from semalign.link.link import LINK_DEFAULTS, Link, as_channel, as_snr_db, same_setting
+
+
+def uses_per_latent(link: Link) -> int:
+    """Channel uses one latent occupies on ``link``: its ``channel_uses`` T, times the subcarriers S
+    of a frequency-selective link (one OFDM symbol of S subcarriers counts as S uses, as it does in
+    the link's noise level and compression factor)."""
+    return link.channel_uses * link.subcarriers
+
+
+def subcarrier_blocks(channel: torch.Tensor, subcarriers: int) -> torch.Tensor:
+    """The diagonal blocks of block-diagonal channels: ``(..., S n_rx, S n_tx)`` diag(H_1, ..., H_S)
+    -> ``(..., S, n_rx, n_tx)`` (the inverse of :func:`~semalign.link.mimo.subcarrier_block_diagonal`;
+    ``S = 1`` gives ``(..., 1, n_rx, n_tx)``)."""
+    *batch, rows, cols = channel.shape
+    r, c = rows // subcarriers, cols // subcarriers
+    grid = channel.reshape(*batch, subcarriers, r, subcarriers, c)
+    return torch.diagonal(grid, dim1=-4, dim2=-2).permute(*range(len(batch)), -1, -3, -2)  # (..., S, r, c)
 
 
 def _entry_bytes(tensor: torch.Tensor) -> int:
@@ -53,6 +77,7 @@ class DownlinkEstimator(Estimator):
     Subclasses store the link keywords (``channels``, ``snr_db``, ``power``, ``snr_convention``,
     ``channel_variance``, ``channel_uses``, ``link``), ``csi_error``, ``robust``, ``seed`` and
     ``record_messages`` as hyper-parameters and call :meth:`_validate_link` from their checks.
+    ``link=`` may be a frequency-selective link (module docstring; ``csi_error`` must then be 0).
 
     Channel knowledge. The ``(K, N_r, N_t)`` channels a scheme is given are what its designers know
     (the estimates Ĥ_k); with ``csi_error`` = ε > 0 each user's true channel is H_k = Ĥ_k + D_k,
@@ -137,7 +162,8 @@ class DownlinkEstimator(Estimator):
         return float(self._current_link().noise_variance())
 
     def compression_factor(self, ap_dim: int) -> float:
-        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2)."""
+        """Percent of channel symbols per complex AP latent entry: 100 T N_t / ceil(d_0/2) (on a
+        link of S subcarriers, 100 S N_t / ceil(d_0/2), the same as S uses of a flat channel)."""
         return self._current_link().compression_factor(ap_dim)
 
     # ------------------------------------------------------------ inputs

@@ -59,7 +59,7 @@ from semalign._registry import register
 from semalign._vocabulary import EXECUTORS, PROCESSING
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
-from semalign.multiuser.downlink import DownlinkEstimator, Message
+from semalign.multiuser.downlink import DownlinkEstimator, Message, uses_per_latent
 from semalign.multiuser.federated_roles import (
     _AccessPoint,
     _ChannelErrors,
@@ -159,7 +159,11 @@ class FederatedDownlink(DownlinkEstimator):
             estimates were exact (also the case whenever ε = 0).
         seed: seeds the default transmit-noise generator.
         link: a :class:`~semalign.link.Link` with ``(K, N_r, N_t)`` channels instead of ``channels``
-            and the link keywords (a non-zero ``csi_error`` replaces the link's own).
+            and the link keywords (a non-zero ``csi_error`` replaces the link's own). It may be
+            frequency selective (:meth:`~semalign.link.Link.from_subcarriers`: one use of
+            diag(H_k,1, ..., H_k,S) per latent, S N_t columns; ``csi_error`` 0): the protocol then
+            designs F ``(S N_t, m_0)`` for the whole band, with the messages of T = S uses of a flat
+            channel.
 
     Attributes after :meth:`fit`:
         link_: the users' :class:`~semalign.link.Link` (its channels: the design channels).
@@ -175,7 +179,7 @@ class FederatedDownlink(DownlinkEstimator):
             minimise).
         n_rounds_: rounds run.
         bytes_uplink_, bytes_downlink_: totals over the protocol; channel_uses_: over-the-air uses
-            spent on pilot broadcasts (n T per round).
+            spent on pilot broadcasts (n T per round; a use of S subcarriers counts as S uses).
     """
 
     def __init__(
@@ -330,7 +334,7 @@ class FederatedDownlink(DownlinkEstimator):
         self.training_objective_ = final_objective
         # Over-the-air pilot uses: one broadcast per round (K separate ones for multi-link), plus the final one.
         links = self.n_users if self.variant == "multi-link" else 1
-        self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * link.channel_uses * links
+        self.channel_uses_ = (rounds_run + 1) * self.n_pilots_ * uses_per_latent(link) * links
         self.history_ = history
         self.link_, self.users_ = link, users
         return self

@@ -56,8 +56,16 @@ equalised features (its attenuation and spread), as the single-link baselines' r
 The AP's streams and the users' LMMSE equalisers stay those of the estimates. ``robust=False`` or
 ε = 0: the broadcast crosses the estimates, bit for bit the design for exact channels.
 
+Frequency-selective links (S subcarriers, e.g. the 3GPP TDL/CDL models with the T uses of a latent
+on T = S subcarriers; :mod:`semalign.multiuser.downlink`): each subcarrier s has its own streams
+V_s, the strongest eigenvectors of sum_k H_k,s^H H_k,s, and the precoder is diag(a V_1, ..., a V_S)
+``(S N_t, S min(N_t, N_r))``; feature s S' + i goes on stream i of subcarrier s, as it goes on stream
+i of use t = s on a flat link. With the same channel on every subcarrier this is exactly the flat
+design of T = S uses. The users' LMMSE equalisers are then block diagonal too.
+
 Accounting: ``bytes_downlink_`` counts the pilot broadcast (T N_t n complex64 entries) and the
-control message a V; ``bytes_uplink_`` is 0; ``channel_uses_`` is n T (one over-the-air broadcast).
+control message a V (the S blocks a V_s on a frequency-selective link); ``bytes_uplink_`` is 0;
+``channel_uses_`` is n T (one over-the-air broadcast; a use of S subcarriers counts as S uses).
 """
 
 from __future__ import annotations
@@ -73,7 +81,12 @@ from semalign._vocabulary import PROCESSING
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.multiuser.downlink import DownlinkEstimator, Message
+from semalign.multiuser.downlink import (
+    DownlinkEstimator,
+    Message,
+    subcarrier_blocks,
+    uses_per_latent,
+)
 
 BASELINE_METHODS = ("first-k", "top-k")
 _DTYPE = torch.complex128
@@ -176,12 +189,13 @@ class FederatedFeatureBaseline(DownlinkEstimator):
             and of the default transmit noise.
         record_messages: keep every message in ``messages_``.
         link: a :class:`~semalign.link.Link` with ``(K, N_r, N_t)`` channels instead of ``channels``
-            and the link keywords.
+            and the link keywords, possibly frequency selective (module docstring).
 
     Attributes after :meth:`fit`:
         link_: the users' link.
         features_: ``(K,)`` indices of the AP's complex coordinates that are sent.
-        precoder_: ``(N_t, S)`` a V, the per-channel-use precoder of the S streams.
+        precoder_: ``(N_t, S)`` a V, the per-channel-use precoder of the S streams (on a link of S'
+            subcarriers: the block-diagonal ``(S' N_t, S' min(N_t, N_r))`` diag(a V_1, ..., a V_S')).
         users_: per user its private state (``received_pilots``, ``equaliser_``, ``map_``).
         bytes_uplink_ (0), bytes_downlink_, channel_uses_ (n T), n_pilots_.
     """
@@ -242,12 +256,20 @@ class FederatedFeatureBaseline(DownlinkEstimator):
         self.feature_whitener_: Whitener = fit_whitener(pack_complex(s.to(torch.float64))[:, self.features_], name="AP features")
         # Common streams: the strongest eigenvectors of sum_k H_k^H H_k, equal power per feature.
         h = link.channel.to(_DTYPE)
-        _, vecs = torch.linalg.eigh((h.mH @ h).sum(0))
         amplitude = (link.power / self.n_features_) ** 0.5
-        self.precoder_ = amplitude * vecs.flip(-1)[:, :n_streams]  # (N_t, S)
+        if link.subcarriers == 1:
+            _, vecs = torch.linalg.eigh((h.mH @ h).sum(0))
+            self.precoder_ = amplitude * vecs.flip(-1)[:, :n_streams]  # (N_t, S)
+            control = {"precoder": self.precoder_}
+        else:  # per subcarrier: diag(a V_1, ..., a V_S') (module docstring)
+            blocks = subcarrier_blocks(h, link.subcarriers)  # (K, S', N_r, N_t)
+            _, vecs = torch.linalg.eigh((blocks.mH @ blocks).sum(0))  # (S', N_t, N_t)
+            per_subcarrier = amplitude * vecs.flip(-1)[..., : min(blocks.shape[-2:])]  # (S', N_t, S)
+            self.precoder_ = torch.block_diag(*per_subcarrier)
+            control = {"precoder": per_subcarrier}  # the blocks: the zeros between them are not sent
         self._start_log()
         sigma2 = self.noise_variance()
-        self._log(Message(0, "ap", "all users", "precoder", {"precoder": self.precoder_}))
+        self._log(Message(0, "ap", "all users", "precoder", control))
         symbols = self._symbols(s)
         self._log(Message(0, "ap", "all users", "pilots", {"symbols": symbols}))
         generator = stream_generator("pilot-broadcast", self.seed)
@@ -258,7 +280,7 @@ class FederatedFeatureBaseline(DownlinkEstimator):
             received = link.select(k).send(symbols, generator=generator, channel_errors=self.robust_design)
             user.fit(received, h[k] @ self.precoder_, x, self.n_features_, link.channel_uses)
             users.append(user)
-        self.channel_uses_ = n * link.channel_uses
+        self.channel_uses_ = n * uses_per_latent(link)
         self.n_pilots_ = n
         self.d_ap_ = s.shape[1]
         self.link_, self.users_ = link, users

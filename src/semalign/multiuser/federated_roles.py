@@ -94,7 +94,7 @@ class _User:
         self.widely = widely
         self.latents = latents  # the private pilots (n, d_k)
         self.whitener: Whitener = whitener if whitener is not None else fit_whitener(_coordinates(latents, widely), name=f"{name} pilots")
-        self.channel = channel  # (T N_r, T N_t)
+        self.channel = channel  # (T N_r, T N_t): I_T (x) H, or diag(H_1, ..., H_T) on a frequency-selective link
         self.sigma2 = sigma2
         self.decoder: torch.Tensor | None = None
         self._x_white = None

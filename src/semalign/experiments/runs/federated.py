@@ -13,15 +13,25 @@ equal it up to a read-out scale calibrated after the receiver's parameters, chec
 Users drawn at the same proximity share their hidden features (they differ only in read-out width):
 a homogeneous set; users at proximity 0 and 1 do not: a heterogeneous set.
 
-Every method of a seed sees the same per-user channels (one Rayleigh draw per user identity, so a
-user keeps its channel across user sets), the same pilots and the same test-noise stream.
+Every method of a seed sees the same per-user channels (one draw of the run's ``channel_model`` per
+user identity, from the seed's ``channel`` stream, so a user keeps its channel across user sets), the
+same pilots and the same test-noise stream.
+
+Channel models (:mod:`semalign.link.channel_models`, the settings of single-link runs):
+``rayleigh`` (default; exactly the draws of :func:`~semalign.link.channel.rayleigh_channel` from the
+same stream) and ``kronecker`` are flat: one ``(N, N)`` matrix per user shared by the T uses of a
+latent. The 3GPP TDL/CDL models put the T uses on T OFDM subcarriers: each user draws ``(T, N, N)``
+and the schemes see one use of the block-diagonal diag(H_1, ..., H_T) ``(T N, T N)``
+(:meth:`~semalign.link.Link.from_subcarriers`; the same noise level and compression factor as T uses
+of a flat channel). Rows still count T channel uses per latent.
 
 Imperfect channel knowledge (``csi_error`` = ε > 0): the per-user channels above are the true ones;
 the methods are fitted on estimates drawn around them with the error model of
 :mod:`semalign.link.csi` (:func:`~semalign.link.csi.estimate_of`, from the seed's ``csi`` stream,
 one estimate per user identity, so every method of a seed and every user set knows the same
 estimate of a user's channel), and the test latents go through the true channels.
-``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0).
+``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0). The CSI error is
+modelled on the flat channel models only.
 """
 
 from __future__ import annotations
@@ -46,9 +56,11 @@ from semalign.experiments.runs.common import (
     classifier,
     provenance,
 )
+from semalign.experiments.runs.link import CHANNEL_OPTIONS
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
-from semalign.link.channel import rayleigh_channel
+from semalign.link.channel_models import ChannelModel, options_of
 from semalign.link.csi import check_csi_error, estimate_of
+from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
@@ -137,6 +149,12 @@ class FederatedRun(ProtocolSettings):
             miss (0: perfect channel knowledge; module docstring).
         robust: design for the channels the estimates stand for (averaging over the CSI error);
             ignored (reset to ``False``) when ``csi_error`` is 0.
+        channel_model: the users' channels: ``rayleigh`` (default), ``kronecker`` (with
+            ``tx_correlation`` and ``rx_correlation``), or a 3GPP TR 38.901 model ``tdl-a`` ...
+            ``tdl-e``, ``cdl-a`` ... ``cdl-e`` through OFDM (the T uses on T subcarriers over
+            ``bandwidth_mhz``, with ``delay_spread_ns`` and ``carrier_frequency_ghz``); see
+            :mod:`semalign.link.channel_models`. The options of other models are ignored (reset to
+            their defaults); ``csi_error`` is modelled on the flat models only.
         The link conventions and the protocol's settings are those of :class:`ProtocolSettings`.
     """
 
@@ -156,15 +174,27 @@ class FederatedRun(ProtocolSettings):
     experiment: str = "federated"
     csi_error: float = 0.0
     robust: bool = False
+    channel_model: str = "rayleigh"
+    tx_correlation: float = 0.0
+    rx_correlation: float = 0.0
+    delay_spread_ns: float = 100.0
+    carrier_frequency_ghz: float = 3.5
+    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
         if not isinstance(self.robust, bool):
             raise ValueError(f"robust must be True or False, got {self.robust!r}")
-        # Nothing to be robust to without a CSI error: the default, so a sweep does not store the same run twice.
+        # Settings the run does not use take their defaults (nothing to be robust to without a CSI
+        # error; the options of other channel models), so a sweep does not store the same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, FederatedRun.__dataclass_fields__[name].default)
+        if self.channel().frequency_selective and self.csi_error:
+            raise ValueError(
+                f"channel_model={self.channel_model!r} is frequency selective: csi_error={self.csi_error!r} (imperfect CSI) "
+                "is modelled on the flat models (rayleigh, kronecker) only"
+            )
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
@@ -185,8 +215,16 @@ class FederatedRun(ProtocolSettings):
                     raise ValueError(f"user set {group!r} names {user!r}, which is not one of users {tuple(known)!r}")
 
     def ignored_settings(self) -> tuple[str, ...]:
-        """The settings the run does not use: ``robust`` without a CSI error."""
-        return ("robust",) if self.csi_error == 0 else ()
+        """The settings the run does not use: ``robust`` without a CSI error, and the options of the
+        channel models other than ``channel_model`` (``ValueError`` listing the valid names if it is
+        not a channel model)."""
+        applies = options_of(self.channel_model)
+        ignored = ["robust"] if self.csi_error == 0 else []
+        return (*ignored, *(name for name in CHANNEL_OPTIONS if name not in applies))
+
+    def channel(self) -> ChannelModel:
+        """The users' channel model with its options (checked)."""
+        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
 
     def csi(self) -> str:
         """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error``)."""
@@ -308,28 +346,35 @@ _PILOTS = LastUsed(16)
 
 
 def _pool_channels(run: FederatedRun) -> torch.Tensor:
-    """``(users of the pool, N, N)`` true channels, one draw per user identity (the seed's ``channel`` stream)."""
+    """True channels of every user of the pool, one draw per user identity of the run's channel
+    model (the seed's ``channel`` stream): ``(users of the pool, N, N)`` for the flat models (for
+    ``rayleigh`` exactly :func:`~semalign.link.channel.rayleigh_channel` from that stream), ``(users
+    of the pool, T, N, N)`` per subcarrier for TDL/CDL."""
     names = pool_of(run).names
+    model = run.channel()
 
     def draw() -> torch.Tensor:
         generator = stream_generator("channel", run.seed)
-        return rayleigh_channel(run.n_antennas, run.n_antennas, generator=generator, batch=len(names), channel_variance=run.channel_variance)
+        return model.draw(run.n_antennas, run.n_antennas, run.channel_uses, generator=generator, batch=len(names), channel_variance=run.channel_variance)
 
-    return _CHANNELS.get((run.pool_key(), run.seed, run.n_antennas), draw)
+    uses = run.channel_uses if model.frequency_selective else None  # flat draws do not depend on T
+    return _CHANNELS.get((run.pool_key(), run.seed, run.n_antennas, model, uses), draw)
 
 
 def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
-    """``(K, N, N)`` channels of ``users``: one draw per user identity of the pool (from the seed's
-    ``channel`` stream), so a user keeps its channel in every user set."""
+    """Channels of ``users``, ``(K, N, N)`` (flat models) or ``(K, T, N, N)`` per subcarrier
+    (TDL/CDL): one draw per user identity of the pool (from the seed's ``channel`` stream), so a
+    user keeps its channel in every user set."""
     names = pool_of(run).names
     return _pool_channels(run)[[names.index(u) for u in users]]
 
 
 def known_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
-    """``(K, N, N)`` what the designs know of the channels of ``users``: the channels themselves
-    (``csi_error`` 0), or estimates with the error model's ``csi_error``, drawn for every user
-    identity of the pool at once from the seed's ``csi`` stream (the same estimate of a user's
-    channel in every user set and for every method of a seed)."""
+    """What the designs know of the channels of ``users``, in the layout of :func:`user_channels`:
+    the channels themselves (``csi_error`` 0), or ``(K, N, N)`` estimates with the error model's
+    ``csi_error`` (flat models only), drawn for every user identity of the pool at once from the
+    seed's ``csi`` stream (the same estimate of a user's channel in every user set and for every
+    method of a seed)."""
     if not run.csi_error:
         return user_channels(run, users)
     names = pool_of(run).names
@@ -379,14 +424,24 @@ def _precoder_power(model) -> float:
 
 
 def _model(run: FederatedRun, channels: torch.Tensor, context: RunContext):
-    link = dict(
-        snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, channel_uses=run.channel_uses,
-        csi_error=run.csi_error, robust=run.robust,
-    )  # fmt: skip
+    """The run's scheme, unfitted, for the known ``channels`` in the layout of :func:`user_channels`:
+    flat ``(K, N, N)`` channels with the link keywords (T uses), or, for TDL/CDL, ``link=`` the
+    frequency-selective link of the per-subcarrier ``(K, T, N, N)`` channels (one use of
+    diag(H_1, ..., H_T) per latent)."""
+    if run.channel().frequency_selective:
+        users_link = Link.from_subcarriers(
+            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
+        )  # fmt: skip
+        link = dict(channels=None, link=users_link)  # no CSI error on such links (FederatedRun rejects it)
+    else:
+        link = dict(
+            channels=channels, snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
+            channel_uses=run.channel_uses, csi_error=run.csi_error, robust=run.robust,
+        )  # fmt: skip
     entry = get_method("federated", run.method)
     if entry.estimator is FederatedFeatureBaseline:
-        return entry.create(channels=channels, processing=run.baseline_processing, seed=run.seed, **link)
-    return entry.create(channels=channels, rho=run.rho, rounds=run.rounds, executor=context.protocol_executor, scheduler=context.protocol_scheduler, processing=run.processing, **link)
+        return entry.create(processing=run.baseline_processing, seed=run.seed, **link)
+    return entry.create(rho=run.rho, rounds=run.rounds, executor=context.protocol_executor, scheduler=context.protocol_scheduler, processing=run.processing, **link)
 
 
 def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: RunContext = RunContext()) -> list[dict]:
@@ -395,10 +450,13 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
     pool = pool_of(run)
     idx = shared_pilots(run)
     protocol = run.method not in ("first-k", "top-k")
+    channel_model = run.channel()
+    ignored = set(run.ignored_settings())
     rows = []
     for group_index, group in enumerate(user_groups(run)):
-        # Fitted on what the designs know; the test latents cross the true channels.
-        true = user_channels(run, group)
+        # Fitted on what the designs know; the test latents cross the true channels (in the link's
+        # layout: block diagonal over the subcarriers for TDL/CDL).
+        true = channel_model.link_channel(user_channels(run, group))
         model = _model(run, known_channels(run, group), context)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -435,9 +493,11 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
                 "training_channel_uses": int(model.channel_uses_), "precoder_power": _precoder_power(model),
                 "final_primal_residual": model.history_["primal_residual"][-1] if hasattr(model, "history_") else None,
                 "fit_seconds": seconds,
-                "csi": run.csi(), "csi_error": run.csi_error, "robust": run.robust, "channel_model": "rayleigh",
+                "csi": run.csi(), "csi_error": run.csi_error, "robust": run.robust, "channel_model": run.channel_model,
             }  # fmt: skip
-            rows.append({**row, **{k: v for k, v in asdict(run).items() if k not in row}, "run_id": identifier})
+            # The channel model's own options are recorded; the other models' are not (as link rows).
+            settings = {k: v for k, v in asdict(run).items() if k not in row and not (k in CHANNEL_OPTIONS and k in ignored)}
+            rows.append({**row, **settings, "run_id": identifier})
     return rows
 
 
