@@ -8,7 +8,9 @@
   decoders (the sum objective is then separable over pairs:
   F_r = (W_r + mu_r I)^{-1} H_rr^H G_r^H A_r with W_r = sum_q H_qr^H G_q^H G_q H_qr and mu_r >= 0
   set by the power budget). Every step lowers the sum, so started from an equilibrium it measures
-  the price of anarchy. Power budgets and null shaping only.
+  the price of anarchy. Power budgets and null shaping only. On a network with channel-error
+  variances (robust designs) W_r gains the error's expected part sum_{q != r} s_qr B(G_q^H G_q) (x) I,
+  so the descent lowers the sum of the expected MSEs of the network's model.
 
 Orthogonal access needs the per-channel-use structure of the channels, so it lives in
 :class:`~semalign.multiuser.semantic_game.SemanticInterferenceGame`.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from semalign._checks import check_positive_int
+from semalign.link.csi import error_covariance
 from semalign.multiuser.best_response import budgeted_best_response, pair_mse, semantic_best_response, wiener_decoder
 from semalign.multiuser.network import DTYPE, InterferenceNetwork
 
@@ -56,7 +59,8 @@ def ignore_interference(network: InterferenceNetwork) -> Design:
     a, h, r0, p = shaped.alignment, shaped.direct_channels, shaped.noise, shaped.power
     if network.pu_protection in ("individual", "global"):
         g = shaped.pu_channels.transpose(1, 2)  # (B, Q, J, N_p, n_T)
-        response, _ = budgeted_best_response(a, h, r0, p, g, network.pair_limits().transpose(1, 2))
+        errors = None if shaped.pu_channel_error is None else shaped.pu_error_load().transpose(1, 2)  # (B, Q, J)
+        response, _ = budgeted_best_response(a, h, r0, p, g, network.pair_limits().transpose(1, 2), pu_error=errors)
     else:
         response = semantic_best_response(a, h, r0, p)
     precoders = shaped.lift(response.precoder)
@@ -84,6 +88,20 @@ def _constrained_minimiser(w_mat, linear, power, steps: int = 100):
         low, high = torch.where(over, mid, low), torch.where(over, high, mid)
     mu = torch.where(slack, torch.zeros_like(high), high)
     return evecs @ (coeff / (evals + mu.unsqueeze(-1)).clamp_min(1e-300).unsqueeze(-1).to(DTYPE))
+
+
+def _error_weight(network: InterferenceNetwork, decoders: torch.Tensor) -> torch.Tensor:
+    """``(B, Q_tx, n_T, n_T)`` sum_{q != r} E[Δ_qr^H G_q^H G_q Δ_qr]: the expected-interference part of
+    W_r on a network with channel-error variances (the adjoint of :func:`~semalign.link.csi.error_covariance`:
+    s_qr B(G_q^H G_q) (x) I_{N_t} in antenna space, mapped into a null-shaped network's coordinates)."""
+    t = network.uses
+    n_t = network.n_tx if network.null_basis is None else network.null_basis.shape[-2]  # antenna-space n_T
+    unit = error_covariance(decoders.mH @ decoders, 1.0, uses=t, size=n_t // t, domain="complex")  # (B, Q_rx, n_T_full, n_T_full)
+    others = ~torch.eye(network.n_pairs, dtype=torch.bool, device=decoders.device)
+    weights = torch.where(others, network.channel_error, torch.zeros((), dtype=torch.float64))  # (B, Q_rx, Q_tx)
+    total = (weights.to(DTYPE)[..., None, None] * unit.unsqueeze(2)).sum(1)  # (B, Q_tx, n_T_full, n_T_full)
+    basis = network.null_basis
+    return total if basis is None else basis.mH @ total @ basis
 
 
 def centralized(network: InterferenceNetwork, start: torch.Tensor | None = None, *, max_iterations: int = 500, tolerance: float = 1e-10) -> Design:
@@ -121,6 +139,8 @@ def centralized(network: InterferenceNetwork, start: torch.Tensor | None = None,
         # W_r = sum_q H_qr^H G_q^H G_q H_qr (every receiver q that transmitter r reaches, itself included).
         gh = g.unsqueeze(2) @ h_all  # (B, Q_rx, Q_tx, m, n_T): G_q H_qr
         w_mat = (gh.mH @ gh).sum(1)  # (B, Q_tx, n_T, n_T)
+        if shaped.channel_error is not None:
+            w_mat = w_mat + _error_weight(shaped, g)
         linear = h.mH @ g.mH @ a  # H_rr^H G_r^H A_r
         new = _constrained_minimiser(w_mat, linear, shaped.power)
         f = torch.where(converged.view(b, 1, 1, 1), f, new)

@@ -278,7 +278,9 @@ def _ratio_precoder(a, gram, pu_gram, ratios, power, w_all, vh_a, k, reference=N
     return (columns * q.sqrt().to(_DTYPE).unsqueeze(-2)) @ vh_a[..., :k, :]
 
 
-def budgeted_best_response(alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40, reference=None) -> tuple[BestResponse, torch.Tensor]:
+def budgeted_best_response(
+    alignment, channel, interference, power, pu_channels, limits, *, steps: int = 40, reference=None, pu_error=None
+) -> tuple[BestResponse, torch.Tensor]:
     """Best response under the pair's individual interference budgets tr(G_p Q G_p^H) <= I_p.
 
     The dual is searched over the price ratios t_p = eta_p / mu (bisection per ratio, coordinate
@@ -294,6 +296,10 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
         limits: ``(..., J)`` I_p > 0.
         reference: optional current precoder ``(..., n_T, d)``, the tie-break inside degenerate
             eigenspaces (see :func:`semantic_best_response`).
+        pu_error: optional ``(..., J)`` e_p >= 0, the expected load per unit of transmit energy the
+            channel estimate misses (s_p N_p for an error of variance s_p per entry of G_p): the
+            budgets then hold in expectation over the error, tr((G_p^H G_p + e_p I) Q) <= I_p
+            (the extra term only makes power more expensive; robust designs).
 
     Returns:
         ``(response, ratios (..., J))`` with ratios t_p = eta_p / mu (``inf`` where mu = 0). For
@@ -306,6 +312,9 @@ def budgeted_best_response(alignment, channel, interference, power, pu_channels,
     r = torch.as_tensor(interference).to(_DTYPE)
     g = torch.as_tensor(pu_channels).to(_DTYPE)
     pu_gram = g.mH @ g
+    if pu_error is not None:  # E[G^H G] = Ĝ^H Ĝ + s N_p I
+        eye = torch.eye(g.shape[-1], dtype=_DTYPE, device=g.device)
+        pu_gram = pu_gram + torch.as_tensor(pu_error, dtype=torch.float64, device=g.device).to(_DTYPE)[..., None, None] * eye
     limits = torch.as_tensor(limits, dtype=torch.float64, device=a.device)
     gram = whitened_gram(h, r)
     w_all, vh_a, k = _semantic_directions(a, h.shape[-1])

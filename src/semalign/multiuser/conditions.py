@@ -15,6 +15,11 @@ changes the channels); if either holds, the equilibrium is unique and Jacobi, Ga
 asynchronous updates converge linearly. With interference budgets they do not apply
 (``applicable`` is then False). :func:`local_rate` gives rho(J) of the Jacobi map at a computed
 equilibrium, the observed linear rate.
+
+On a network with channel-error variances (robust designs under imperfect CSI) the reduced game's
+leakage and noise are expectations over the error (:class:`~semalign.multiuser.eigenmode_game.EigenmodeGame`),
+so C1 and C2 certify the game of those expectations, the one a robust design solves; they say
+nothing about the game on any one true channel realisation.
 """
 
 from __future__ import annotations

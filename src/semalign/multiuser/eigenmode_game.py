@@ -16,6 +16,11 @@ the spec) the pair's per-stream payoff is
 strictly convex in p_q on a fixed convex set, so a Nash equilibrium exists. The best response is
 semantic water-filling; interference prices make the water level mode dependent:
 p_i = [sqrt(w_i / (lambda_i (mu + sum_p eta_p c_{p,i}))) - 1/lambda_i]^+ with c_{p,i} = ||G_p v_i||^2.
+
+On a network with channel-error variances (robust designs, see :mod:`semalign.multiuser.network`)
+the leakage and the primary-user coefficients are expectations over the error, still linear in the
+powers: g_{qi,rj} += s_qr u_{q,i}^H (B(v_{r,j} v_{r,j}^H) (x) I_N) u_{q,i} and c_{p,i} += s_pq N_p
+(v_{r,j} in antenna space, unit norm), so the game keeps its form and its conditions.
 """
 
 from __future__ import annotations
@@ -69,9 +74,13 @@ class EigenmodeGame:
         cross = u.unsqueeze(2).mH @ network.channels @ v.unsqueeze(1)
         eye = torch.eye(network.n_pairs, dtype=torch.bool, device=u.device)
         leakage = torch.where(eye[None, :, :, None, None], torch.zeros((), dtype=torch.float64), cross.abs().square())
+        if network.channel_error is not None:
+            leakage = leakage + _error_leakage(network, u, v)
         noise = torch.diagonal(u.mH @ network.noise @ u, dim1=-2, dim2=-1).real
         if network.pu_channels is not None:
             pu_leakage = (network.pu_channels @ v.unsqueeze(1)).abs().square().sum(-2)
+            if network.pu_channel_error is not None:  # + s N_p ||U v||^2 (antenna space)
+                pu_leakage = pu_leakage + network.pu_error_load().unsqueeze(-1) * network.lift(v).abs().square().sum(-2).unsqueeze(1)
         else:
             pu_leakage = torch.zeros(network.n_instances, 0, network.n_pairs, k, dtype=torch.float64, device=u.device)
         gains = s[..., :k].square()
@@ -108,6 +117,23 @@ class EigenmodeGame:
     def precoders(self, powers: torch.Tensor) -> torch.Tensor:
         """``(B, Q, n_T, d)`` F_q = V_q diag(sqrt p_q) V_{A,q}^H."""
         return (self.tx_modes * powers.sqrt().to(DTYPE).unsqueeze(-2)) @ self.semantic_modes
+
+
+def _error_leakage(network: InterferenceNetwork, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``(B, Q, Q, k, k)`` s_qr u_{q,i}^H (B(v v^H) (x) I_N) u_{q,i} for v = v_{r,j} in antenna space
+    (zero for r = q). With v and u reshaped per use (T, N): B(v v^H)_{ts} = v_s^H v_t and
+    u^H (B (x) I) u = sum_{t,s} B_ts u_t^H u_s."""
+    t = network.uses
+    v_full = network.lift(v)  # (B, Q, n_T_full, k)
+    b, q, _, k = v_full.shape
+    v_use = v_full.transpose(-2, -1).reshape(b, q, k, t, -1)  # (B, Q, k, T, N_t)
+    u_use = u.transpose(-2, -1).reshape(b, q, k, t, -1)  # (B, Q, k, T, N)
+    block = torch.einsum("brjta,brjsa->brjts", v_use, v_use.conj())  # B(v v^H)
+    gram = torch.einsum("bqita,bqisa->bqits", u_use.conj(), u_use)  # u_t^H u_s
+    leak = torch.einsum("bqits,brjts->bqrij", gram, block).real
+    eye = torch.eye(q, dtype=torch.bool, device=u.device)
+    weights = torch.where(eye, torch.zeros((), dtype=torch.float64), network.channel_error)
+    return weights[..., None, None] * leak
 
 
 def priced_water_filling(weights, gains, power, cost, *, steps: int = 100) -> torch.Tensor:

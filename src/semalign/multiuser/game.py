@@ -21,6 +21,11 @@ flagged in the result and reported with a warning, never returned silently.
 Primary users are protected by null shaping (a change of the pairs' transmit spaces), individual
 budgets (inside each best response) or a global budget (prices set by bisection over whole game
 solves).
+
+On a network with channel-error variances (:mod:`semalign.multiuser.network`, robust designs) every
+best response answers the expected interference E[R_{-q}] and the budgets bind the expected
+primary-user interference; the equilibrium is then one of the game of these expectations (the
+channels' estimates plus the error's second moments), not of any one channel realisation.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ class _FullMimo:
 
     def __init__(self, network: InterferenceNetwork, protection: str) -> None:
         self.network, self.protection = network, protection
-        self.pu_gram = None if network.pu_channels is None else network.pu_channels.mH @ network.pu_channels  # (B, J, Q, n, n)
+        # (B, J, Q, n, n) E[G^H G]: with channel-error variances, the expected load (robust designs).
+        self.pu_gram = None if network.pu_channels is None else network.pu_grams()
 
     def initial(self, generator: torch.Generator | None) -> torch.Tensor:
         net = self.network
@@ -132,7 +138,9 @@ class _FullMimo:
         a, h, p = net.alignment[:, idx], net.direct_channels[:, idx], net.power[:, idx]
         if self.protection == "individual":
             g = net.pu_channels[:, :, idx].transpose(1, 2)  # (B, S, J, N_p, n_T)
-            response, _ = budgeted_best_response(a, h, r, p, g, net.pair_limits()[:, :, idx].transpose(1, 2), reference=state[:, idx])
+            limits = net.pair_limits()[:, :, idx].transpose(1, 2)
+            errors = None if net.pu_channel_error is None else net.pu_error_load()[:, :, idx].transpose(1, 2)  # (B, S, J)
+            response, _ = budgeted_best_response(a, h, r, p, g, limits, reference=state[:, idx], pu_error=errors)
         elif self.protection == "global" and prices is not None:
             gram = self.pu_gram[:, :, idx].transpose(1, 2)
             response = priced_best_response(a, h, r, p, gram, prices.unsqueeze(1).expand(-1, len(idx), -1))

@@ -19,6 +19,23 @@ so a study solves many games in one call:
 
 Pair q's interference-plus-noise covariance is R_{-q} = R_q^0 + sum_{r != q} H_qr Q_r H_qr^H with
 Q_r = F_r F_r^H: the others affect a pair only through their transmit covariances.
+
+**Imperfect channel knowledge** (robust designs, the error model of :mod:`semalign.link.csi`). The
+channels above may be estimates Ĥ of channels H = Ĥ + Δ with Δ = I_T (x) D lifted over the T channel
+uses of a latent (the uses share D) and D independent of Ĥ with i.i.d. CN(0, s) entries. Given
+``channel_error`` ``(B, Q, Q)`` (s_qr = ε v_qr per entry of the per-use error of H_qr), ``pu_channel_error``
+``(B, J, Q)`` (s_pq of G_pq's) and ``uses`` = T, the network describes the *expected* second moments
+over the error:
+
+* E[H_qr Q_r H_qr^H] = Ĥ_qr Q_r Ĥ_qr^H + s_qr B(Q_r) (x) I_N, with B(Q) the T x T matrix of the traces
+  of Q's N_t x N_t blocks (:func:`semalign.link.csi.error_covariance`); per channel use t the added
+  term is s_qr tr(Q_r,tt) I, and its trace is s_qr N tr(Q_r);
+* E[tr(G_pq Q_q G_pq^H)] = tr(Ĝ_pq Q_q Ĝ_pq^H) + s_pq N_p tr(Q_q) (N_p receive antennas per use).
+
+Every design computed on such a network (games, baselines) optimises these expectations; the pair's
+*own* channel error is not part of it (a design's owner supplies a bound of it in ``noise``, see
+:class:`~semalign.multiuser.semantic_game.SemanticInterferenceGame`). Without error variances (the
+default) nothing changes.
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from semalign._checks import check_choice
+from semalign.link.csi import error_covariance
 
 DTYPE = torch.complex128
 PU_PROTECTIONS = ("none", "null", "individual", "global")
@@ -45,6 +63,18 @@ def _complex(name: str, value, ndim: int) -> torch.Tensor:
     return tensor
 
 
+def _variances(name: str, value, shape: tuple[int, ...], device) -> torch.Tensor:
+    """``value`` as finite, non-negative float64 variances of ``shape`` (numbers broadcast)."""
+    tensor = torch.as_tensor(value, dtype=torch.float64, device=device)
+    try:
+        tensor = tensor.expand(shape).clone()
+    except RuntimeError:
+        raise ValueError(f"{name} must be a number or {shape} error variances, got shape {tuple(tensor.shape)}") from None
+    if not (torch.isfinite(tensor).all() and (tensor >= 0).all()):
+        raise ValueError(f"{name} must be finite error variances >= 0, got {value!r}")
+    return tensor
+
+
 @dataclass(frozen=True)
 class InterferenceNetwork:
     """A batch of B interference networks (shapes in the module docstring).
@@ -54,6 +84,13 @@ class InterferenceNetwork:
         null_basis: ``(B, Q, n_T_full, n_T)`` orthonormal basis U_q^perp of the PUs' null space
             (zero columns where it is smaller than n_T) when the network was produced by
             :meth:`null_shaped`, else ``None``; precoders of the shaped network map back as U F.
+        channel_error: optional ``(B, Q, Q)`` float64 s_qr >= 0, the variance of each entry of the
+            per-use error of ``channels[:, q, r]`` (the diagonal, the pairs' own channels, is not
+            used here); with it, :meth:`interference` is the expected covariance over the error.
+        pu_channel_error: optional ``(B, J, Q)`` float64 s_pq >= 0, the same for the PU channels;
+            with it, :meth:`pu_interference` and :meth:`pu_grams` are expectations over the error.
+        uses: T, the channel uses the channels are lifted over (I_T (x) per-use channel); needed to
+            shape the error terms, ignored without error variances.
     """
 
     alignment: torch.Tensor
@@ -65,6 +102,9 @@ class InterferenceNetwork:
     pu_limits: torch.Tensor | None = None
     pu_protection: str = "none"
     null_basis: torch.Tensor | None = None
+    channel_error: torch.Tensor | None = None
+    pu_channel_error: torch.Tensor | None = None
+    uses: int = 1
 
     def __post_init__(self) -> None:
         check_choice("pu_protection", self.pu_protection, PU_PROTECTIONS)
@@ -93,6 +133,16 @@ class InterferenceNetwork:
         object.__setattr__(self, "noise", (r0 + r0.mH) / 2)
         object.__setattr__(self, "power", p)
         object.__setattr__(self, "residual_mse", e_ls)
+        if isinstance(self.uses, bool) or int(self.uses) != self.uses or self.uses < 1 or h.shape[-1] % int(self.uses) or n_r % int(self.uses):
+            raise ValueError(f"uses must be a positive integer dividing n_T = {h.shape[-1]} and n_R = {n_r} (the channel uses the channels are lifted over), got {self.uses!r}")
+        object.__setattr__(self, "uses", int(self.uses))
+        if self.channel_error is not None:
+            object.__setattr__(self, "channel_error", _variances("channel_error", self.channel_error, (b, q, q), a.device))
+        if self.pu_channel_error is not None:
+            if self.pu_channels is None:
+                raise ValueError("pu_channel_error needs pu_channels (B, J, Q, N_p, n_T)")
+            j = torch.as_tensor(self.pu_channels).shape[1]
+            object.__setattr__(self, "pu_channel_error", _variances("pu_channel_error", self.pu_channel_error, (b, j, q), a.device))
         if self.pu_protection == "none":
             return
         if self.pu_channels is None:
@@ -158,14 +208,49 @@ class InterferenceNetwork:
         h = self.channels[:, idx]  # (B, S, Q, n_R, n_T)
         received = h @ covariances.unsqueeze(1) @ h.mH  # (B, S, Q, n_R, n_R)
         others = (idx.unsqueeze(-1) != torch.arange(self.n_pairs, device=idx.device)).to(received.dtype)
-        return self.noise[:, idx] + (received * others[None, :, :, None, None]).sum(2)
+        total = self.noise[:, idx] + (received * others[None, :, :, None, None]).sum(2)
+        if self.channel_error is None:
+            return total
+        # + sum_{r != q} s_qr B(Q_r) (x) I_N, with Q_r in antenna space (the error acts there).
+        unit = error_covariance(self.lift_covariance(covariances), 1.0, uses=self.uses, size=self.n_rx // self.uses, domain="complex")  # (B, Q, n_R, n_R)
+        weights = self.channel_error[:, idx] * (idx.unsqueeze(-1) != torch.arange(self.n_pairs, device=idx.device))  # (B, S, Q), r != q
+        return total + (weights.to(DTYPE)[..., None, None] * unit.unsqueeze(1)).sum(2)
+
+    def lift_covariance(self, covariances: torch.Tensor) -> torch.Tensor:
+        """``(B, Q, n_T_full, n_T_full)`` U Q U^H: transmit covariances of a null-shaped network in
+        antenna space (unchanged otherwise)."""
+        return covariances if self.null_basis is None else self.null_basis @ covariances @ self.null_basis.mH
+
+    def pu_error_load(self) -> torch.Tensor:
+        """``(B, J, Q)`` s_pq N_p: the expected interference at primary p per unit of pair q's transmit
+        energy tr(Q_q) that the estimate misses (zeros without ``pu_channel_error``)."""
+        if self.pu_channels is None:
+            return torch.zeros(self.n_instances, 0, self.n_pairs, dtype=torch.float64, device=self.alignment.device)
+        if self.pu_channel_error is None:
+            return torch.zeros(self.pu_channels.shape[:3], dtype=torch.float64, device=self.alignment.device)
+        return self.pu_channel_error * (self.pu_channels.shape[-2] // self.uses)
+
+    def pu_grams(self) -> torch.Tensor:
+        """``(B, J, Q, n_T, n_T)`` C_pq = E[G_pq^H G_pq] = Ĝ_pq^H Ĝ_pq + s_pq N_p I (tr(C_pq Q_q) is the
+        expected interference pair q causes at primary p)."""
+        g = self.pu_channels
+        gram = g.mH @ g
+        if self.pu_channel_error is None:
+            return gram
+        eye = torch.eye(g.shape[-1], dtype=DTYPE, device=g.device)
+        return gram + self.pu_error_load().to(DTYPE)[..., None, None] * eye
 
     def pu_interference(self, covariances: torch.Tensor) -> torch.Tensor:
-        """``(B, J, Q)`` I_pq = tr(G_pq Q_q G_pq^H), the interference pair q causes at primary p."""
+        """``(B, J, Q)`` I_pq = tr(G_pq Q_q G_pq^H), the interference pair q causes at primary p (with
+        ``pu_channel_error``: its expectation over the error, + s_pq N_p tr(Q_q) in antenna space)."""
         if self.pu_channels is None:
             return torch.zeros(self.n_instances, 0, self.n_pairs, dtype=torch.float64, device=covariances.device)
         g = self.pu_channels
-        return torch.diagonal(g @ covariances.unsqueeze(1) @ g.mH, dim1=-2, dim2=-1).sum(-1).real
+        load = torch.diagonal(g @ covariances.unsqueeze(1) @ g.mH, dim1=-2, dim2=-1).sum(-1).real
+        if self.pu_channel_error is None:
+            return load
+        energy = torch.diagonal(self.lift_covariance(covariances), dim1=-2, dim2=-1).sum(-1).real  # (B, Q) tr(Q_q)
+        return load + self.pu_error_load() * energy.unsqueeze(1)
 
     # ---- null shaping ------------------------------------------------------------------------
 

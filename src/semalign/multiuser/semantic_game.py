@@ -26,6 +26,29 @@ model's independence assumption holds.
 
 Instances: ``seeds`` x ``draws`` independent instances (pilots per seed; channels per seed and
 draw) are designed as one batch.
+
+Imperfect channel knowledge (``csi_error`` = ε > 0, the error model of :mod:`semalign.link.csi`).
+The channels drawn in ``fit`` are the true ones (``true_channels_per_use_``,
+``true_pu_channels_per_use_``, ``true_network_``); every design sees estimates of all of them,
+Ĥ = estimate_of(H, ε, v_H) (:func:`~semalign.link.csi.estimate_of`) with v_H the variance of that channel's
+entries (v direct, v * cross_gain cross, v * pu_gain primary), so H = Ĥ + D with D independent of Ĥ,
+entries CN(0, ε v_H), shared by the T uses of a latent. A naive design (``robust=False``) takes Ĥ for
+the truth. A robust design (``robust=True``) designs for the expectation over D:
+
+* receiver q's interference from transmitter r is E[H_qr Q_r H_qr^H] = Ĥ_qr Q_r Ĥ_qr^H + ε v_qr
+  B(Q_r) (x) I_N (per channel use t: + ε v_qr tr(Q_r,tt) I; B(Q) the T x T block traces of Q);
+* each primary budget binds E[tr(G_jr Q_r G_jr^H)] = tr(Ĝ_jr Q_r Ĝ_jr^H) + ε v_pu N_p tr(Q_r);
+* the pair's own channel error adds E[D_qq F F^H D_qq^H] = ε v B(Q_q) (x) I <= ε v tr(Q_q) I <= ε v P_q I
+  to its receiver: a robust design adds the bound ε v P_q I to the noise, so its reported MSE
+  (``design_.mse``) is an upper bound of the MSE it expects (exact for T = 1 at full power).
+
+What is guaranteed: the primary-user limits of a robust design hold *on average over the channel
+error given the estimate* (the expectation above), not for every realisation of the true channel;
+a particular true channel may exceed them (:meth:`SemanticInterferenceGame.primary_interference`
+measures it). What is not: a naive design's limits hold only on the estimate; the equilibria are
+equilibria of the game on the estimate (or of its expectation), not of the true channels; null
+shaping on the estimate nulls the estimate only, so ε v_pu N_p tr(Q_q) of expected interference
+remains (robust or not: null shaping has no limit to meet).
 """
 
 from __future__ import annotations
@@ -45,18 +68,41 @@ from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
 from semalign.latents.pilots import PILOT_METHODS
 from semalign.link.channel import rayleigh_channel
+from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.link import Link
 from semalign.link.mimo import block_diagonal_channel
 from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
 from semalign.multiuser.baselines import Design, centralized, ignore_interference
+from semalign.multiuser.best_response import pair_mse
 from semalign.multiuser.conditions import ConditionReport, check_conditions
 from semalign.multiuser.game import Equilibrium, solve_game
 from semalign.multiuser.network import DTYPE, PU_PROTECTIONS, InterferenceNetwork
 
 #: Methods of :class:`SemanticInterferenceGame` (its ``method`` and :meth:`~SemanticInterferenceGame.design`).
 GAME_METHODS = ("game-fixed-eigenmode", "game-full-mimo", "ignore-interference", "centralized", "orthogonal")
+
+
+@dataclass(frozen=True)
+class PrimaryInterference:
+    """What :meth:`SemanticInterferenceGame.primary_interference` returns (energy per latent over its
+    T channel uses, the unit of the limit).
+
+    Attributes:
+        per_pair: ``(B, J, Q)`` float64 tr(G_jq Q_q G_jq^H) on the channels asked (default: the true
+            ones), the interference pair q causes at primary j.
+        total: ``(B, J)`` float64 its sum over the pairs, what primary j receives.
+        believed: ``(B, J, Q)`` float64 what the design computed for itself: on the estimate (naive)
+            or its expectation over the channel error (robust); equal to ``per_pair`` with perfect CSI.
+        limit: I^max per primary receiver (a float; ``None`` without ``pu_limit_db``). With
+            individual budgets each pair's share is limit / Q.
+    """
+
+    per_pair: torch.Tensor
+    total: torch.Tensor
+    believed: torch.Tensor
+    limit: float | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +138,10 @@ class SemanticInterferenceGame(Estimator):
         pilots_per_class, pilot_method: semantic pilots (see :func:`~semalign.latents.select_pilots`).
         seeds: one instance per seed (pilots, channels and the default test noise come from it).
         draws: channel draws per seed (more instances).
+        csi_error: ε in [0, 1], the fraction of each channel's power the designs' estimates miss
+            (module docs); 0: perfect channel knowledge (then nothing changes).
+        robust: design for the expectation over the channel error (module docs) instead of taking
+            the estimate for the truth; only matters with ``csi_error > 0``.
         method: what ``fit`` designs: ``"game-fixed-eigenmode"`` (default) or ``"game-full-mimo"`` (a
             Nash equilibrium by semantic water-filling), ``"ignore-interference"`` (each pair's
             single-link optimum), ``"centralized"`` (sum-MSE descent started from the
@@ -109,13 +159,23 @@ class SemanticInterferenceGame(Estimator):
         device: where the latents are processed (the game itself runs in complex128 on the CPU).
 
     Attributes after :meth:`fit`:
-        network_: the batch of :class:`InterferenceNetwork` (B = len(seeds) * draws instances).
+        network_: the batch of :class:`InterferenceNetwork` (B = len(seeds) * draws instances) the
+            designs are computed on: the estimated channels (with the error's second moments when
+            ``robust``); the true network with perfect CSI.
+        true_network_: the same network on the true channels (no error terms): what the symbols meet.
+        channels_per_use_, pu_channels_per_use_: ``(B, Q, Q, N, N)`` and ``(B, J, Q, N_p, N)``
+            complex128 per-use channels the designs know (``[:, q, r]`` from transmitter r to
+            receiver q; ``[:, j, q]`` from transmitter q to primary j).
+        true_channels_per_use_, true_pu_channels_per_use_: the true channels in the same layouts
+            (equal to the known ones when ``csi_error == 0``).
         design_: the :class:`~semalign.multiuser.game.Equilibrium` (games) or
             :class:`~semalign.multiuser.baselines.Design` (baselines) of ``method``: precoders,
             decoders, model MSE, primary-user interference, convergence.
-        link_: the :class:`~semalign.link.Link` of the network as the receivers hear it: channels
-            ``(B, Q, N, Q N)`` per use (receiver q of instance b, every transmitter's antennas side
-            by side).
+        link_: the :class:`~semalign.link.Link` of the network as the receivers hear it, on the
+            channels the designs know: ``(B, Q, N, Q N)`` per use (receiver q of instance b, every
+            transmitter's antennas side by side: columns r N ... (r + 1) N - 1 are H_qr).
+        true_channel_: (property) the true channels in the layout of ``link_.channel``, ``(B, Q, N,
+            Q N)``: what :meth:`transmit` takes as ``channel``.
         noise_variance_: sigma^2 per receive antenna per channel use.
         pilots_: per seed, per pair, what the pilots gave (:class:`PairPilots`).
         d_tx_, d_rx_: each pair's latent dimensions.
@@ -145,6 +205,8 @@ class SemanticInterferenceGame(Estimator):
         pilot_method: str = "random",
         seeds: int | Sequence[int] = 0,
         draws: int = 1,
+        csi_error: float = 0.0,
+        robust: bool = False,
         method: str = "game-fixed-eigenmode",
         schedule: str = "gauss-seidel",
         tol: float = 1e-8,
@@ -206,6 +268,9 @@ class SemanticInterferenceGame(Estimator):
         except (RuntimeError, TypeError):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
+        self.csi_error = check_csi_error(self.csi_error)
+        if not isinstance(self.robust, bool):
+            raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {self.robust!r}")
         self.method = check_choice("method", self.method, GAME_METHODS)
         self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
         self.tol = check_positive("tol", self.tol)
@@ -338,8 +403,12 @@ class SemanticInterferenceGame(Estimator):
         self._pairs = pairs
         self.d_tx_, self.d_rx_ = [p.d_tx for p in pairs], [p.d_rx for p in pairs]
         self.pilots_ = {seed: [self._pair_pilots(p, seed) for p in pairs] for seed in self.seeds}
-        alignment, residual, per_use, pu_per_use = [], [], [], []
+        alignment, residual, per_use, pu_per_use, known, pu_known = [], [], [], [], [], []
         cross = db_to_linear(self.cross_gain_db).item() ** 0.5
+        pu_scale = db_to_linear(self.pu_gain_db).item() ** 0.5
+        # One estimate stream per seed (the csi stream has no draw), consumed in draw order, so an
+        # instance's estimate depends on its seed and draw only, never on the rest of the batch.
+        csi_generators = {seed: stream_generator("csi", seed) for seed in self.seeds}
         for seed, draw in self.instances():
             a = torch.zeros(q, m, d, dtype=DTYPE)
             for i, pilots in enumerate(self.pilots_[seed]):
@@ -351,36 +420,91 @@ class SemanticInterferenceGame(Estimator):
             h = rayleigh_channel(n, n, generator=generator, batch=q * q, channel_variance=self.channel_variance, dtype=DTYPE).view(q, q, n, n)
             eye = torch.eye(q, dtype=torch.bool)[:, :, None, None]
             per_use.append(torch.where(eye, h, h * cross))
+            if self.csi_error > 0:
+                # Estimating the unit-gain draw and scaling it by the gain is estimating the scaled
+                # channel with its own variance (v_H = v * gain): the error stays CN(0, ε v_H).
+                h_hat = estimate_of(h, self.csi_error, self.channel_variance, generator=csi_generators[seed])
+                known.append(torch.where(eye, h_hat, h_hat * cross))
             if self.primary_users:
                 g = rayleigh_channel(self.primary_antennas, n, generator=generator, batch=self.primary_users * q, channel_variance=self.channel_variance, dtype=DTYPE)
-                pu_per_use.append(g.view(self.primary_users, q, self.primary_antennas, n) * db_to_linear(self.pu_gain_db).item() ** 0.5)
-        self.channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N)
-        self.pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N)
+                pu_per_use.append(g.view(self.primary_users, q, self.primary_antennas, n) * pu_scale)
+                if self.csi_error > 0:
+                    g_hat = estimate_of(g, self.csi_error, self.channel_variance, generator=csi_generators[seed])
+                    pu_known.append(g_hat.view(self.primary_users, q, self.primary_antennas, n) * pu_scale)
+        self.true_channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N)
+        self.true_pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N)
+        # What the designs know: the estimates, or (perfect CSI) copies of the true channels.
+        self.channels_per_use_ = torch.stack(known) if known else self.true_channels_per_use_.clone()
+        self.pu_channels_per_use_ = None if not self.primary_users else (torch.stack(pu_known) if pu_known else self.true_pu_channels_per_use_.clone())
         self.noise_variance_ = sigma2
-        b = self.channels_per_use_.shape[0]
-        # Receiver q hears every transmitter: its per-use channel is [H_q1 ... H_qQ] (N x Q N).
-        heard = self.channels_per_use_.permute(0, 1, 3, 2, 4).reshape(b, q, n, q * n)
+        heard = self._heard(self.channels_per_use_)
         self.link_ = Link(
             heard, self.snr_db, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance,
             channel_uses=self.channel_uses, transmitters=q,
         )  # fmt: skip
-        self.network_ = self._network(torch.stack(alignment), torch.stack(residual))
+        alignment, residual = torch.stack(alignment), torch.stack(residual)
+        self.network_ = self._network(alignment, residual)
+        self.true_network_ = self._network(alignment, residual, true=True)
+
+    @staticmethod
+    def _heard(channels: torch.Tensor) -> torch.Tensor:
+        """``(B, Q, Q, N, N)`` per-use channels -> ``(B, Q, N, Q N)`` as the receivers hear them:
+        receiver q's per-use channel is [H_q1 ... H_qQ]."""
+        b, q, _, n_r, n_t = channels.shape
+        return channels.permute(0, 1, 3, 2, 4).reshape(b, q, n_r, q * n_t)
+
+    @property
+    def true_channel_(self) -> torch.Tensor:
+        """``(B, Q, N, Q N)`` complex128: the true channels drawn in :meth:`fit`, in the layout of
+        ``link_.channel`` (what :meth:`transmit` takes as ``channel``)."""
+        self._check_fitted("true_channel_")
+        return self._heard(self.true_channels_per_use_)
+
+    @property
+    def designs_robust(self) -> bool:
+        """Whether the designs average over a channel error (``robust`` with ``csi_error > 0``)."""
+        return self.robust and self.csi_error > 0
 
     def _lift(self, h: torch.Tensor, uses: int) -> torch.Tensor:
         return block_diagonal_channel(h, uses)
 
-    def _network(self, alignment, residual) -> InterferenceNetwork:
+    def _error_terms(self, b: int, q: int, uses: int) -> dict:
+        """A robust design's model of the channel error (empty otherwise): the per-entry error
+        variances ε v_H of every cross and primary channel and the lifting T."""
+        if not self.designs_robust:
+            return {}
+        eps, v = self.csi_error, self.channel_variance
+        gains = torch.full((q, q), float(db_to_linear(self.cross_gain_db)), dtype=torch.float64)
+        gains.fill_diagonal_(1.0)
+        terms = dict(channel_error=(eps * v * gains).expand(b, q, q), uses=uses)
+        if self.primary_users:
+            terms["pu_channel_error"] = torch.full((b, self.primary_users, q), eps * v * float(db_to_linear(self.pu_gain_db)), dtype=torch.float64)
+        return terms
+
+    def _noise(self, b: int, q: int, n_r: int, power: torch.Tensor) -> torch.Tensor:
+        """``(B, Q, n_R, n_R)`` R_q^0: thermal noise, plus for a robust design the bound ε v P_q I of
+        its own channel error's contribution E[D F F^H D^H] = ε v B(Q_q) (x) I <= ε v tr(Q_q) I."""
+        eye = torch.eye(n_r, dtype=DTYPE)
+        noise = self.noise_variance_ * eye.expand(b, q, n_r, n_r)
+        if self.designs_robust:
+            noise = noise + (self.csi_error * self.channel_variance * power).to(DTYPE)[..., None, None] * eye
+        return noise
+
+    def _network(self, alignment, residual, *, true: bool = False) -> InterferenceNetwork:
+        """The network the designs see (``true=False``: the known channels, the error model when
+        robust) or the true one (the true channels, no error terms)."""
         b, q = alignment.shape[:2]
         uses = self.channel_uses
         n_r = uses * self.n_antennas
-        noise = self.noise_variance_ * torch.eye(n_r, dtype=DTYPE).expand(b, q, n_r, n_r)
-        extra = {}
+        power = torch.full((b, q), self.power, dtype=torch.float64)
+        channels = self.true_channels_per_use_ if true else self.channels_per_use_
+        extra = {} if true else self._error_terms(b, q, uses)
+        noise = self.noise_variance_ * torch.eye(n_r, dtype=DTYPE).expand(b, q, n_r, n_r) if true else self._noise(b, q, n_r, power)
         if self.primary_users:
             limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit(), dtype=torch.float64)
-            extra = dict(pu_channels=self._lift(self.pu_channels_per_use_, uses), pu_limits=limits, pu_protection=self.pu_protection)
-        return InterferenceNetwork(
-            alignment, self._lift(self.channels_per_use_, uses), noise, torch.full((b, q), self.power, dtype=torch.float64), residual_mse=residual, **extra
-        )
+            pu = self.true_pu_channels_per_use_ if true else self.pu_channels_per_use_
+            extra.update(pu_channels=self._lift(pu, uses), pu_limits=limits, pu_protection=self.pu_protection)
+        return InterferenceNetwork(alignment, self._lift(channels, uses), noise, power, residual_mse=residual, **extra)
 
     def _check_network(self) -> None:
         if not hasattr(self, "network_"):
@@ -458,16 +582,19 @@ class SemanticInterferenceGame(Estimator):
         """Pair ``pair`` alone on ``uses`` channel uses, with its share I^max / Q of each limit."""
         net = self.network_
         b, n_r = net.n_instances, uses * self.n_antennas
+        power = net.power[:, pair : pair + 1]
         extra = {}
+        if self.designs_robust:  # its own primary channels' error (no cross channel on its uses)
+            extra = self._error_terms(b, 1, uses)  # the variances are the same for every pair
         if self.primary_users:
             protection = "individual" if self.pu_protection == "global" else self.pu_protection
             limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / net.n_pairs, dtype=torch.float64)
-            extra = dict(pu_channels=self._lift(self.pu_channels_per_use_[:, :, pair : pair + 1], uses), pu_limits=limits, pu_protection=protection)
+            extra.update(pu_channels=self._lift(self.pu_channels_per_use_[:, :, pair : pair + 1], uses), pu_limits=limits, pu_protection=protection)
         return InterferenceNetwork(
             net.alignment[:, pair : pair + 1],
             self._lift(self.channels_per_use_[:, pair : pair + 1, pair : pair + 1], uses),
-            self.noise_variance_ * torch.eye(n_r, dtype=DTYPE).expand(b, 1, n_r, n_r),
-            net.power[:, pair : pair + 1],
+            self._noise(b, 1, n_r, power),
+            power,
             residual_mse=net.residual_mse[:, pair : pair + 1],
             **extra,
         )
@@ -486,12 +613,81 @@ class SemanticInterferenceGame(Estimator):
             generators.append(generator)
         return generators, orders
 
+    def _check_channel(self, channel) -> torch.Tensor | None:
+        """``channel`` as complex128 ``(B, Q, N, Q N)``, or ``ValueError`` naming it unless it has
+        the shape of ``link_.channel``."""
+        if channel is None:
+            return None
+        expected = tuple(self.link_.channel.shape)
+        shape = tuple(getattr(channel, "shape", ()))
+        if shape != expected:
+            raise ValueError(
+                f"channel must be the network's per-use channels as the receivers hear them, (B, Q, N, Q N) = {expected} "
+                f"like link_.channel and true_channel_, got {shape or type(channel).__name__}"
+            )
+        tensor = torch.as_tensor(channel)
+        if not (tensor.is_complex() or tensor.is_floating_point()):
+            raise ValueError(f"channel must be a real or complex tensor, got dtype {tensor.dtype}")
+        return tensor.to(DTYPE)
+
+    def _check_pu_channel(self, channel) -> torch.Tensor:
+        """``channel`` as complex128 ``(B, J, Q, N_p, N)`` per-use primary channels (default: the true ones)."""
+        expected = tuple(self.true_pu_channels_per_use_.shape)
+        if channel is None:
+            return self.true_pu_channels_per_use_
+        shape = tuple(getattr(channel, "shape", ()))
+        if shape != expected:
+            raise ValueError(f"channel must be the per-use primary-user channels (B, J, Q, N_p, N) = {expected} like true_pu_channels_per_use_, got {shape or type(channel).__name__}")
+        return torch.as_tensor(channel).to(DTYPE)
+
+    def primary_interference(self, design: Equilibrium | Design | None = None, *, channel=None) -> PrimaryInterference:
+        """The interference each primary receiver actually gets from ``design`` (default ``design_``),
+        next to its limit and to what the design believed.
+
+        Args:
+            design: a design of the fitted network.
+            channel: the primary-user channels per use, ``(B, J, Q, N_p, N)`` complex (``[:, j, q]``
+                from transmitter q to primary j); default: the true ones drawn in :meth:`fit`
+                (``true_pu_channels_per_use_``).
+
+        Returns:
+            :class:`PrimaryInterference` (energies per latent over its T channel uses).
+        """
+        self._check_fitted("primary_interference")
+        if not self.primary_users:
+            raise ValueError("primary_interference needs primary users; this game has primary_users=0")
+        design = self.design_ if design is None else design
+        g = self._lift(self._check_pu_channel(channel), self.channel_uses)  # (B, J, Q, T N_p, T N)
+        covariances = design.precoders @ design.precoders.mH
+        per_pair = torch.diagonal(g @ covariances.unsqueeze(1) @ g.mH, dim1=-2, dim2=-1).sum(-1).real
+        return PrimaryInterference(per_pair, per_pair.sum(-1), design.pu_interference, self.pu_limit())
+
+    def true_mse(self, design: Equilibrium | Design | None = None) -> torch.Tensor:
+        """``(B, Q)`` float64 each pair's complex MSE (e^LS included, as ``design_.mse``) of ``design``
+        (default ``design_``) on the true channels: what its precoders and decoders achieve on the
+        channels the symbols meet (the model's value: latents independent across pairs)."""
+        self._check_fitted("true_mse")
+        design = self.design_ if design is None else design
+        net = self.true_network_
+        r = net.interference(design.precoders @ design.precoders.mH)
+        return net.residual_mse + pair_mse(net.alignment, net.direct_channels, design.precoders, design.decoders, r)
+
     @torch.no_grad()
-    def transmit(self, xs, *, generator: torch.Generator | Sequence[torch.Generator] | None = None, noise: bool = True, design: Equilibrium | Design | None = None):
+    def transmit(
+        self,
+        xs,
+        *,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+        noise: bool = True,
+        design: Equilibrium | Design | None = None,
+        channel=None,
+    ):
         """Send every pair's latents through the network at once, every instance.
 
         Every pair's signal reaches every receiver (its link hears all transmitters); an orthogonal
         design occupies disjoint channel uses, so its pairs do not interfere without special casing.
+        As for the single-link estimators, the symbols go through the channels the design knows
+        unless ``channel`` says otherwise: with imperfect CSI a study passes ``channel=true_channel_``.
 
         Args:
             xs: one ``(n, d_tx)`` real tensor per pair (the same latents in every instance), or one
@@ -501,6 +697,11 @@ class SemanticInterferenceGame(Estimator):
             noise: add the receivers' AWGN.
             design: transmit with this design of the fitted network (e.g. from :meth:`design`)
                 instead of ``design_``.
+            channel: the channels the symbols go through, per use as the receivers hear them:
+                ``(B, Q, N, Q N)`` complex, ``channel[b, q][:, r N:(r + 1) N]`` = H_qr of instance b
+                (the layout of ``link_.channel``; :attr:`true_channel_` holds the true ones); the
+                same for the T uses of a latent. Default: ``link_.channel``, the channels the design
+                knows. The noise level stays the link's.
 
         Returns:
             one estimate per pair: ``(n, d_rx)`` float32 for one instance, ``(B, n, d_rx)`` for several.
@@ -510,6 +711,7 @@ class SemanticInterferenceGame(Estimator):
             return self._transmit_test_sets(xs)
         self._check_fitted()
         design = self.design_ if design is None else design
+        channel = self._check_channel(channel)
         net, b_count, q_count = self.network_, self.network_.n_instances, self.n_pairs
         xs = self._check_latents(xs, b_count)
         n = xs[0].shape[-2]
@@ -532,7 +734,8 @@ class SemanticInterferenceGame(Estimator):
                 padded = torch.nn.functional.pad(white, (0, d - white.shape[1]))
                 symbols.append((padded @ design.precoders[b, q].mT.cpu()).reshape(n, t, n_ant))  # F x~ per use
             stacked = torch.stack(symbols, dim=-2).reshape(n, t * q_count * n_ant)  # every transmitter side by side
-            received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True)  # (Q, n, T N)
+            through = None if channel is None else channel[b]
+            received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True, channel=through)  # (Q, n, T N)
             for q in range(q_count):
                 pilots = self.pilots_[seed][q]
                 estimate = received[q] @ design.decoders[b, q].mT.cpu()

@@ -22,6 +22,7 @@ from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents
+from semalign.link.csi import check_csi_error
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
 from semalign.multiuser.eigenmode_game import EigenmodeGame
@@ -91,6 +92,12 @@ class GameRun(GameSettings):
         experiment: the label of the study part (``compression``, ``cross-gain``, ``pu-limit``,
             ``convergence``; ``game`` for a sweep). ``convergence`` runs record one row per instance
             (convergence diagnostics, no accuracy).
+        csi_error: ε in [0, 1], the fraction of every channel's power (direct, cross, primary) the
+            designs' estimates miss (the error model of :mod:`semalign.link.csi`); the symbols always
+            go through the true channels, and the primary-user interference is measured on them.
+        robust: design for the expectation over the channel error (expected interference, limits
+            held on average); reset to ``False`` when ``csi_error == 0`` (nothing to be robust to),
+            so a sweep does not store the same run twice.
         The link conventions and the shared settings are those of :class:`GameSettings`.
     """
 
@@ -104,6 +111,8 @@ class GameRun(GameSettings):
     seed: int = 27
     draws: int = 1
     experiment: str = "game"
+    csi_error: float = 0.0
+    robust: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,8 +135,26 @@ class GameRun(GameSettings):
             raise ValueError(f"method {self.method!r} does not support pu_protection={self.pu_protection!r}; expected one of {', '.join(PU_METHODS[self.pu_protection])}")
         if self.experiment == "convergence" and not self.method.startswith("game-"):
             raise ValueError(f"experiment='convergence' traces a game's updates; method {self.method!r} solves no game (use game-fixed-eigenmode or game-full-mimo)")
+        object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
+        if not isinstance(self.robust, bool):
+            raise ValueError(f"robust must be true or false (design for the expectation over the channel error), got {self.robust!r}")
+        for name in self.ignored_settings():
+            object.__setattr__(self, name, GameRun.__dataclass_fields__[name].default)
+
+    def ignored_settings(self) -> tuple[str, ...]:
+        """The settings the run does not use (they take their defaults, so a sweep over them does
+        not store one run several times): the schedule when no game is solved, ``robust`` with
+        perfect channel knowledge."""
+        ignored = []
         if self.method in ("ignore-interference", "orthogonal"):  # no game is solved: one run
-            object.__setattr__(self, "schedule", GameRun.__dataclass_fields__["schedule"].default)
+            ignored.append("schedule")
+        if self.csi_error == 0:
+            ignored.append("robust")  # nothing to be robust to
+        return tuple(ignored)
+
+    def csi(self) -> str:
+        """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error > 0``)."""
+        return "error-model" if self.csi_error else "perfect"
 
 
 def digits_pairs(spec: str | None) -> tuple[tuple[str, str], ...]:
@@ -175,6 +202,7 @@ def _game(runs: list[GameRun]) -> SemanticInterferenceGame:
         primary_users=0 if first.pu_protection == "none" else 1, pu_limit_db=first.pu_limit_db, pu_protection=first.pu_protection,
         pilots_per_class=first.pilots_per_class, seeds=tuple(r.seed for r in runs), draws=first.draws,
         method=first.method, schedule=first.schedule, tol=first.tolerance, max_iter=first.max_iterations,
+        csi_error=first.csi_error, robust=first.robust,
     )  # fmt: skip
 
 
@@ -201,7 +229,8 @@ def run_game_group(runs: list[GameRun], run_ids: list[str], context: RunContext 
         "n_tx": first.n_antennas, "n_rx": first.n_antennas, "pilots_per_class": first.pilots_per_class, "pilot_method": "random",
         "tolerance": first.tolerance, "max_iterations": first.max_iterations, "experiment": first.experiment, "method": first.method,
         "channel_uses": first.channel_uses, "cross_gain_db": first.cross_gain_db, "noise_variance": game.noise_variance_,
-        "pu_protection": first.pu_protection,
+        "pu_protection": first.pu_protection, "csi": first.csi(), "csi_error": first.csi_error, "robust": first.robust,
+        "channel_model": "rayleigh",
     }  # fmt: skip
     by_seed = {run.seed: (run, run_id) for run, run_id in zip(runs, run_ids, strict=True)}
     out = []
@@ -218,15 +247,21 @@ def _pair_rows(game: SemanticInterferenceGame, run: GameRun, pairs: list[LatentP
     n_test = len(pairs[0].test)
     generators, orders = game.instance_orders(n_test)
     xs = [torch.stack([pair.test.tx[orders[b][q]] for b in range(len(orders))]) for q, pair in enumerate(pairs)]
-    estimates = game.transmit(xs, generator=generators)
+    # The symbols meet the true channels (the designs know estimates when csi_error > 0).
+    estimates = game.transmit(xs, generator=generators, channel=game.true_channel_)
     if len(orders) == 1:
         estimates = [e.unsqueeze(0) for e in estimates]
     limit = game.pu_limit()
     is_game = run.method.startswith("game-")
+    # Primary-user interference measured on the true channels, and what the design believed of it.
+    primary = game.primary_interference() if game.primary_users else None
+    true_mse = game.true_mse()
     rows = []
     for b, (seed, _) in enumerate(game.instances()):
-        pu_total = design.pu_interference[b].sum(-1) if game.primary_users else None  # (J,)
-        pu_interference = float(pu_total.max()) if pu_total is not None and pu_total.numel() else None
+        pu_interference = pu_model = None
+        if primary is not None and primary.total.shape[1]:
+            pu_interference = float(primary.total[b].max())  # the most interfered primary receiver
+            pu_model = float(primary.believed[b].sum(-1).max())
         for q, pair in enumerate(pairs):
             head = classifier(("game", run.latents, run.pairs, run.latents_options, q), pair.train.rx, pair.train.labels, seed)
             y_hat, order, test, pilots = estimates[q][b], orders[b][q], pair.test, game.pilots_[seed][q]
@@ -245,6 +280,7 @@ def _pair_rows(game: SemanticInterferenceGame, run: GameRun, pairs: list[LatentP
                     "clean_accuracy": accuracy(head, test.rx, test.labels),
                     "mse": mse(y_hat, test.rx[order]),
                     "model_mse": float(design.mse[b, q]) / pair.d_rx,
+                    "true_model_mse": float(true_mse[b, q]) / pair.d_rx,
                     "residual_mse": pilots.residual_mse / pair.d_rx,
                     "nmse": float(design.mse[b, q]) / pilots.total_energy,
                     "converged": bool(design.converged[b]),
@@ -257,8 +293,11 @@ def _pair_rows(game: SemanticInterferenceGame, run: GameRun, pairs: list[LatentP
                     "classical_condition": float(conditions.classical[b]),
                     "pu_limit_db": run.pu_limit_db,
                     "pu_interference": pu_interference,
+                    "pu_interference_model": pu_model,
                     "pu_limit": limit,
-                    "pair_pu_interference": float(design.pu_interference[b, :, q].sum()) if game.primary_users else None,
+                    "pu_limit_exceeded": None if pu_interference is None or limit is None or run.pu_protection == "null" else pu_interference > limit * (1 + 1e-9),
+                    "pair_pu_interference": float(primary.per_pair[b, :, q].sum()) if primary is not None else None,
+                    "pair_pu_interference_model": float(primary.believed[b, :, q].sum()) if primary is not None else None,
                     "fit_seconds": seconds / game.network_.n_instances,
                 }
             )
@@ -304,5 +343,5 @@ def run_kind() -> RunKind:
     return RunKind(
         "game", "game", GameRun, run_game_group, check_game_runs, _batched_fields,
         devices=devices_of("game"), alone=lambda run: run.schedule == "async",
-        sort_columns=("experiment", "method", "pu_protection", "channel_uses", "cross_gain_db", "pu_limit_db", "schedule", "seed", "draw", "pair"),
+        sort_columns=("experiment", "method", "pu_protection", "channel_uses", "cross_gain_db", "pu_limit_db", "csi_error", "robust", "schedule", "seed", "draw", "pair"),
     )  # fmt: skip
