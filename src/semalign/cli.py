@@ -284,11 +284,16 @@ def reproduce_robustness(
     latents: str = _LINK_LATENTS,
     snr_convention: str = _SNR_CONVENTION,
     channel_variance: float = _CHANNEL_VARIANCE,
+    settings: str = typer.Option(
+        "single-link,federated,game", "--settings", help="Comma-separated settings to study: single-link, federated, game.",
+    ),
     progress: bool = _PROGRESS,
 ) -> None:
-    """Single link with imperfect channel knowledge: accuracy and MSE of every method, naive and
-    robust, vs the CSI error, vs the pilot SNR of an estimated channel, and vs the Doppler of an
-    outdated channel.
+    """Imperfect channel knowledge and 3GPP channel models. Single link: accuracy and MSE of every
+    method, naive and robust, vs the CSI error, vs the pilot SNR of an estimated channel and vs the
+    Doppler of an outdated channel; vs SNR on Rayleigh, TDL and CDL channels. Federated downlink
+    and interference game: naive and robust designs vs the CSI error (the game with a protected
+    primary receiver, its interference measured on the true channels).
 
     Resumes: runs already stored in OUT/parts are skipped.
     """
@@ -297,7 +302,10 @@ def reproduce_robustness(
 
     latents, options = _link_latents(latents)
     try:
-        grid = (full_grid if full else quick_grid)(latents=latents, latents_options=options, snr_convention=snr_convention or "total", channel_variance=channel_variance)
+        chosen = tuple(part.strip() for part in settings.split(",") if part.strip())
+        grid = (full_grid if full else quick_grid)(
+            latents=latents, latents_options=options, snr_convention=snr_convention or "total", channel_variance=channel_variance, settings=chosen,
+        )  # fmt: skip
         grid = _with_seeds(grid, seeds)
         _check_device(device)
     except ValueError as error:

@@ -19,12 +19,7 @@ from semalign.link.packing import pack_complex, unpack_complex
 from semalign.link.whitening import fit_whitener
 from semalign.multiuser.federated import FederatedDownlink
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
-from semalign.multiuser.federated_roles import (
-    _AccessPoint,
-    _ChannelErrors,
-    _StatisticsUserGroup,
-    _UserGroup,
-)
+from semalign.multiuser.federated_roles import _AccessPoint, _ChannelErrors, _StatisticsUserGroup, _UserGroup
 from semalign.transceivers.linear_admm import LinearSemanticTransceiver, gram_statistics
 
 N, D_AP = 300, 16

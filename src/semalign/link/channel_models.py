@@ -31,6 +31,8 @@ from semalign.link.mimo import subcarrier_block_diagonal
 
 #: Every name ``channel_model`` accepts.
 CHANNEL_MODELS = ("rayleigh", "kronecker", *TR38901_MODELS)
+#: Every model option (:class:`ChannelModel`'s fields besides the name); runs carry them as settings.
+CHANNEL_OPTIONS = ("tx_correlation", "rx_correlation", "delay_spread_ns", "carrier_frequency_ghz", "bandwidth_mhz")
 
 
 def check_channel_model(name) -> str:

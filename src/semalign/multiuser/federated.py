@@ -60,13 +60,7 @@ from semalign._vocabulary import EXECUTORS, PROCESSING
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.multiuser.downlink import DownlinkEstimator, Message, uses_per_latent
-from semalign.multiuser.federated_roles import (
-    _AccessPoint,
-    _ChannelErrors,
-    _coordinates,
-    _StatisticsUserGroup,
-    _UserGroup,
-)
+from semalign.multiuser.federated_roles import _AccessPoint, _ChannelErrors, _coordinates, _StatisticsUserGroup, _UserGroup
 
 VARIANTS = ("federated-admm", "federated-prox", "multi-link")
 

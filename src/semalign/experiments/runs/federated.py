@@ -47,18 +47,9 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import (
-    LastUsed,
-    LinkConventions,
-    cached_latents,
-    canonical_options,
-    check_snr_db,
-    classifier,
-    provenance,
-)
-from semalign.experiments.runs.link import CHANNEL_OPTIONS
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
-from semalign.link.channel_models import ChannelModel, options_of
+from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
 from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim

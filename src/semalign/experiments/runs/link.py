@@ -23,24 +23,10 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import (
-    LastUsed,
-    LinkConventions,
-    cached_latents,
-    canonical_options,
-    check_snr_db,
-    classifier,
-    provenance,
-)
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
-from semalign.link.channel_models import ChannelModel, options_of
-from semalign.link.csi import (
-    check_csi_error,
-    check_doppler,
-    estimate_channel,
-    estimate_of,
-    gauss_markov_channels,
-)
+from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
+from semalign.link.csi import check_csi_error, check_doppler, estimate_channel, estimate_of, gauss_markov_channels
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
@@ -50,9 +36,6 @@ from semalign.transceivers.linear_admm import gram_statistics
 
 #: The feature-selection baselines (their receiver is a setting).
 BASELINES = ("first-k", "top-k", "eigen-k")
-
-#: The options of the channel models (:class:`~semalign.link.channel_models.ChannelModel`).
-CHANNEL_OPTIONS = ("tx_correlation", "rx_correlation", "delay_spread_ns", "carrier_frequency_ghz", "bandwidth_mhz")
 
 #: Fields naming where the latents come from (passed to :func:`~semalign.latents.load_latents`).
 LATENT_FIELDS = ("tx", "rx", "dataset", "path")

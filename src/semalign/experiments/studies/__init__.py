@@ -1,17 +1,18 @@
 """Studies: named grids of runs on the run engine, each with its figures and summary table.
 
 ``semalign reproduce mimo|game|federated|robustness`` runs one: the study's grid (quick, full, or a preset)
-expands into runs of one run kind, :func:`run_study` hands them to the engine (resumable, batched,
-local or on Dask) and draws the study's figures from the stored rows.
+expands into runs, :func:`run_study` hands them to the engine (resumable, batched, local or on
+Dask), kind by kind when a study spans several, and draws the study's figures from the stored rows.
 
-========== ========== ================================================================
-study      run kind   what it reproduces
-========== ========== ================================================================
-mimo       link       single link: accuracy vs compression, SNR and FLOPs
-game       game       interference game: compression, cross gain, primary users, convergence
-federated  federated  federated downlink: compression, SNR, heterogeneity, pilots
-robustness link       single link with imperfect CSI: CSI error, pilot SNR, Doppler
-========== ========== ================================================================
+========== ==================== ==========================================================
+study      run kinds            what it reproduces
+========== ==================== ==========================================================
+mimo       link                 single link: accuracy vs compression, SNR and FLOPs
+game       game                 interference game: compression, cross gain, primary users, convergence
+federated  federated            federated downlink: compression, SNR, heterogeneity, pilots
+robustness link, federated,     imperfect CSI (error, pilot SNR, Doppler) and 3GPP channel
+           game                 models on the single link; CSI error in the multi-user settings
+========== ==================== ==========================================================
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import polars as pl
 
 from semalign.experiments.engine import RunContext, execute_runs
 from semalign.experiments.runs import get_run_kind
-from semalign.experiments.store import succeeded
+from semalign.experiments.manifest import read_manifest, write_manifest
+from semalign.experiments.store import ResultStore, succeeded
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,9 @@ class Study:
     """A named grid of runs.
 
     Attributes:
-        name: ``mimo``, ``game`` or ``federated``.
-        run_kind: the kind of its runs (``link``, ``game``, ``federated``).
+        name: ``mimo``, ``game``, ``federated`` or ``robustness``.
+        run_kind: the kind of its runs (``link``, ``game``, ``federated``); a study whose grid
+            spans several kinds names them joined by ``+`` (its runs are told apart by type).
         description: one line.
         quick, full: ``(**overrides) -> grid``, the quick default and the complete grid.
         runs: ``grid -> runs``.
@@ -78,7 +81,7 @@ def _robustness() -> Study:
     from semalign.experiments.studies import robustness, robustness_figures
 
     return Study(
-        "robustness", "link", "single-link robustness study (imperfect and outdated CSI)", robustness.quick_grid, robustness.full_grid,
+        "robustness", "link+federated+game", "robustness study (imperfect and outdated CSI, 3GPP channel models)", robustness.quick_grid, robustness.full_grid,
         robustness.robustness_runs, robustness_figures.draw_robustness_figures, robustness.robustness_summary,
     )  # fmt: skip
 
@@ -93,6 +96,19 @@ def get_study(name: str) -> Study:
     if name not in _STUDIES:
         raise ValueError(f"unknown study {name!r}; expected one of {', '.join(STUDIES)}")
     return _STUDIES[name]()
+
+
+def _runs_by_kind(study: Study, runs: list) -> dict:
+    """The study's runs split by run kind (:class:`~semalign.experiments.engine.RunKind` -> runs), in
+    the order of ``study.run_kind``; ``ValueError`` for a run of a kind the study does not name."""
+    kinds = [get_run_kind(name) for name in study.run_kind.split("+")]
+    split: dict = {kind: [] for kind in kinds}
+    for run in runs:
+        kind = next((k for k in kinds if isinstance(run, k.config_type)), None)
+        if kind is None:
+            raise ValueError(f"study {study.name!r} runs {study.run_kind} runs, not {type(run).__name__}")
+        split[kind].append(run)
+    return {kind: members for kind, members in split.items() if members}
 
 
 @contextlib.contextmanager
@@ -127,12 +143,21 @@ def run_study(
     checked (latents loaded, antennas and pilot budgets validated) before anything is written.
     """
     study = get_study(study) if isinstance(study, str) else study
-    runs = study.runs(grid)
+    runs_of_kind = _runs_by_kind(study, study.runs(grid))
+    parts = []
     with _protocol_cluster(context) as context:
-        results = execute_runs(
-            get_run_kind(study.run_kind), runs, out_dir, executor=executor, scheduler=scheduler, workers=workers,
-            context=context, progress=progress, study=study.name, grid=asdict(grid),
-        )  # fmt: skip
+        for kind, runs in runs_of_kind.items():
+            parts.append(execute_runs(
+                kind, runs, out_dir, executor=executor, scheduler=scheduler, workers=workers,
+                context=context, progress=progress, study=study.name, grid=asdict(grid),
+            ))  # fmt: skip
+    results = parts[0]
+    if len(parts) > 1:  # every kind's rows in one table (each call stored only its own)
+        results = pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
+        order = tuple(dict.fromkeys(c for kind in runs_of_kind for c in ("setting", *kind.sort_columns)))
+        ResultStore(out_dir).consolidate_frame(results, order)
+        manifest = read_manifest(out_dir)
+        write_manifest(out_dir, {**manifest, "run_kind": study.run_kind, "runs": sum(len(dict.fromkeys(r)) for r in runs_of_kind.values())})
     if figures and results.height:
         study.draw_figures(succeeded(results), Path(out_dir) / "figures")
     return results
