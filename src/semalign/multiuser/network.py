@@ -8,7 +8,10 @@ so a study solves many games in one call:
   whitened transmitter latent x~_q and centred receiver latent ybar_q (pairs with smaller latents
   are zero-padded, which changes nothing: padded directions have weight 0);
 * ``channels`` ``(B, Q, Q, n_R, n_T)``: ``channels[:, q, r]`` = H_qr, from SU transmitter r to SU
-  receiver q (receive before transmit, as everywhere in semalign);
+  receiver q (receive before transmit, as everywhere in semalign); any matrices: lifted over a
+  latent's T channel uses they are I_T (x) H for a flat channel and diag(H^(1), ..., H^(T)) for one
+  that differs per use (OFDM subcarriers), and nothing here assumes the uses identical except the
+  channel-error terms below (a D shared by the uses);
 * ``noise`` ``(B, Q, n_R, n_R)``: R_q^0, thermal noise plus the primary transmitters' interference;
 * ``power`` ``(B, Q)``: budgets P_q (energy per latent, spread over the n_T dimensions);
 * ``pu_channels`` ``(B, J, Q, N_p, n_T)``: G_pq, from SU transmitter q to primary receiver p, and

@@ -2,9 +2,9 @@
 
 :class:`SemanticInterferenceGame` is the estimator of the game: each pair q has its own transmitter
 and receiver encoders (a :class:`~semalign.latents.LatentPair`); ``fit(pairs)`` learns every pair's
-alignment from its semantic pilots, draws the Rayleigh channels (Sionna) that connect every
-transmitter to every receiver and to the primary receivers, and designs every pair's transceiver
-with ``method`` (an equilibrium of the game, or a baseline); ``transmit(xs)`` sends every pair's
+alignment from its semantic pilots, draws the channels (Sionna; Rayleigh by default, see
+``channel_model``) that connect every transmitter to every receiver and to the primary receivers,
+and designs every pair's transceiver with ``method`` (an equilibrium of the game, or a baseline); ``transmit(xs)`` sends every pair's
 latents at once through the network.
 
 The pilot pipeline, per pair and seed: pack the real latents into complex ones
@@ -15,7 +15,7 @@ weights (squared singular values of A). Pairs with smaller latents are zero-padd
 which changes nothing.
 
 Link model: N_t = N_r antennas per pair, T channel uses per latent lifted
-as I_T (x) H, direct channels CN(0, v), cross channels CN(0, v * cross_gain), primary-receiver
+as I_T (x) H (flat channel models; per subcarrier below), direct channels CN(0, v), cross channels CN(0, v * cross_gain), primary-receiver
 channels CN(0, v * pu_gain); noise sigma^2 from the SNR convention (P the energy per latent). A
 primary user's limit ``pu_limit_db`` is relative to its own noise energy over a latent's channel
 uses, I^max = 10^(dB/10) sigma^2 T N_p. Every receiver hears all transmitters: its
@@ -23,6 +23,19 @@ uses, I^max = 10^(dB/10) sigma^2 T N_p. Every receiver hears all transmitters: i
 the interference is part of y = H s + w. The pairs send independent latents (in a study, each
 pair's test set in its own random order, :meth:`SemanticInterferenceGame.instance_orders`), so the
 model's independence assumption holds.
+
+Channel models (``channel_model``, :mod:`semalign.link.channel_models`). ``rayleigh`` (default;
+exactly the draws of :func:`~semalign.link.channel.rayleigh_channel` from the same stream) and
+``kronecker`` (``tx_correlation``, ``rx_correlation``) are flat: one ``(N, N)`` matrix per channel,
+shared by the T uses of a latent and lifted as I_T (x) H. The 3GPP TR 38.901 models ``tdl-a`` ...
+``tdl-e`` and ``cdl-a`` ... ``cdl-e`` (``delay_spread_ns``, ``carrier_frequency_ghz``,
+``bandwidth_mhz``) put the T uses of a latent on T OFDM subcarriers: every transmitter-receiver
+channel (direct, cross and primary, each an independent draw of the model scaled by its gain) has
+one matrix H^(t) per subcarrier and is lifted as diag(H^(1), ..., H^(T)); every design (both games,
+ignore-interference, centralized) works on those lifted channels, and ``orthogonal`` becomes OFDMA
+(pair q gets the subcarriers t = q, q + Q, ...). A subcarrier is a channel use: the noise level
+and the primary-user limits stay those of T uses. The channel-error model (one D shared by the T
+uses) does not describe frequency-selective channels, so ``csi_error`` must be 0 with them.
 
 Instances: ``seeds`` x ``draws`` independent instances (pilots per seed; channels per seed and
 draw) are designed as one batch.
@@ -67,11 +80,11 @@ from semalign._seeds import check_seed, stream_generator
 from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
 from semalign.latents.pilots import PILOT_METHODS
-from semalign.link.channel import rayleigh_channel
+from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, check_channel_model, options_of
 from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.link import Link
-from semalign.link.mimo import block_diagonal_channel
-from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
+from semalign.link.mimo import block_diagonal_channel, subcarrier_block_diagonal
+from semalign.link.noise import check_snr_convention, complex_awgn, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
 from semalign.multiuser.baselines import Design, centralized, ignore_interference
@@ -129,6 +142,11 @@ class SemanticInterferenceGame(Estimator):
         n_antennas: N_t = N_r per pair.
         channel_uses: T channel uses per latent vector.
         snr_db, snr_convention, channel_variance, power: the link.
+        channel_model: the channels' model (module docs): ``"rayleigh"`` (default), ``"kronecker"``
+            or a 3GPP TDL/CDL model ``"tdl-a"`` ... ``"cdl-e"`` (frequency selective over the T uses).
+        tx_correlation, rx_correlation: ``kronecker``'s exponential correlation coefficients in [0, 1).
+        delay_spread_ns, carrier_frequency_ghz, bandwidth_mhz: the TDL/CDL models' options. An
+            option of another model than ``channel_model`` must keep its default (``ValueError``).
         cross_gain_db: power gain of every cross channel relative to the direct ones.
         primary_users: J primary receivers, each with ``primary_antennas`` antennas.
         pu_gain_db: power gain of the channels to the primary receivers.
@@ -139,14 +157,15 @@ class SemanticInterferenceGame(Estimator):
         seeds: one instance per seed (pilots, channels and the default test noise come from it).
         draws: channel draws per seed (more instances).
         csi_error: ε in [0, 1], the fraction of each channel's power the designs' estimates miss
-            (module docs); 0: perfect channel knowledge (then nothing changes).
+            (module docs); 0: perfect channel knowledge (then nothing changes). Flat channel models
+            only (``ValueError`` with a TDL/CDL ``channel_model``).
         robust: design for the expectation over the channel error (module docs) instead of taking
             the estimate for the truth; only matters with ``csi_error > 0``.
         method: what ``fit`` designs: ``"game-fixed-eigenmode"`` (default) or ``"game-full-mimo"`` (a
             Nash equilibrium by semantic water-filling), ``"ignore-interference"`` (each pair's
             single-link optimum), ``"centralized"`` (sum-MSE descent started from the
             fixed-eigenmode equilibrium: the price of anarchy) or ``"orthogonal"`` (round-robin
-            time division of the T channel uses).
+            time division of the T channel uses; OFDMA over the T subcarriers on a TDL/CDL model).
         schedule: update schedule of the games: ``"jacobi"``, ``"gauss-seidel"`` or ``"async"``.
         tol: the games stop once the fixed-point residual is below it (their convergence is judged
             by it, so it has a value).
@@ -165,7 +184,9 @@ class SemanticInterferenceGame(Estimator):
         true_network_: the same network on the true channels (no error terms): what the symbols meet.
         channels_per_use_, pu_channels_per_use_: ``(B, Q, Q, N, N)`` and ``(B, J, Q, N_p, N)``
             complex128 per-use channels the designs know (``[:, q, r]`` from transmitter r to
-            receiver q; ``[:, j, q]`` from transmitter q to primary j).
+            receiver q; ``[:, j, q]`` from transmitter q to primary j); on a frequency-selective
+            (TDL/CDL) model one matrix per use (subcarrier): ``(B, Q, Q, T, N, N)`` and
+            ``(B, J, Q, T, N_p, N)``.
         true_channels_per_use_, true_pu_channels_per_use_: the true channels in the same layouts
             (equal to the known ones when ``csi_error == 0``).
         design_: the :class:`~semalign.multiuser.game.Equilibrium` (games) or
@@ -173,9 +194,14 @@ class SemanticInterferenceGame(Estimator):
             decoders, model MSE, primary-user interference, convergence.
         link_: the :class:`~semalign.link.Link` of the network as the receivers hear it, on the
             channels the designs know: ``(B, Q, N, Q N)`` per use (receiver q of instance b, every
-            transmitter's antennas side by side: columns r N ... (r + 1) N - 1 are H_qr).
-        true_channel_: (property) the true channels in the layout of ``link_.channel``, ``(B, Q, N,
-            Q N)``: what :meth:`transmit` takes as ``channel``.
+            transmitter's antennas side by side: columns r N ... (r + 1) N - 1 are H_qr). On a
+            frequency-selective model ``(B, Q, T, N, Q N)``: ``[b, q, t]`` is receiver q's view on
+            use (subcarrier) t, [H_q1^(t) ... H_qQ^(t)]; the link (``channel_uses=T``) then gives the
+            noise level and :meth:`transmit` sends use t through ``[b, q, t]`` itself (a
+            :class:`~semalign.link.Link` sends every use through one matrix).
+        true_channel_: (property) the true channels in the layout of ``link_.channel`` (``(B, Q, N,
+            Q N)``, or ``(B, Q, T, N, Q N)`` on a frequency-selective model): what :meth:`transmit`
+            takes as ``channel``.
         noise_variance_: sigma^2 per receive antenna per channel use.
         pilots_: per seed, per pair, what the pilots gave (:class:`PairPilots`).
         d_tx_, d_rx_: each pair's latent dimensions.
@@ -195,6 +221,12 @@ class SemanticInterferenceGame(Estimator):
         snr_convention: str = "total",
         channel_variance: float = 1.0,
         power: float = 1.0,
+        channel_model: str = "rayleigh",
+        tx_correlation: float = 0.0,
+        rx_correlation: float = 0.0,
+        delay_spread_ns: float = 100.0,
+        carrier_frequency_ghz: float = 3.5,
+        bandwidth_mhz: float = 20.0,
         cross_gain_db: float = -10.0,
         primary_users: int = 0,
         primary_antennas: int = 1,
@@ -269,6 +301,12 @@ class SemanticInterferenceGame(Estimator):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
         self.csi_error = check_csi_error(self.csi_error)
+        model = self.channel()
+        if model.frequency_selective and self.csi_error > 0:
+            raise ValueError(
+                f"channel_model={self.channel_model!r} is frequency selective: csi_error={self.csi_error!r} (imperfect CSI) is modelled "
+                "on the flat channel models (rayleigh, kronecker) only (its error D is shared by the T channel uses)"
+            )
         if not isinstance(self.robust, bool):
             raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {self.robust!r}")
         self.method = check_choice("method", self.method, GAME_METHODS)
@@ -277,6 +315,25 @@ class SemanticInterferenceGame(Estimator):
         self.max_iter = check_positive_int("max_iter", self.max_iter)
         self.centralized_tol = check_positive("centralized_tol", self.centralized_tol)
         self.centralized_max_iter = check_positive_int("centralized_max_iter", self.centralized_max_iter)
+
+    def channel(self) -> ChannelModel:
+        """The :class:`~semalign.link.channel_models.ChannelModel` of ``channel_model`` with its options
+        (checked: ``ValueError`` for an unknown name, a bad option, or a non-default option of
+        another model)."""
+        name = check_channel_model(self.channel_model)
+        applies = options_of(name)
+        defaults = ChannelModel()
+        for option in CHANNEL_OPTIONS:
+            value = getattr(self, option)
+            if option not in applies and value != getattr(defaults, option):
+                owners = "channel_model='kronecker'" if option.endswith("_correlation") else "the TDL/CDL channel models"
+                raise ValueError(f"{option}={value!r} is a setting of {owners}, not of channel_model={name!r}; leave it at its default {getattr(defaults, option)!r}")
+        return ChannelModel(name, **{option: getattr(self, option) for option in applies})
+
+    @property
+    def frequency_selective(self) -> bool:
+        """Whether the T uses of a latent see different channels (a TDL/CDL ``channel_model``)."""
+        return self.channel().frequency_selective
 
     @staticmethod
     def _check_pairs(pairs) -> list[LatentPair]:
@@ -394,7 +451,9 @@ class SemanticInterferenceGame(Estimator):
 
     def _prepare(self, pairs: list[LatentPair]) -> None:
         """Pilots, channels and the interference network of every instance (no design yet)."""
-        q, n = len(pairs), self.n_antennas
+        q, n, t = len(pairs), self.n_antennas, self.channel_uses
+        model = self.channel()
+        per_subcarrier = (t,) if model.frequency_selective else ()  # one matrix per use, or one for all
         d = max(complex_dim(p.d_tx) for p in pairs)
         m = max(complex_dim(p.d_rx) for p in pairs)
         sigma2 = self.noise_variance()
@@ -417,8 +476,9 @@ class SemanticInterferenceGame(Estimator):
             residual.append(torch.tensor([p.residual_mse for p in self.pilots_[seed]], dtype=torch.float64))
             # One CPU generator per (seed, draw): the same instance for every method and device.
             generator = stream_generator("game-channels", seed, draw=draw)
-            h = rayleigh_channel(n, n, generator=generator, batch=q * q, channel_variance=self.channel_variance, dtype=DTYPE).view(q, q, n, n)
-            eye = torch.eye(q, dtype=torch.bool)[:, :, None, None]
+            # Every channel an independent draw of the model (rayleigh: exactly rayleigh_channel's draws).
+            h = model.draw(n, n, t, generator=generator, batch=q * q, channel_variance=self.channel_variance, dtype=DTYPE).view(q, q, *per_subcarrier, n, n)
+            eye = torch.eye(q, dtype=torch.bool).view(q, q, *(1 for _ in per_subcarrier), 1, 1)
             per_use.append(torch.where(eye, h, h * cross))
             if self.csi_error > 0:
                 # Estimating the unit-gain draw and scaling it by the gain is estimating the scaled
@@ -426,13 +486,13 @@ class SemanticInterferenceGame(Estimator):
                 h_hat = estimate_of(h, self.csi_error, self.channel_variance, generator=csi_generators[seed])
                 known.append(torch.where(eye, h_hat, h_hat * cross))
             if self.primary_users:
-                g = rayleigh_channel(self.primary_antennas, n, generator=generator, batch=self.primary_users * q, channel_variance=self.channel_variance, dtype=DTYPE)
-                pu_per_use.append(g.view(self.primary_users, q, self.primary_antennas, n) * pu_scale)
+                g = model.draw(self.primary_antennas, n, t, generator=generator, batch=self.primary_users * q, channel_variance=self.channel_variance, dtype=DTYPE)
+                pu_per_use.append(g.view(self.primary_users, q, *per_subcarrier, self.primary_antennas, n) * pu_scale)
                 if self.csi_error > 0:
                     g_hat = estimate_of(g, self.csi_error, self.channel_variance, generator=csi_generators[seed])
                     pu_known.append(g_hat.view(self.primary_users, q, self.primary_antennas, n) * pu_scale)
-        self.true_channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N)
-        self.true_pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N)
+        self.true_channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N); (B, Q, Q, T, N, N) per subcarrier
+        self.true_pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N); (B, J, Q, T, N_p, N)
         # What the designs know: the estimates, or (perfect CSI) copies of the true channels.
         self.channels_per_use_ = torch.stack(known) if known else self.true_channels_per_use_.clone()
         self.pu_channels_per_use_ = None if not self.primary_users else (torch.stack(pu_known) if pu_known else self.true_pu_channels_per_use_.clone())
@@ -449,14 +509,19 @@ class SemanticInterferenceGame(Estimator):
     @staticmethod
     def _heard(channels: torch.Tensor) -> torch.Tensor:
         """``(B, Q, Q, N, N)`` per-use channels -> ``(B, Q, N, Q N)`` as the receivers hear them:
-        receiver q's per-use channel is [H_q1 ... H_qQ]."""
+        receiver q's per-use channel is [H_q1 ... H_qQ]. Per-subcarrier channels ``(B, Q, Q, T, N, N)``
+        -> ``(B, Q, T, N, Q N)``: receiver q's view [H_q1^(t) ... H_qQ^(t)] on each use t."""
+        if channels.ndim == 6:
+            b, q, _, t, n_r, n_t = channels.shape
+            return channels.permute(0, 1, 3, 4, 2, 5).reshape(b, q, t, n_r, q * n_t)
         b, q, _, n_r, n_t = channels.shape
         return channels.permute(0, 1, 3, 2, 4).reshape(b, q, n_r, q * n_t)
 
     @property
     def true_channel_(self) -> torch.Tensor:
-        """``(B, Q, N, Q N)`` complex128: the true channels drawn in :meth:`fit`, in the layout of
-        ``link_.channel`` (what :meth:`transmit` takes as ``channel``)."""
+        """``(B, Q, N, Q N)`` complex128 (``(B, Q, T, N, Q N)`` on a frequency-selective model): the
+        true channels drawn in :meth:`fit`, in the layout of ``link_.channel`` (what :meth:`transmit`
+        takes as ``channel``)."""
         self._check_fitted("true_channel_")
         return self._heard(self.true_channels_per_use_)
 
@@ -465,8 +530,14 @@ class SemanticInterferenceGame(Estimator):
         """Whether the designs average over a channel error (``robust`` with ``csi_error > 0``)."""
         return self.robust and self.csi_error > 0
 
-    def _lift(self, h: torch.Tensor, uses: int) -> torch.Tensor:
-        return block_diagonal_channel(h, uses)
+    def _lift(self, h: torch.Tensor, uses: Sequence[int] | None = None) -> torch.Tensor:
+        """Per-use channels over the channel uses ``uses`` (default: all T; the orthogonal baseline
+        lifts a pair's own) as one matrix: flat ``(..., n_r, n_t)`` -> I_U (x) H, per-subcarrier
+        ``(..., T, n_r, n_t)`` -> diag(H^(u) for u in uses); ``(..., U n_r, U n_t)`` either way."""
+        uses = range(self.channel_uses) if uses is None else uses
+        if self.frequency_selective:
+            return subcarrier_block_diagonal(h[..., list(uses), :, :])
+        return block_diagonal_channel(h, len(uses))
 
     def _error_terms(self, b: int, q: int, uses: int) -> dict:
         """A robust design's model of the channel error (empty otherwise): the per-entry error
@@ -503,8 +574,8 @@ class SemanticInterferenceGame(Estimator):
         if self.primary_users:
             limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit(), dtype=torch.float64)
             pu = self.true_pu_channels_per_use_ if true else self.pu_channels_per_use_
-            extra.update(pu_channels=self._lift(pu, uses), pu_limits=limits, pu_protection=self.pu_protection)
-        return InterferenceNetwork(alignment, self._lift(channels, uses), noise, power, residual_mse=residual, **extra)
+            extra.update(pu_channels=self._lift(pu), pu_limits=limits, pu_protection=self.pu_protection)
+        return InterferenceNetwork(alignment, self._lift(channels), noise, power, residual_mse=residual, **extra)
 
     def _check_network(self) -> None:
         if not hasattr(self, "network_"):
@@ -529,7 +600,8 @@ class SemanticInterferenceGame(Estimator):
         equilibrium unless ``start`` is given. ``orthogonal`` is round-robin time division of the T
         channel uses (pair q gets the uses t = q, q + Q, ...; with T < Q some pairs get none and
         cannot transmit), each pair alone on its uses with the same energy per latent and the same
-        primary-user protection.
+        primary-user protection; on a frequency-selective model the uses are subcarriers (OFDMA),
+        each pair designing for its own subcarriers' channels.
         """
         check_choice("method", method, GAME_METHODS)
         self._check_network()
@@ -570,7 +642,7 @@ class SemanticInterferenceGame(Estimator):
             uses = list(range(pair, self.channel_uses, q))
             if not uses:
                 continue
-            alone = ignore_interference(self._alone_network(pair, len(uses)))  # nobody else on these uses
+            alone = ignore_interference(self._alone_network(pair, uses))  # nobody else on these uses
             rows = torch.cat([torch.arange(t * n, (t + 1) * n) for t in uses])  # the pair's slots in the frame
             precoders[:, pair, rows] = alone.precoders[:, 0]
             decoders[:, pair, :, rows] = alone.decoders[:, 0]
@@ -578,14 +650,15 @@ class SemanticInterferenceGame(Estimator):
             pu_load[:, :, pair] = alone.pu_interference[:, :, 0]
         return Design(precoders, decoders, mse, pu_load, torch.zeros(b, dtype=torch.long), torch.ones(b, dtype=torch.bool))
 
-    def _alone_network(self, pair: int, uses: int) -> InterferenceNetwork:
-        """Pair ``pair`` alone on ``uses`` channel uses, with its share I^max / Q of each limit."""
+    def _alone_network(self, pair: int, uses: list[int]) -> InterferenceNetwork:
+        """Pair ``pair`` alone on the channel uses ``uses`` (its subcarriers on a frequency-selective
+        model), with its share I^max / Q of each limit."""
         net = self.network_
-        b, n_r = net.n_instances, uses * self.n_antennas
+        b, n_r = net.n_instances, len(uses) * self.n_antennas
         power = net.power[:, pair : pair + 1]
         extra = {}
         if self.designs_robust:  # its own primary channels' error (no cross channel on its uses)
-            extra = self._error_terms(b, 1, uses)  # the variances are the same for every pair
+            extra = self._error_terms(b, 1, len(uses))  # the variances are the same for every pair
         if self.primary_users:
             protection = "individual" if self.pu_protection == "global" else self.pu_protection
             limits = None if self.pu_limit_db is None else torch.full((b, self.primary_users), self.pu_limit() / net.n_pairs, dtype=torch.float64)
@@ -614,15 +687,16 @@ class SemanticInterferenceGame(Estimator):
         return generators, orders
 
     def _check_channel(self, channel) -> torch.Tensor | None:
-        """``channel`` as complex128 ``(B, Q, N, Q N)``, or ``ValueError`` naming it unless it has
-        the shape of ``link_.channel``."""
+        """``channel`` as complex128 ``(B, Q, N, Q N)`` (``(B, Q, T, N, Q N)`` on a frequency-selective
+        model), or ``ValueError`` naming it unless it has the shape of ``link_.channel``."""
         if channel is None:
             return None
         expected = tuple(self.link_.channel.shape)
         shape = tuple(getattr(channel, "shape", ()))
         if shape != expected:
+            layout = "(B, Q, T, N, Q N)" if len(expected) == 5 else "(B, Q, N, Q N)"
             raise ValueError(
-                f"channel must be the network's per-use channels as the receivers hear them, (B, Q, N, Q N) = {expected} "
+                f"channel must be the network's per-use channels as the receivers hear them, {layout} = {expected} "
                 f"like link_.channel and true_channel_, got {shape or type(channel).__name__}"
             )
         tensor = torch.as_tensor(channel)
@@ -631,13 +705,15 @@ class SemanticInterferenceGame(Estimator):
         return tensor.to(DTYPE)
 
     def _check_pu_channel(self, channel) -> torch.Tensor:
-        """``channel`` as complex128 ``(B, J, Q, N_p, N)`` per-use primary channels (default: the true ones)."""
+        """``channel`` as complex128 ``(B, J, Q, N_p, N)`` per-use primary channels (``(B, J, Q, T, N_p, N)``
+        on a frequency-selective model; default: the true ones)."""
         expected = tuple(self.true_pu_channels_per_use_.shape)
         if channel is None:
             return self.true_pu_channels_per_use_
         shape = tuple(getattr(channel, "shape", ()))
         if shape != expected:
-            raise ValueError(f"channel must be the per-use primary-user channels (B, J, Q, N_p, N) = {expected} like true_pu_channels_per_use_, got {shape or type(channel).__name__}")
+            layout = "(B, J, Q, T, N_p, N)" if len(expected) == 6 else "(B, J, Q, N_p, N)"
+            raise ValueError(f"channel must be the per-use primary-user channels {layout} = {expected} like true_pu_channels_per_use_, got {shape or type(channel).__name__}")
         return torch.as_tensor(channel).to(DTYPE)
 
     def primary_interference(self, design: Equilibrium | Design | None = None, *, channel=None) -> PrimaryInterference:
@@ -647,7 +723,8 @@ class SemanticInterferenceGame(Estimator):
         Args:
             design: a design of the fitted network.
             channel: the primary-user channels per use, ``(B, J, Q, N_p, N)`` complex (``[:, j, q]``
-                from transmitter q to primary j); default: the true ones drawn in :meth:`fit`
+                from transmitter q to primary j; ``(B, J, Q, T, N_p, N)``, one per subcarrier, on a
+                frequency-selective model); default: the true ones drawn in :meth:`fit`
                 (``true_pu_channels_per_use_``).
 
         Returns:
@@ -657,7 +734,7 @@ class SemanticInterferenceGame(Estimator):
         if not self.primary_users:
             raise ValueError("primary_interference needs primary users; this game has primary_users=0")
         design = self.design_ if design is None else design
-        g = self._lift(self._check_pu_channel(channel), self.channel_uses)  # (B, J, Q, T N_p, T N)
+        g = self._lift(self._check_pu_channel(channel))  # (B, J, Q, T N_p, T N)
         covariances = design.precoders @ design.precoders.mH
         per_pair = torch.diagonal(g @ covariances.unsqueeze(1) @ g.mH, dim1=-2, dim2=-1).sum(-1).real
         return PrimaryInterference(per_pair, per_pair.sum(-1), design.pu_interference, self.pu_limit())
@@ -700,8 +777,10 @@ class SemanticInterferenceGame(Estimator):
             channel: the channels the symbols go through, per use as the receivers hear them:
                 ``(B, Q, N, Q N)`` complex, ``channel[b, q][:, r N:(r + 1) N]`` = H_qr of instance b
                 (the layout of ``link_.channel``; :attr:`true_channel_` holds the true ones); the
-                same for the T uses of a latent. Default: ``link_.channel``, the channels the design
-                knows. The noise level stays the link's.
+                same for the T uses of a latent. On a frequency-selective model one per use
+                (subcarrier): ``(B, Q, T, N, Q N)``, ``channel[b, q, t]`` = [H_q1^(t) ... H_qQ^(t)].
+                Default: ``link_.channel``, the channels the design knows. The noise level stays
+                the link's.
 
         Returns:
             one estimate per pair: ``(n, d_rx)`` float32 for one instance, ``(B, n, d_rx)`` for several.
@@ -735,13 +814,31 @@ class SemanticInterferenceGame(Estimator):
                 symbols.append((padded @ design.precoders[b, q].mT.cpu()).reshape(n, t, n_ant))  # F x~ per use
             stacked = torch.stack(symbols, dim=-2).reshape(n, t * q_count * n_ant)  # every transmitter side by side
             through = None if channel is None else channel[b]
-            received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True, channel=through)  # (Q, n, T N)
+            if self.frequency_selective:
+                received = self._send_per_use(b, stacked, generators[b], noise, through)
+            else:
+                received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True, channel=through)  # (Q, n, T N)
             for q in range(q_count):
                 pilots = self.pilots_[seed][q]
                 estimate = received[q] @ design.decoders[b, q].mT.cpu()
                 m_q = pilots.rx_mean.shape[0]
                 estimates[q].append(unpack_complex((estimate[:, :m_q] + pilots.rx_mean.cpu()).to(torch.complex128), self.d_rx_[q]).float())
         return [torch.stack(e) if b_count > 1 else e[0] for e in estimates]
+
+    def _send_per_use(self, b: int, symbols: torch.Tensor, generator: torch.Generator, noise: bool, channel: torch.Tensor | None) -> torch.Tensor:
+        """What :meth:`~semalign.link.Link.send` does for a flat instance, with each use t through its
+        own view: ``symbols`` ``(n, T Q N)`` (use-major, every transmitter side by side), ``channel``
+        ``(Q, T, N, Q N)`` (default ``link_.channel[b]``) -> ``(Q, n, T N)``; the link's noise level
+        and the same noise draw (one complex unit draw of the received shape)."""
+        heard = self.link_.channel[b] if channel is None else channel
+        q, t, n_r, columns = heard.shape
+        per_use = symbols.reshape(symbols.shape[0], t, columns)  # (n, T, Q N)
+        received = torch.einsum("qtij,ntj->qnti", heard.to(per_use.dtype), per_use).reshape(q, symbols.shape[0], t * n_r)
+        if not noise:
+            return received
+        sigma2 = self.link_.noise_variance()
+        unit = complex_awgn(tuple(received.shape), 1.0, generator=generator, dtype=received.dtype, device=generator.device)
+        return received + unit.to(received.device) * sigma2.sqrt().to(received.real.dtype)
 
     def _check_latents(self, xs, b_count: int) -> list[torch.Tensor]:
         if isinstance(xs, torch.Tensor) or not isinstance(xs, Sequence) or len(xs) != self.n_pairs:
