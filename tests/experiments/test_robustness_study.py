@@ -45,7 +45,7 @@ def test_the_grid_spans_the_multi_user_settings_by_their_own_run_kinds():
     game = [r for r in runs if isinstance(r, GameRun)]
     # error 0 once (robust has nothing to act on), 0.3 naive and robust
     assert {(r.csi_error, r.robust) for r in federated} == {(0.0, False), (0.3, False), (0.3, True)} == {(r.csi_error, r.robust) for r in game}
-    assert all(r.pu_protection == "individual" and r.pu_limit_db == 0.0 for r in game)
+    assert all(r.pu_protection == "individual" and r.pu_limit_db == 10.0 for r in game)
     models = {r.channel_model for r in runs if isinstance(r, LinkRun) and r.experiment == "channel-model"}
     assert models == {"rayleigh", "tdl-a", "cdl-d"}
     with pytest.raises(ValueError, match="settings must name at least one"):

@@ -81,7 +81,7 @@ class RobustnessGrid(LinkSolverSettings):
     federated_csi_errors: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
     game_methods: tuple[str, ...] = ("game-fixed-eigenmode", "ignore-interference")
     game_csi_errors: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
-    game_pu_limit_db: float = 0.0
+    game_pu_limit_db: float = 10.0
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -16,6 +16,7 @@ import polars as pl
 
 from semalign.experiments.plotting import COLOURS, legend_outside, save_figure, summarise
 from semalign.experiments.studies.robustness import AXES
+from semalign.link.channel_models import CHANNEL_MODELS
 
 _LABELS = {
     "csi-error": "CSI error ε (share of the channel's power the estimate misses)",
@@ -37,6 +38,13 @@ def _caption(rows: pl.DataFrame) -> str:
         return (
             f"{row['setting']} on {row['dataset']}: {antennas}, T = {row['channel_uses']}, SNR {row['snr_db']:g} dB ('{row['snr_convention']}'), "
             f"{row['channel_model']} channels{protection}; naive dashed, robust solid; mean ± std over seeds"
+        )
+    if row["experiment"] == "channel-model":
+        spread = rows["delay_spread_ns"].drop_nulls() if "delay_spread_ns" in rows.columns else []
+        band = f", {spread[0]:g} ns over {rows['bandwidth_mhz'].drop_nulls()[0]:g} MHz" if len(spread) else ""
+        return (
+            f"{row['dataset']}: {row['tx_encoder']} -> {row['rx_encoder']}, {row['n_tx']}×{row['n_rx']}, T = {row['channel_uses']} "
+            f"(subcarriers on TDL/CDL{band}), perfect CSI; line style per model; mean ± std over seeds"
         )
     extra = f", {row['csi_pilots']} pilots per antenna" if row.get("csi_pilots") and row["experiment"] == "pilot-snr" else ""
     extra += f", blocks of {row['coherence']} latents" if row.get("coherence") and row["experiment"] == "doppler" else ""
@@ -61,7 +69,8 @@ def _lines(frame: pl.DataFrame, experiment: str) -> tuple[str, dict]:
     """The column one line per value of (with the method) and each value's line style and marker:
     the channel model on the channel-model experiment, the design (naive / robust) otherwise."""
     if experiment == "channel-model":
-        models = list(dict.fromkeys(frame.sort("channel_model")["channel_model"].to_list()))
+        order = {name: k for k, name in enumerate(CHANNEL_MODELS)}  # rayleigh first, solid
+        models = sorted(set(frame["channel_model"].to_list()), key=lambda m: order.get(m, len(order)))
         return "channel_model", {m: (_MODEL_STYLES[k % len(_MODEL_STYLES)], _MODEL_MARKERS[k % len(_MODEL_MARKERS)]) for k, m in enumerate(models)}
     return "design", {"robust": ("-", "o"), "naive": ("--", "x")}
 
