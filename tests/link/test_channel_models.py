@@ -110,6 +110,23 @@ def test_a_subcarrier_link_sends_each_block_through_its_own_channel():
     assert link.compression_factor(24) == 100.0 * s * n / 12
 
 
+def test_a_receiver_hearing_several_transmitters_over_subcarriers():
+    """An interference view: each transmitter's columns are its own diag(H_1, ..., H_S); the received
+    signal is the sum over transmitters of each subcarrier's H_s s_s, with the noise of S uses."""
+    s, n, q = 2, 2, 3
+    per_tx = [ofdm_channel("tdl-b", n, n, s, generator=_gen(20 + r), dtype=torch.complex128) for r in range(q)]
+    view = torch.cat([subcarrier_block_diagonal(h) for h in per_tx], dim=-1)  # (S N, Q S N)
+    link = Link(view, 10.0, transmitters=q, subcarriers=s)
+    flat = Link(torch.cat([h[0] for h in per_tx], -1), 10.0, transmitters=q, channel_uses=s)
+    torch.testing.assert_close(link.noise_variance(), flat.noise_variance())
+    assert link.n_tx == s * n
+    symbols = torch.randn(4, q * s * n, dtype=torch.complex128, generator=_gen(30))  # transmitter by transmitter
+    expected = sum(
+        torch.cat([symbols[:, r * s * n + k * n : r * s * n + (k + 1) * n] @ per_tx[r][k].T for k in range(s)], dim=-1) for r in range(q)
+    )
+    torch.testing.assert_close(link.send(symbols, noise=False), expected)
+
+
 def test_subcarrier_links_reject_what_they_do_not_model():
     blocks = subcarrier_block_diagonal(ofdm_channel("tdl-a", 2, 2, 2, generator=_gen(0)))
     with pytest.raises(ValueError, match="csi_error must be 0 on a frequency-selective link"):

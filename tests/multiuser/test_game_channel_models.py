@@ -76,7 +76,8 @@ def test_rayleigh_draws_are_bit_for_bit_those_of_rayleigh_channel():
 @pytest.mark.parametrize("model", ["tdl-a", "cdl-d"])
 def test_frequency_selective_games_fit_converge_and_beat_the_mean(model):
     game = _game(channel_model=model)
-    assert game.frequency_selective and game.link_.channel.shape == (2, Q, T, N, Q * N)
+    assert game.frequency_selective and game.link_.channel.shape == (2, Q, T * N, Q * T * N)
+    assert game.link_.subcarriers == T and game.link_.channel_uses == 1 and game.link_.transmitters == Q
     assert game.design_.converged.all()
     report = game.check_conditions()
     assert torch.isfinite(report.c1).all() and torch.isfinite(report.c2).all()
@@ -117,8 +118,9 @@ def test_lifted_channels_are_block_diagonal_over_the_drawn_subcarriers():
         # The subcarriers of one channel differ (frequency selective), so this is not I_T (x) H.
         assert not torch.allclose(h[0, 0, 0], h[0, 0, 1])
     assert torch.equal(net.direct_channels[:, 0], subcarrier_block_diagonal(game.true_channels_per_use_[:, 0, 0]))
-    # Receiver q hears [H_q1^(t) ... H_qQ^(t)] on use t.
-    assert torch.equal(game.true_channel_[1, 0, 1], torch.cat([game.true_channels_per_use_[1, 0, r, 1] for r in range(Q)], -1))
+    # Receiver q hears [diag_t(H_q1^(t)) ... diag_t(H_qQ^(t))]: one use of the band.
+    expected = torch.cat([subcarrier_block_diagonal(game.true_channels_per_use_[1, 0, r]) for r in range(Q)], -1)
+    assert torch.equal(game.true_channel_[1, 0], expected)
 
 
 @pytest.mark.parametrize("method", ["game-fixed-eigenmode", "game-full-mimo", "centralized"])
@@ -197,8 +199,8 @@ def test_channel_model_settings_are_checked():
 def test_transmit_and_primary_interference_name_the_per_use_layouts():
     game = _game(channel_model="tdl-a", primary_users=1, pu_protection="null")
     xs, generators, _ = _test_inputs(game)
-    flat = game.true_channel_[:, :, 0]
-    with pytest.raises(ValueError, match=r"\(B, Q, T, N, Q N\) = \(2, 2, 2, 2, 4\)"):
+    flat = game.true_channel_[:, :, :N, :N]
+    with pytest.raises(ValueError, match=r"\(B, Q, T N, Q T N\) = \(2, 2, 4, 8\)"):
         game.transmit(xs, generator=generators, channel=flat)
     with pytest.raises(ValueError, match=r"\(B, J, Q, T, N_p, N\)"):
         game.primary_interference(channel=game.true_pu_channels_per_use_[:, :, :, 0])
@@ -244,7 +246,7 @@ def test_a_saved_tdl_game_keeps_its_model_and_transmits_the_same(tmp_path):
     game = _game(channel_model="tdl-a", delay_spread_ns=300.0)
     game.save(tmp_path / "game")
     loaded = load(tmp_path / "game")
-    assert loaded.channel() == ChannelModel("tdl-a", delay_spread_ns=300.0) and loaded.link_.channel.shape == (2, Q, T, N, Q * N)
+    assert loaded.channel() == ChannelModel("tdl-a", delay_spread_ns=300.0) and loaded.link_.channel.shape == (2, Q, T * N, Q * T * N)
     xs, generators, _ = _test_inputs(game)
     again, _ = loaded.instance_orders(len(game.pairs_[0].test))
     for a, b in zip(game.transmit(xs, generator=generators), loaded.transmit(xs, generator=again), strict=True):

@@ -140,7 +140,8 @@ class Link:
             subcarriers (:meth:`from_subcarriers`): each block row hears only its subcarrier's share of
             a latent's energy, so the noise level is that of S x ``channel_uses`` uses of an
             ``(n_rx / S, n_tx / S)`` channel (every SNR convention means what it means on a flat
-            link). CSI error is not modelled on such links yet (``csi_error`` must be 0).
+            link). With several ``transmitters``, each transmitter's column block is its own
+            diag(H_1, ..., H_S). CSI error is not modelled on such links yet (``csi_error`` must be 0).
         transmitters: transmitters sharing the ``n_tx`` columns (1 for a point-to-point link; Q for the
             view of a receiver of an interference network, whose columns are every transmitter's
             antennas side by side). Each transmitter has ``n_tx / transmitters`` antennas and the
@@ -204,8 +205,6 @@ class Link:
         if self.subcarriers > 1:
             if self.channel.shape[-2] % self.subcarriers or self.channel.shape[-1] % self.subcarriers:
                 raise ValueError(f"a channel of shape {tuple(self.channel.shape)} is not block diagonal over {self.subcarriers} subcarriers")
-            if self.transmitters > 1:
-                raise ValueError("a frequency-selective link (subcarriers > 1) has one transmitter; interference views are flat-fading only")
             if self.csi_error > 0:
                 raise ValueError("csi_error must be 0 on a frequency-selective link (subcarriers > 1): its channel error is not modelled yet")
 

@@ -84,7 +84,7 @@ from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, check_ch
 from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.link import Link
 from semalign.link.mimo import block_diagonal_channel, subcarrier_block_diagonal
-from semalign.link.noise import check_snr_convention, complex_awgn, db_to_linear, noise_variance
+from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
 from semalign.multiuser.baselines import Design, centralized, ignore_interference
@@ -195,13 +195,11 @@ class SemanticInterferenceGame(Estimator):
         link_: the :class:`~semalign.link.Link` of the network as the receivers hear it, on the
             channels the designs know: ``(B, Q, N, Q N)`` per use (receiver q of instance b, every
             transmitter's antennas side by side: columns r N ... (r + 1) N - 1 are H_qr). On a
-            frequency-selective model ``(B, Q, T, N, Q N)``: ``[b, q, t]`` is receiver q's view on
-            use (subcarrier) t, [H_q1^(t) ... H_qQ^(t)]; the link (``channel_uses=T``) then gives the
-            noise level and :meth:`transmit` sends use t through ``[b, q, t]`` itself (a
-            :class:`~semalign.link.Link` sends every use through one matrix).
-        true_channel_: (property) the true channels in the layout of ``link_.channel`` (``(B, Q, N,
-            Q N)``, or ``(B, Q, T, N, Q N)`` on a frequency-selective model): what :meth:`transmit`
-            takes as ``channel``.
+            frequency-selective model one use of the subcarriers (``subcarriers=T``):
+            ``(B, Q, T N, Q T N)``, transmitter r's columns r T N ... (r + 1) T N - 1 holding
+            diag(H_qr^(1), ..., H_qr^(T)).
+        true_channel_: (property) the true channels in the layout of ``link_.channel``: what
+            :meth:`transmit` takes as ``channel``.
         noise_variance_: sigma^2 per receive antenna per channel use.
         pilots_: per seed, per pair, what the pilots gave (:class:`PairPilots`).
         d_tx_, d_rx_: each pair's latent dimensions.
@@ -498,9 +496,9 @@ class SemanticInterferenceGame(Estimator):
         self.pu_channels_per_use_ = None if not self.primary_users else (torch.stack(pu_known) if pu_known else self.true_pu_channels_per_use_.clone())
         self.noise_variance_ = sigma2
         heard = self._heard(self.channels_per_use_)
+        uses = {"channel_uses": 1, "subcarriers": t} if self.frequency_selective else {"channel_uses": t}
         self.link_ = Link(
-            heard, self.snr_db, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance,
-            channel_uses=self.channel_uses, transmitters=q,
+            heard, self.snr_db, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance, transmitters=q, **uses,
         )  # fmt: skip
         alignment, residual = torch.stack(alignment), torch.stack(residual)
         self.network_ = self._network(alignment, residual)
@@ -510,16 +508,18 @@ class SemanticInterferenceGame(Estimator):
     def _heard(channels: torch.Tensor) -> torch.Tensor:
         """``(B, Q, Q, N, N)`` per-use channels -> ``(B, Q, N, Q N)`` as the receivers hear them:
         receiver q's per-use channel is [H_q1 ... H_qQ]. Per-subcarrier channels ``(B, Q, Q, T, N, N)``
-        -> ``(B, Q, T, N, Q N)``: receiver q's view [H_q1^(t) ... H_qQ^(t)] on each use t."""
+        -> ``(B, Q, T N, Q T N)``: receiver q's one use of the band, [diag_t(H_q1^(t)) ...
+        diag_t(H_qQ^(t))]."""
         if channels.ndim == 6:
-            b, q, _, t, n_r, n_t = channels.shape
-            return channels.permute(0, 1, 3, 4, 2, 5).reshape(b, q, t, n_r, q * n_t)
+            lifted = subcarrier_block_diagonal(channels)  # (B, Q, Q, T N, T N)
+            b, q, _, rows, columns = lifted.shape
+            return lifted.permute(0, 1, 3, 2, 4).reshape(b, q, rows, q * columns)
         b, q, _, n_r, n_t = channels.shape
         return channels.permute(0, 1, 3, 2, 4).reshape(b, q, n_r, q * n_t)
 
     @property
     def true_channel_(self) -> torch.Tensor:
-        """``(B, Q, N, Q N)`` complex128 (``(B, Q, T, N, Q N)`` on a frequency-selective model): the
+        """``(B, Q, N, Q N)`` complex128 (``(B, Q, T N, Q T N)`` on a frequency-selective model): the
         true channels drawn in :meth:`fit`, in the layout of ``link_.channel`` (what :meth:`transmit`
         takes as ``channel``)."""
         self._check_fitted("true_channel_")
@@ -687,14 +687,14 @@ class SemanticInterferenceGame(Estimator):
         return generators, orders
 
     def _check_channel(self, channel) -> torch.Tensor | None:
-        """``channel`` as complex128 ``(B, Q, N, Q N)`` (``(B, Q, T, N, Q N)`` on a frequency-selective
+        """``channel`` as complex128 ``(B, Q, N, Q N)`` (``(B, Q, T N, Q T N)`` on a frequency-selective
         model), or ``ValueError`` naming it unless it has the shape of ``link_.channel``."""
         if channel is None:
             return None
         expected = tuple(self.link_.channel.shape)
         shape = tuple(getattr(channel, "shape", ()))
         if shape != expected:
-            layout = "(B, Q, T, N, Q N)" if len(expected) == 5 else "(B, Q, N, Q N)"
+            layout = "(B, Q, T N, Q T N)" if self.frequency_selective else "(B, Q, N, Q N)"
             raise ValueError(
                 f"channel must be the network's per-use channels as the receivers hear them, {layout} = {expected} "
                 f"like link_.channel and true_channel_, got {shape or type(channel).__name__}"
@@ -777,8 +777,8 @@ class SemanticInterferenceGame(Estimator):
             channel: the channels the symbols go through, per use as the receivers hear them:
                 ``(B, Q, N, Q N)`` complex, ``channel[b, q][:, r N:(r + 1) N]`` = H_qr of instance b
                 (the layout of ``link_.channel``; :attr:`true_channel_` holds the true ones); the
-                same for the T uses of a latent. On a frequency-selective model one per use
-                (subcarrier): ``(B, Q, T, N, Q N)``, ``channel[b, q, t]`` = [H_q1^(t) ... H_qQ^(t)].
+                same for the T uses of a latent. On a frequency-selective model the band at once:
+                ``(B, Q, T N, Q T N)``, columns r T N ... (r + 1) T N - 1 = diag_t(H_qr^(t)).
                 Default: ``link_.channel``, the channels the design knows. The noise level stays
                 the link's.
 
@@ -812,33 +812,17 @@ class SemanticInterferenceGame(Estimator):
                 white = pilots.whitener.whiten(pack_complex(x.to(self.device, torch.float64))).to(DTYPE).cpu()
                 padded = torch.nn.functional.pad(white, (0, d - white.shape[1]))
                 symbols.append((padded @ design.precoders[b, q].mT.cpu()).reshape(n, t, n_ant))  # F x~ per use
-            stacked = torch.stack(symbols, dim=-2).reshape(n, t * q_count * n_ant)  # every transmitter side by side
+            # Every transmitter side by side: per use (flat: T uses of one channel), or transmitter
+            # by transmitter (frequency selective: one use of each transmitter's T subcarriers).
+            stacked = torch.stack(symbols, dim=1 if self.frequency_selective else -2).reshape(n, t * q_count * n_ant)
             through = None if channel is None else channel[b]
-            if self.frequency_selective:
-                received = self._send_per_use(b, stacked, generators[b], noise, through)
-            else:
-                received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True, channel=through)  # (Q, n, T N)
+            received = self.link_.select(b).send(stacked, generator=generators[b], noise=noise, independent_noise=True, channel=through)  # (Q, n, T N)
             for q in range(q_count):
                 pilots = self.pilots_[seed][q]
                 estimate = received[q] @ design.decoders[b, q].mT.cpu()
                 m_q = pilots.rx_mean.shape[0]
                 estimates[q].append(unpack_complex((estimate[:, :m_q] + pilots.rx_mean.cpu()).to(torch.complex128), self.d_rx_[q]).float())
         return [torch.stack(e) if b_count > 1 else e[0] for e in estimates]
-
-    def _send_per_use(self, b: int, symbols: torch.Tensor, generator: torch.Generator, noise: bool, channel: torch.Tensor | None) -> torch.Tensor:
-        """What :meth:`~semalign.link.Link.send` does for a flat instance, with each use t through its
-        own view: ``symbols`` ``(n, T Q N)`` (use-major, every transmitter side by side), ``channel``
-        ``(Q, T, N, Q N)`` (default ``link_.channel[b]``) -> ``(Q, n, T N)``; the link's noise level
-        and the same noise draw (one complex unit draw of the received shape)."""
-        heard = self.link_.channel[b] if channel is None else channel
-        q, t, n_r, columns = heard.shape
-        per_use = symbols.reshape(symbols.shape[0], t, columns)  # (n, T, Q N)
-        received = torch.einsum("qtij,ntj->qnti", heard.to(per_use.dtype), per_use).reshape(q, symbols.shape[0], t * n_r)
-        if not noise:
-            return received
-        sigma2 = self.link_.noise_variance()
-        unit = complex_awgn(tuple(received.shape), 1.0, generator=generator, dtype=received.dtype, device=generator.device)
-        return received + unit.to(received.device) * sigma2.sqrt().to(received.real.dtype)
 
     def _check_latents(self, xs, b_count: int) -> list[torch.Tensor]:
         if isinstance(xs, torch.Tensor) or not isinstance(xs, Sequence) or len(xs) != self.n_pairs:
