@@ -197,9 +197,8 @@ class SemanticInterferenceGame(Estimator):
             transmitter's antennas side by side: columns r N ... (r + 1) N - 1 are H_qr). On a
             frequency-selective model one use of the subcarriers (``subcarriers=T``):
             ``(B, Q, T N, Q T N)``, transmitter r's columns r T N ... (r + 1) T N - 1 holding
-            diag(H_qr^(1), ..., H_qr^(T)).
-        true_channel_: (property) the true channels in the layout of ``link_.channel``: what
-            :meth:`transmit` takes as ``channel``.
+            diag(H_qr^(1), ..., H_qr^(T)). The property :attr:`true_channel_` holds the true
+            channels in this layout (what :meth:`transmit` takes as ``channel``).
         noise_variance_: sigma^2 per receive antenna per channel use.
         pilots_: per seed, per pair, what the pilots gave (:class:`PairPilots`).
         d_tx_, d_rx_: each pair's latent dimensions.
