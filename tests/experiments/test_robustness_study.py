@@ -3,6 +3,8 @@ what it measures (robust designs lose less to CSI error than naive ones)."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -126,6 +128,11 @@ def test_one_results_table_holds_every_settings_rows(models_and_multiuser):
     assert stored.height == rows.height
     assert set(stored["setting"]) == {"single-link", "federated", "game"}
     assert "robust" in stored.columns  # null where the run had no CSI error to be robust to
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run_kind"] == "link+federated+game" and manifest["setting"] == ["single-link", "federated", "game"]
+    assert set(manifest["kinds"]) == {"link", "federated", "game"}
+    assert manifest["runs"] == sum(part["runs"] for part in manifest["kinds"].values()) == len(set(stored["run_id"]))
+    assert "csi_error" in manifest["kinds"]["game"]["swept"] and manifest["kinds"]["link"]["timing"]["executed"] > 0
     for column in ("csi", "csi_error", "channel_model"):
         assert stored.filter(pl.col("method") != "clean")[column].null_count() == 0, column
 

@@ -131,10 +131,12 @@ def test_subcarrier_links_reject_what_they_do_not_model():
     blocks = subcarrier_block_diagonal(ofdm_channel("tdl-a", 2, 2, 2, generator=_gen(0)))
     with pytest.raises(ValueError, match="csi_error must be 0 on a frequency-selective link"):
         Link(blocks, 10.0, subcarriers=2, csi_error=0.1)
-    with pytest.raises(ValueError, match="not block diagonal over 3 subcarriers"):
+    with pytest.raises(ValueError, match="does not split into 3 subcarrier blocks"):
         Link(blocks, 10.0, subcarriers=3)
     with pytest.raises(ValueError, match=r"channels must have shape \(S, n_rx, n_tx\)"):
         Link.from_subcarriers(torch.ones(2, 2, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="makes a one-transmitter link"):
+        Link.from_subcarriers(torch.ones(2, 2, 2, dtype=torch.complex64), transmitters=2)
 
 
 def test_channel_model_names_and_options_are_checked():
@@ -142,8 +144,10 @@ def test_channel_model_names_and_options_are_checked():
         check_channel_model("tdl-f")
     with pytest.raises(ValueError, match="unknown TR 38.901 model"):
         ofdm_channel("rayleigh", 2, 2, 2, generator=_gen(0))
-    with pytest.raises(ValueError, match="tx_correlation is a setting of channel_model='kronecker'"):
+    with pytest.raises(ValueError, match="tx_correlation=0.5 is a setting of channel_model='kronecker'"):
         ChannelModel("tdl-a", tx_correlation=0.5)
+    with pytest.raises(ValueError, match="delay_spread_ns=300.0 is a setting of the TDL/CDL models, not of channel_model='rayleigh'"):
+        ChannelModel("rayleigh", delay_spread_ns=300.0)
     with pytest.raises(ValueError, match="delay_spread_ns must be"):
         ChannelModel("tdl-a", delay_spread_ns=-1.0)
     with pytest.raises(ValueError, match="bandwidth_mhz must be"):
@@ -177,8 +181,18 @@ def test_link_runs_on_every_family_record_the_model_and_its_options(tmp_path):
     assert (frame["mse"] < 0.8 * frame["mean_predictor_mse"]).all()
 
 
+def test_link_runs_reset_what_they_ignore_before_refusing_csi_settings():
+    # Correlated antennas: the CSI error model (i.i.d. error independent of the estimate) does not hold.
+    with pytest.raises(ValueError, match="channel_model='kronecker' has correlated antennas: csi_error=0.1"):
+        LinkRun(channel_model="kronecker", tx_correlation=0.5, csi_error=0.1)
+    assert LinkRun(channel_model="kronecker", csi_error=0.1).csi_error == 0.1  # kronecker without correlation is i.i.d.
+    # Settings a run ignores are reset first: the clean ceiling and unaware designs know no channel.
+    assert LinkRun(method="clean", channel_model="tdl-a", csi_error=0.1).csi_error == 0.0
+    assert LinkRun(awareness="unaware", channel_model="tdl-a", csi_error=0.1).csi_error == 0.0
+
+
 def test_link_runs_reject_csi_settings_on_frequency_selective_models_and_unknown_names():
-    with pytest.raises(ValueError, match="is frequency selective: imperfect or outdated CSI"):
+    with pytest.raises(ValueError, match=r"channel_model='cdl-b' is frequency selective: doppler=0.01 \(imperfect or outdated CSI\)"):
         LinkRun(channel_model="cdl-b", doppler=0.01)
     with pytest.raises(ValueError, match="unknown channel_model 'tdl'"):
         LinkRun(channel_model="tdl")

@@ -20,7 +20,7 @@ from semalign.experiments.runs import get_run_kind
 from semalign.experiments.runs.federated import FederatedRun, pool_of, user_channels
 from semalign.link.channel import channel_for_seed, rayleigh_channel
 from semalign.link.link import Link
-from semalign.multiuser.downlink import subcarrier_blocks
+from semalign.link.mimo import subcarrier_blocks
 from semalign.multiuser.federated import FederatedDownlink
 from semalign.multiuser.federated_baselines import FederatedFeatureBaseline
 
@@ -64,7 +64,7 @@ def test_options_of_other_models_are_reset_and_the_settings_checked():
     assert FederatedRun(**COMMON, channel_model="kronecker", tx_correlation=0.5).channel().options() == {"tx_correlation": 0.5, "rx_correlation": 0.0}
     with pytest.raises(ValueError, match="unknown channel_model 'tdl'; expected one of rayleigh, kronecker, tdl-a, .*cdl-e"):
         FederatedRun(**COMMON, channel_model="tdl")
-    with pytest.raises(ValueError, match=r"channel_model='tdl-a' is frequency selective: csi_error=0.2 .*flat models"):
+    with pytest.raises(ValueError, match=r"channel_model='tdl-a' is frequency selective: csi_error=0.2 .*i.i.d. flat channels only"):
         FederatedRun(**COMMON, channel_model="tdl-a", csi_error=0.2)
     with pytest.raises(ValueError, match="tx_correlation must be"):
         FederatedRun(**COMMON, channel_model="kronecker", tx_correlation=1.5)

@@ -191,18 +191,20 @@ def test_channel_model_settings_are_checked():
     assert game.get_params()["channel_model"] == "cdl-d" and game.channel() == ChannelModel("cdl-d", delay_spread_ns=300.0)
     game.set_params(channel_model="kronecker", delay_spread_ns=100.0, tx_correlation=0.5)
     assert game.channel() == ChannelModel("kronecker", tx_correlation=0.5) and not game.frequency_selective
-    # A flat model keeps the flat layout (and its CSI error model).
-    kron = _game(channel_model="kronecker", tx_correlation=0.5, rx_correlation=0.3, csi_error=0.1)
+    # A flat model keeps the flat layout; the CSI error model needs i.i.d. antennas.
+    kron = _game(channel_model="kronecker", tx_correlation=0.5, rx_correlation=0.3)
     assert kron.link_.channel.shape == (2, Q, N, Q * N)
+    with pytest.raises(ValueError, match=r"channel_model='kronecker' has correlated antennas: csi_error=0.1"):
+        SemanticInterferenceGame(channel_model="kronecker", tx_correlation=0.5, csi_error=0.1)
 
 
 def test_transmit_and_primary_interference_name_the_per_use_layouts():
     game = _game(channel_model="tdl-a", primary_users=1, pu_protection="null")
     xs, generators, _ = _test_inputs(game)
     flat = game.true_channel_[:, :, :N, :N]
-    with pytest.raises(ValueError, match=r"\(B, Q, T N, Q T N\) = \(2, 2, 4, 8\)"):
+    with pytest.raises(ValueError, match=r"design channel \(2, 2, 4, 8\) \(B, Q, T N, Q T N: the receivers' view"):
         game.transmit(xs, generator=generators, channel=flat)
-    with pytest.raises(ValueError, match=r"\(B, J, Q, T, N_p, N\)"):
+    with pytest.raises(ValueError, match=r"\(B, J, Q, T, N_p, N: per-use primary-user channels"):
         game.primary_interference(channel=game.true_pu_channels_per_use_[:, :, :, 0])
     # The true channels are the known ones (perfect CSI): sending through them changes nothing.
     for a, b in zip(game.transmit(xs, generator=generators, channel=game.true_channel_), game.transmit(xs, generator=_test_inputs(game)[1]), strict=True):

@@ -119,7 +119,7 @@ def test_transmit_defaults_to_the_known_channels_and_checks_the_channel_shape():
     assert not all(torch.allclose(a, b) for a, b in zip(default, true))
     assert game.true_channel_.shape == game.link_.channel.shape == (2, 2, 2, 4)
     for bad in (game.true_channel_[0], game.true_channel_[..., :2], game.true_channels_per_use_, "H"):
-        with pytest.raises(ValueError, match=r"channel must be .*\(2, 2, 2, 4\).*got"):
+        with pytest.raises(ValueError, match=r"channel must have the shape of the design channel \(2, 2, 2, 4\).*got"):
             game.transmit(xs, channel=bad)
 
 
@@ -236,7 +236,7 @@ def test_primary_interference_is_measured_on_the_true_channels():
     torch.testing.assert_close(measured.total, direct.sum(-1), rtol=1e-12, atol=0)
     on_estimate = game.primary_interference(channel=game.pu_channels_per_use_).per_pair
     assert not torch.allclose(on_estimate, measured.per_pair)
-    with pytest.raises(ValueError, match=r"channel must be .*\(2, 1, 2, 1, 2\).*got"):
+    with pytest.raises(ValueError, match=r"channel must have the shape of the design channel \(2, 1, 2, 1, 2\).*got"):
         game.primary_interference(channel=game.pu_channels_per_use_[0])
     with pytest.raises(ValueError, match="primary_users"):
         _game(csi_error=EPS).primary_interference()

@@ -19,6 +19,10 @@ has the same manifest::
       "semalign_version": "0.2.0"
     }
 
+A study that spans several run kinds (``robustness``) names them joined by ``+`` in ``run_kind``,
+lists their ``setting`` values, counts every kind's ``runs``, and keeps each kind's ``setting``,
+``runs``, ``swept``, ``fixed`` and ``timing`` under ``"kinds": {"link": {...}, ...}``.
+
 Figures, reports and ``semalign figures`` read it to know which study drew the rows; nothing guesses
 a study from column names.
 """

@@ -133,14 +133,20 @@ def _sionna_tr38901():
     return TDL, CDL, AntennaArray, cir_to_ofdm_channel, subcarrier_frequencies
 
 
+_SEEDED_CLASSES: dict[type, type] = {}
+
+
 def _draw_from(model, generator: torch.Generator):
     """``model`` (a Sionna TDL/CDL) drawing from ``generator``: Sionna objects draw from their
-    ``torch_rng`` (Sionna's global generator), and semalign never uses global random state. The
-    CDL model's ray sampler (``_cir_gen``) is such an object too."""
+    ``torch_rng`` (Sionna's global generator), and semalign never uses global random state, so the
+    model and the CDL model's ray sampler (``_cir_gen``, such an object too) become instances of a
+    subclass (one per Sionna class) whose ``torch_rng`` is the given generator."""
     for obj in (model, getattr(model, "_cir_gen", None)):
         if obj is not None:
             base = type(obj)
-            obj.__class__ = type(f"Seeded{base.__name__}", (base,), {"torch_rng": property(lambda self: self._semalign_generator)})
+            if base not in _SEEDED_CLASSES:
+                _SEEDED_CLASSES[base] = type(f"Seeded{base.__name__}", (base,), {"torch_rng": property(lambda self: self._semalign_generator)})
+            obj.__class__ = _SEEDED_CLASSES[base]
             obj._semalign_generator = generator
     return model
 

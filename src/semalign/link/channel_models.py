@@ -70,13 +70,16 @@ class ChannelModel:
     bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
-        check_channel_model(self.name)
+        used = options_of(self.name)  # checks the name
+        for name in CHANNEL_OPTIONS:
+            value, default = getattr(self, name), ChannelModel.__dataclass_fields__[name].default
+            if name not in used and value != default:
+                owner = "channel_model='kronecker'" if name.endswith("_correlation") else "the TDL/CDL models"
+                raise ValueError(f"{name}={value!r} is a setting of {owner}, not of channel_model={self.name!r}; leave it at its default {default!r}")
         for name in ("tx_correlation", "rx_correlation"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be an exponential correlation coefficient in [0, 1), got {value!r}")
-            if value and self.name != "kronecker":
-                raise ValueError(f"{name} is a setting of channel_model='kronecker', not of {self.name!r}")
         for name in ("delay_spread_ns", "carrier_frequency_ghz", "bandwidth_mhz"):
             check_positive(name, getattr(self, name))
 
@@ -84,6 +87,20 @@ class ChannelModel:
     def frequency_selective(self) -> bool:
         """Whether the T uses of a latent see different channels (TDL/CDL through OFDM)."""
         return self.name in TR38901_MODELS
+
+    def check_csi_model_for(self, **settings) -> None:
+        """``ValueError`` if any of the imperfect-CSI ``settings`` (name=value) is in use (not
+        ``None``, 0 or ``False``) on a channel the CSI error model (:mod:`semalign.link.csi`) does
+        not describe: a frequency-selective model (one error shared by a latent's uses does not
+        apply to subcarriers) or correlated antennas (the estimate's error would be correlated with
+        the estimate; the estimators, the error draws and the robust designs assume i.i.d. entries)."""
+        used = [f"{name}={value!r}" for name, value in settings.items() if value is not None and value is not False and value != 0]
+        why = "is frequency selective" if self.frequency_selective else "has correlated antennas" if self.tx_correlation or self.rx_correlation else ""
+        if used and why:
+            raise ValueError(
+                f"channel_model={self.name!r} {why}: {', '.join(used)} (imperfect or outdated CSI) "
+                "is modelled on i.i.d. flat channels only (rayleigh, or kronecker without correlation)"
+            )
 
     def options(self) -> dict:
         """The options that apply to this model (what a result row records besides the name)."""

@@ -78,6 +78,17 @@ def as_channel(name: str, value, device) -> torch.Tensor:
     return h.to(device=device if device is not None else h.device, dtype=_CHANNEL_DTYPE)
 
 
+def as_true_channel(value, design_shape, layout: str, device) -> torch.Tensor:
+    """``value``, the channel symbols go through instead of the one a design knows (every
+    estimator's ``transmit(..., channel=...)``), as complex128 on ``device``; ``ValueError`` naming
+    ``channel`` unless it has the design channel's shape ``design_shape`` (``layout`` names its axes)."""
+    expected, shape = tuple(design_shape), tuple(getattr(value, "shape", ()))
+    if shape != expected:
+        got = f"shape {shape}" if hasattr(value, "shape") else type(value).__name__
+        raise ValueError(f"channel must have the shape of the design channel {expected} ({layout}), got {got}")
+    return as_channel("channel", torch.as_tensor(value), device)
+
+
 #: The SNRs (dB) a link accepts, besides ``inf`` (noiseless). Beyond them nothing meaningful is
 #: left to compute: at -100 dB the noise is 10^10 times the signal (every method returns the
 #: training mean), and noise variances far outside this range overflow float32 in the designs
@@ -204,7 +215,7 @@ class Link:
         self.subcarriers = check_positive_int("subcarriers", subcarriers)
         if self.subcarriers > 1:
             if self.channel.shape[-2] % self.subcarriers or self.channel.shape[-1] % self.subcarriers:
-                raise ValueError(f"a channel of shape {tuple(self.channel.shape)} is not block diagonal over {self.subcarriers} subcarriers")
+                raise ValueError(f"a channel of shape {tuple(self.channel.shape)} does not split into {self.subcarriers} subcarrier blocks")
             if self.csi_error > 0:
                 raise ValueError("csi_error must be 0 on a frequency-selective link (subcarriers > 1): its channel error is not modelled yet")
 
@@ -221,6 +232,8 @@ class Link:
         Returns:
             a link with channel diag(H_1, ..., H_S) ``(..., S n_rx, S n_tx)`` and ``subcarriers=S``.
         """
+        if settings.get("transmitters", 1) != 1:
+            raise ValueError("Link.from_subcarriers makes a one-transmitter link; for several, give Link each transmitter's diag(H_1, ..., H_S) side by side with subcarriers=S")
         h = as_channel("channels", channels, settings.get("device"))
         if h.ndim < 3:
             raise ValueError(f"channels must have shape (S, n_rx, n_tx) or (..., S, n_rx, n_tx), got shape {tuple(h.shape)}")

@@ -28,6 +28,16 @@ def subcarrier_block_diagonal(h: torch.Tensor) -> torch.Tensor:
     return lifted.reshape(*h.shape[:-3], s * h.shape[-2], s * h.shape[-1])
 
 
+def subcarrier_blocks(channel: torch.Tensor, subcarriers: int) -> torch.Tensor:
+    """The diagonal blocks of block-diagonal channels: ``(..., S n_rx, S n_tx)`` diag(H_1, ..., H_S)
+    -> ``(..., S, n_rx, n_tx)`` (the inverse of :func:`subcarrier_block_diagonal`; ``S = 1`` gives
+    ``(..., 1, n_rx, n_tx)``)."""
+    *batch, rows, cols = channel.shape
+    r, c = rows // subcarriers, cols // subcarriers
+    grid = channel.reshape(*batch, subcarriers, r, subcarriers, c)
+    return torch.diagonal(grid, dim1=-4, dim2=-2).permute(*range(len(batch)), -1, -3, -2)  # (..., S, r, c)
+
+
 def real_composite(h: torch.Tensor) -> torch.Tensor:
     """``(..., r, t)`` complex H -> ``(..., 2r, 2t)`` real [[Re H, -Im H], [Im H, Re H]].
 

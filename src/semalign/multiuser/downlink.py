@@ -27,7 +27,7 @@ from semalign._checks import as_real_matrix
 from semalign._estimator import Estimator
 from semalign._seeds import check_seed
 from semalign.link.csi import check_csi_error
-from semalign.link.link import LINK_DEFAULTS, Link, as_channel, as_snr_db, same_setting
+from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, as_true_channel, same_setting
 
 
 def uses_per_latent(link: Link) -> int:
@@ -35,16 +35,6 @@ def uses_per_latent(link: Link) -> int:
     of a frequency-selective link (one OFDM symbol of S subcarriers counts as S uses, as it does in
     the link's noise level and compression factor)."""
     return link.channel_uses * link.subcarriers
-
-
-def subcarrier_blocks(channel: torch.Tensor, subcarriers: int) -> torch.Tensor:
-    """The diagonal blocks of block-diagonal channels: ``(..., S n_rx, S n_tx)`` diag(H_1, ..., H_S)
-    -> ``(..., S, n_rx, n_tx)`` (the inverse of :func:`~semalign.link.mimo.subcarrier_block_diagonal`;
-    ``S = 1`` gives ``(..., 1, n_rx, n_tx)``)."""
-    *batch, rows, cols = channel.shape
-    r, c = rows // subcarriers, cols // subcarriers
-    grid = channel.reshape(*batch, subcarriers, r, subcarriers, c)
-    return torch.diagonal(grid, dim1=-4, dim2=-2).permute(*range(len(batch)), -1, -3, -2)  # (..., S, r, c)
 
 
 def _entry_bytes(tensor: torch.Tensor) -> int:
@@ -137,14 +127,7 @@ class DownlinkEstimator(Estimator):
         unless it has the design channels' shape."""
         if channel is None:
             return None
-        expected = tuple(self.link_.channel.shape)
-        shape = tuple(getattr(channel, "shape", ()))
-        if shape != expected:
-            got = f"shape {shape}" if hasattr(channel, "shape") else type(channel).__name__
-            raise ValueError(
-                f"channel must hold one true channel per user with the design channels' shape (K, N_r, N_t) = {expected}, got {got}"
-            )
-        return as_channel("channel", torch.as_tensor(channel), self.link_.device)
+        return as_true_channel(channel, self.link_.channel.shape, "K, N_r, N_t: one true channel per user", self.link_.device)
 
     def _start_fit(self) -> None:
         """Check the hyper-parameters again (a setting changed since construction takes effect) and

@@ -79,9 +79,10 @@ from semalign._registry import register
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.link.link import Link
+from semalign.link.mimo import subcarrier_blocks
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
 from semalign.link.whitening import Whitener, fit_whitener
-from semalign.multiuser.downlink import DownlinkEstimator, Message, subcarrier_blocks, uses_per_latent
+from semalign.multiuser.downlink import DownlinkEstimator, Message, uses_per_latent
 
 BASELINE_METHODS = ("first-k", "top-k")
 _DTYPE = torch.complex128

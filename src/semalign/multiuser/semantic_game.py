@@ -80,9 +80,9 @@ from semalign._seeds import check_seed, stream_generator
 from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair, select_pilots
 from semalign.latents.pilots import PILOT_METHODS
-from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, check_channel_model, options_of
+from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel
 from semalign.link.csi import check_csi_error, estimate_of
-from semalign.link.link import Link
+from semalign.link.link import Link, as_true_channel
 from semalign.link.mimo import block_diagonal_channel, subcarrier_block_diagonal
 from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
@@ -298,12 +298,7 @@ class SemanticInterferenceGame(Estimator):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
         self.csi_error = check_csi_error(self.csi_error)
-        model = self.channel()
-        if model.frequency_selective and self.csi_error > 0:
-            raise ValueError(
-                f"channel_model={self.channel_model!r} is frequency selective: csi_error={self.csi_error!r} (imperfect CSI) is modelled "
-                "on the flat channel models (rayleigh, kronecker) only (its error D is shared by the T channel uses)"
-            )
+        self.channel().check_csi_model_for(csi_error=self.csi_error)
         if not isinstance(self.robust, bool):
             raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {self.robust!r}")
         self.method = check_choice("method", self.method, GAME_METHODS)
@@ -317,15 +312,7 @@ class SemanticInterferenceGame(Estimator):
         """The :class:`~semalign.link.channel_models.ChannelModel` of ``channel_model`` with its options
         (checked: ``ValueError`` for an unknown name, a bad option, or a non-default option of
         another model)."""
-        name = check_channel_model(self.channel_model)
-        applies = options_of(name)
-        defaults = ChannelModel()
-        for option in CHANNEL_OPTIONS:
-            value = getattr(self, option)
-            if option not in applies and value != getattr(defaults, option):
-                owners = "channel_model='kronecker'" if option.endswith("_correlation") else "the TDL/CDL channel models"
-                raise ValueError(f"{option}={value!r} is a setting of {owners}, not of channel_model={name!r}; leave it at its default {getattr(defaults, option)!r}")
-        return ChannelModel(name, **{option: getattr(self, option) for option in applies})
+        return ChannelModel(self.channel_model, **{option: getattr(self, option) for option in CHANNEL_OPTIONS})
 
     @property
     def frequency_selective(self) -> bool:
@@ -690,30 +677,16 @@ class SemanticInterferenceGame(Estimator):
         model), or ``ValueError`` naming it unless it has the shape of ``link_.channel``."""
         if channel is None:
             return None
-        expected = tuple(self.link_.channel.shape)
-        shape = tuple(getattr(channel, "shape", ()))
-        if shape != expected:
-            layout = "(B, Q, T N, Q T N)" if self.frequency_selective else "(B, Q, N, Q N)"
-            raise ValueError(
-                f"channel must be the network's per-use channels as the receivers hear them, {layout} = {expected} "
-                f"like link_.channel and true_channel_, got {shape or type(channel).__name__}"
-            )
-        tensor = torch.as_tensor(channel)
-        if not (tensor.is_complex() or tensor.is_floating_point()):
-            raise ValueError(f"channel must be a real or complex tensor, got dtype {tensor.dtype}")
-        return tensor.to(DTYPE)
+        layout = "B, Q, T N, Q T N" if self.frequency_selective else "B, Q, N, Q N"
+        return as_true_channel(channel, self.link_.channel.shape, f"{layout}: the receivers' view, like true_channel_", "cpu")
 
     def _check_pu_channel(self, channel) -> torch.Tensor:
         """``channel`` as complex128 ``(B, J, Q, N_p, N)`` per-use primary channels (``(B, J, Q, T, N_p, N)``
         on a frequency-selective model; default: the true ones)."""
-        expected = tuple(self.true_pu_channels_per_use_.shape)
         if channel is None:
             return self.true_pu_channels_per_use_
-        shape = tuple(getattr(channel, "shape", ()))
-        if shape != expected:
-            layout = "(B, J, Q, T, N_p, N)" if len(expected) == 6 else "(B, J, Q, N_p, N)"
-            raise ValueError(f"channel must be the per-use primary-user channels {layout} = {expected} like true_pu_channels_per_use_, got {shape or type(channel).__name__}")
-        return torch.as_tensor(channel).to(DTYPE)
+        layout = "B, J, Q, T, N_p, N" if self.frequency_selective else "B, J, Q, N_p, N"
+        return as_true_channel(channel, self.true_pu_channels_per_use_.shape, f"{layout}: per-use primary-user channels, like true_pu_channels_per_use_", "cpu")
 
     def primary_interference(self, design: Equilibrium | Design | None = None, *, channel=None) -> PrimaryInterference:
         """The interference each primary receiver actually gets from ``design`` (default ``design_``),

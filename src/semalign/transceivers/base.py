@@ -24,7 +24,7 @@ from semalign._estimator import Estimator, NotFittedError
 from semalign._seeds import check_seed
 from semalign._vocabulary import AWARENESS
 from semalign.link.csi import check_csi_error
-from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, same_setting
+from semalign.link.link import LINK_DEFAULTS, Link, as_snr_db, as_true_channel, same_setting
 
 __all__ = ["AWARENESS", "NotFittedError", "SemanticTransceiver"]
 
@@ -250,11 +250,8 @@ class SemanticTransceiver(Estimator):
         shape of the channel the transceiver was designed for."""
         if channel is None:
             return None
-        expected = tuple(self.link_.channel.shape) if self._batched else tuple(self.link_.channel.shape[1:])
-        shape = tuple(getattr(channel, "shape", ()))
-        if shape != expected:
-            raise ValueError(f"channel must have the shape of the design channel {expected} (n_rx, n_tx per configuration), got {shape or type(channel).__name__}")
-        h = torch.as_tensor(channel)
+        expected = self.link_.channel.shape if self._batched else self.link_.channel.shape[1:]
+        h = as_true_channel(channel, expected, "n_rx, n_tx per configuration", self.link_.device)
         return h if self._batched else h.unsqueeze(0)
 
     def transmit(self, x, *, noise: bool = True, generator: torch.Generator | None = None, channel=None) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 
 from semalign._checks import check_positive
 from semalign._version import __version__
+from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
 from semalign.link.link import as_snr_db
 from semalign.link.noise import check_snr_convention
 from semalign.tasks import train_classifier
@@ -25,23 +26,51 @@ from semalign.tasks import train_classifier
 
 @dataclass(frozen=True)
 class LinkConventions:
-    """The link conventions every run and every study grid records.
+    """The link conventions and the channel model every run and every study grid records.
 
     Attributes:
         snr_convention: ``total`` (sigma^2 = v P / (T SNR)), ``per-antenna`` (sigma^2 = P / (T N_t SNR))
             or, for compatibility only, ``published-federated`` (sigma^2 = P / (T^2 N_r SNR)).
         channel_variance: variance v of each channel entry.
         power: energy P per latent vector, spread over T channel uses x N_t antennas.
+        channel_model: ``rayleigh`` (default), ``kronecker`` (with ``tx_correlation`` and
+            ``rx_correlation``), or a 3GPP TR 38.901 model ``tdl-a`` ... ``tdl-e``, ``cdl-a`` ...
+            ``cdl-e`` through OFDM (the T uses of a latent on T subcarriers spread over
+            ``bandwidth_mhz``, with ``delay_spread_ns`` and ``carrier_frequency_ghz``); see
+            :mod:`semalign.link.channel_models`. A run resets the options its model does not use.
     """
 
     snr_convention: str = "total"
     channel_variance: float = 1.0
     power: float = 1.0
+    channel_model: str = "rayleigh"
+    tx_correlation: float = 0.0
+    rx_correlation: float = 0.0
+    delay_spread_ns: float = 100.0
+    carrier_frequency_ghz: float = 3.5
+    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         check_snr_convention(self.snr_convention)
         check_positive("channel_variance", self.channel_variance)
         check_positive("power", self.power)
+        self.channel()  # the model's name and the options it uses
+
+    def channel(self) -> ChannelModel:
+        """The channel model with the options it uses (checked; ``ValueError`` listing the valid
+        names for an unknown model)."""
+        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
+
+    def unused_channel_options(self) -> tuple[str, ...]:
+        """The channel-model options the model does not use (a run resets them, so a sweep over
+        them does not store one run several times)."""
+        used = options_of(self.channel_model)
+        return tuple(name for name in CHANNEL_OPTIONS if name not in used)
+
+    def check_csi_model_for(self, **settings) -> None:
+        """``ValueError`` if an imperfect-CSI setting is in use on a channel model the CSI error
+        model does not describe (:meth:`~semalign.link.channel_models.ChannelModel.check_csi_model_for`)."""
+        self.channel().check_csi_model_for(**settings)
 
 
 def check_snr_db(value: float, *, name: str = "snr_db", finite: bool = False) -> None:

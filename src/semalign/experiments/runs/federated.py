@@ -49,7 +49,6 @@ from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
-from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
 from semalign.link.csi import check_csi_error, estimate_of
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
@@ -140,13 +139,9 @@ class FederatedRun(ProtocolSettings):
             miss (0: perfect channel knowledge; module docstring).
         robust: design for the channels the estimates stand for (averaging over the CSI error);
             ignored (reset to ``False``) when ``csi_error`` is 0.
-        channel_model: the users' channels: ``rayleigh`` (default), ``kronecker`` (with
-            ``tx_correlation`` and ``rx_correlation``), or a 3GPP TR 38.901 model ``tdl-a`` ...
-            ``tdl-e``, ``cdl-a`` ... ``cdl-e`` through OFDM (the T uses on T subcarriers over
-            ``bandwidth_mhz``, with ``delay_spread_ns`` and ``carrier_frequency_ghz``); see
-            :mod:`semalign.link.channel_models`. The options of other models are ignored (reset to
-            their defaults); ``csi_error`` is modelled on the flat models only.
-        The link conventions and the protocol's settings are those of :class:`ProtocolSettings`.
+        The link conventions, the users' channel model and its options
+        (:class:`~semalign.experiments.runs.common.LinkConventions`; ``csi_error`` is modelled on the
+        i.i.d. flat channels only) and the protocol's settings are those of :class:`ProtocolSettings`.
     """
 
     latents: str = "digits"
@@ -165,12 +160,6 @@ class FederatedRun(ProtocolSettings):
     experiment: str = "federated"
     csi_error: float = 0.0
     robust: bool = False
-    channel_model: str = "rayleigh"
-    tx_correlation: float = 0.0
-    rx_correlation: float = 0.0
-    delay_spread_ns: float = 100.0
-    carrier_frequency_ghz: float = 3.5
-    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -181,11 +170,7 @@ class FederatedRun(ProtocolSettings):
         # error; the options of other channel models), so a sweep does not store the same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, FederatedRun.__dataclass_fields__[name].default)
-        if self.channel().frequency_selective and self.csi_error:
-            raise ValueError(
-                f"channel_model={self.channel_model!r} is frequency selective: csi_error={self.csi_error!r} (imperfect CSI) "
-                "is modelled on the flat models (rayleigh, kronecker) only"
-            )
+        self.check_csi_model_for(csi_error=self.csi_error)
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
@@ -209,13 +194,8 @@ class FederatedRun(ProtocolSettings):
         """The settings the run does not use: ``robust`` without a CSI error, and the options of the
         channel models other than ``channel_model`` (``ValueError`` listing the valid names if it is
         not a channel model)."""
-        applies = options_of(self.channel_model)
         ignored = ["robust"] if self.csi_error == 0 else []
-        return (*ignored, *(name for name in CHANNEL_OPTIONS if name not in applies))
-
-    def channel(self) -> ChannelModel:
-        """The users' channel model with its options (checked)."""
-        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
+        return (*ignored, *self.unused_channel_options())
 
     def csi(self) -> str:
         """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error``)."""
@@ -363,7 +343,7 @@ def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
 def known_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
     """What the designs know of the channels of ``users``, in the layout of :func:`user_channels`:
     the channels themselves (``csi_error`` 0), or ``(K, N, N)`` estimates with the error model's
-    ``csi_error`` (flat models only), drawn for every user identity of the pool at once from the
+    ``csi_error`` (i.i.d. flat channels only), drawn for every user identity of the pool at once from the
     seed's ``csi`` stream (the same estimate of a user's channel in every user set and for every
     method of a seed)."""
     if not run.csi_error:
@@ -442,7 +422,6 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
     idx = shared_pilots(run)
     protocol = run.method not in ("first-k", "top-k")
     channel_model = run.channel()
-    ignored = set(run.ignored_settings())
     rows = []
     for group_index, group in enumerate(user_groups(run)):
         # Fitted on what the designs know; the test latents cross the true channels (in the link's
@@ -487,7 +466,7 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
                 "csi": run.csi(), "csi_error": run.csi_error, "robust": run.robust, "channel_model": run.channel_model,
             }  # fmt: skip
             # The channel model's own options are recorded; the other models' are not (as link rows).
-            settings = {k: v for k, v in asdict(run).items() if k not in row and not (k in CHANNEL_OPTIONS and k in ignored)}
+            settings = {k: v for k, v in asdict(run).items() if k not in row and k not in run.unused_channel_options()}
             rows.append({**row, **settings, "run_id": identifier})
     return rows
 
@@ -510,5 +489,5 @@ def run_kind() -> RunKind:
     return RunKind(
         "federated", "federated", FederatedRun, run_federated_group, check_federated_runs, lambda run: (),
         devices=devices_of("federated"), data_version=pool_version,
-        sort_columns=("experiment", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "seed", "user_group", "user"),
+        sort_columns=("experiment", "channel_model", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "csi_error", "robust", "seed", "user_group", "user"),
     )  # fmt: skip

@@ -22,7 +22,6 @@ from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents
-from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
 from semalign.link.csi import check_csi_error
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
@@ -99,14 +98,10 @@ class GameRun(GameSettings):
         robust: design for the expectation over the channel error (expected interference, limits
             held on average); reset to ``False`` when ``csi_error == 0`` (nothing to be robust to),
             so a sweep does not store the same run twice.
-        channel_model: every channel's model (direct, cross, primary): ``rayleigh`` (default),
-            ``kronecker`` (with ``tx_correlation`` and ``rx_correlation``), or a 3GPP TR 38.901
-            model ``tdl-a`` ... ``tdl-e``, ``cdl-a`` ... ``cdl-e`` through OFDM (the T uses on T
-            subcarriers over ``bandwidth_mhz``, with ``delay_spread_ns`` and
-            ``carrier_frequency_ghz``; ``orthogonal`` is then OFDMA); see
-            :mod:`semalign.link.channel_models`. The options of other models are ignored (reset to
-            their defaults); ``csi_error`` is modelled on the flat models only.
-        The link conventions and the shared settings are those of :class:`GameSettings`.
+        The link conventions, the channel model of every channel (direct, cross, primary) and its
+        options (:class:`~semalign.experiments.runs.common.LinkConventions`; on TDL/CDL the
+        ``orthogonal`` baseline is OFDMA, and ``csi_error`` is modelled on i.i.d. flat channels only) and
+        the shared settings are those of :class:`GameSettings`.
     """
 
     pairs: str | None = None
@@ -121,12 +116,6 @@ class GameRun(GameSettings):
     experiment: str = "game"
     csi_error: float = 0.0
     robust: bool = False
-    channel_model: str = "rayleigh"
-    tx_correlation: float = 0.0
-    rx_correlation: float = 0.0
-    delay_spread_ns: float = 100.0
-    carrier_frequency_ghz: float = 3.5
-    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -154,28 +143,19 @@ class GameRun(GameSettings):
             raise ValueError(f"robust must be true or false (design for the expectation over the channel error), got {self.robust!r}")
         for name in self.ignored_settings():
             object.__setattr__(self, name, GameRun.__dataclass_fields__[name].default)
-        if self.channel().frequency_selective and self.csi_error:
-            raise ValueError(
-                f"channel_model={self.channel_model!r} is frequency selective: csi_error={self.csi_error!r} (imperfect CSI) "
-                "is modelled on the flat models (rayleigh, kronecker) only"
-            )
+        self.check_csi_model_for(csi_error=self.csi_error)
 
     def ignored_settings(self) -> tuple[str, ...]:
         """The settings the run does not use (they take their defaults, so a sweep over them does
         not store one run several times): the schedule when no game is solved, ``robust`` with
         perfect channel knowledge, the options of the channel models other than ``channel_model``
         (``ValueError`` listing the valid names if it is not a channel model)."""
-        applies = options_of(self.channel_model)
         ignored = []
         if self.method in ("ignore-interference", "orthogonal"):  # no game is solved: one run
             ignored.append("schedule")
         if self.csi_error == 0:
             ignored.append("robust")  # nothing to be robust to
-        return (*ignored, *(name for name in CHANNEL_OPTIONS if name not in applies))
-
-    def channel(self) -> ChannelModel:
-        """Every channel's model with its options (checked)."""
-        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
+        return (*ignored, *self.unused_channel_options())
 
     def csi(self) -> str:
         """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error > 0``)."""
@@ -227,8 +207,7 @@ def _game(runs: list[GameRun]) -> SemanticInterferenceGame:
         primary_users=0 if first.pu_protection == "none" else 1, pu_limit_db=first.pu_limit_db, pu_protection=first.pu_protection,
         pilots_per_class=first.pilots_per_class, seeds=tuple(r.seed for r in runs), draws=first.draws,
         method=first.method, schedule=first.schedule, tol=first.tolerance, max_iter=first.max_iterations,
-        csi_error=first.csi_error, robust=first.robust, channel_model=first.channel_model,
-        **{name: getattr(first, name) for name in options_of(first.channel_model)},
+        csi_error=first.csi_error, robust=first.robust, channel_model=first.channel_model, **first.channel().options(),
     )  # fmt: skip
 
 
@@ -259,13 +238,12 @@ def run_game_group(runs: list[GameRun], run_ids: list[str], context: RunContext 
         "channel_model": first.channel_model, **first.channel().options(),
     }  # fmt: skip
     by_seed = {run.seed: (run, run_id) for run, run_id in zip(runs, run_ids, strict=True)}
-    ignored = set(first.ignored_settings())
     out = []
     for row in rows:
         run, identifier = by_seed[row["seed"]]
         row = {**common, **row}
         # The channel model's own options are recorded; the other models' are not (as link rows).
-        settings = {k: v for k, v in asdict(run).items() if (k not in row or row[k] is None) and not (k in CHANNEL_OPTIONS and k in ignored)}
+        settings = {k: v for k, v in asdict(run).items() if (k not in row or row[k] is None) and k not in run.unused_channel_options()}
         out.append({**row, **settings, "run_id": identifier})
     return out
 

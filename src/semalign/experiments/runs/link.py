@@ -25,7 +25,7 @@ from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
-from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
+from semalign.link.channel_models import options_of
 from semalign.link.csi import check_csi_error, check_doppler, estimate_channel, estimate_of, gauss_markov_channels
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
@@ -108,11 +108,9 @@ class LinkRun(LinkSolverSettings):
             design keeps the channel it was fitted for (outdated CSI).
         robust: design for the channels the estimate stands for (averaging over the CSI error).
         channel_uses: T channel uses per latent (T x N symbols carry a latent).
-        channel_model: ``rayleigh`` (default), ``kronecker`` (with ``tx_correlation`` and
-            ``rx_correlation``), or a 3GPP TR 38.901 model ``tdl-a`` ... ``tdl-e``, ``cdl-a`` ...
-            ``cdl-e`` through OFDM (the T uses on T subcarriers over ``bandwidth_mhz``, with
-            ``delay_spread_ns`` and ``carrier_frequency_ghz``); see :mod:`semalign.link.channel_models`.
-            Imperfect or outdated CSI is modelled on the flat models only.
+        The link conventions, the channel model and its options (:class:`LinkConventions`;
+        imperfect or outdated CSI is modelled on i.i.d. flat channels only) and the methods' settings
+        are those of :class:`LinkSolverSettings`.
         The link conventions and the methods' settings are those of :class:`LinkSolverSettings`. A
         method's run keeps the defaults of the settings it does not use (``lam`` and ``neural_*``
         but for ``neural``, ``rho``, ``iterations``, ``processing`` but for ``linear-admm``,
@@ -141,12 +139,6 @@ class LinkRun(LinkSolverSettings):
     coherence: int = 10
     robust: bool = False
     channel_uses: int = 1
-    channel_model: str = "rayleigh"
-    tx_correlation: float = 0.0
-    rx_correlation: float = 0.0
-    delay_spread_ns: float = 100.0
-    carrier_frequency_ghz: float = 3.5
-    bandwidth_mhz: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -165,12 +157,6 @@ class LinkRun(LinkSolverSettings):
         check_positive_int("coherence", self.coherence)
         check_doppler(self.doppler)
         check_positive_int("channel_uses", self.channel_uses)
-        model = self.channel()
-        if model.frequency_selective and (self.csi_error or self.pilot_snr_db is not None or self.doppler):
-            raise ValueError(
-                f"channel_model={self.channel_model!r} is frequency selective: imperfect or outdated CSI (csi_error, pilot_snr_db, doppler) "
-                "is modelled on the flat models (rayleigh, kronecker) only"
-            )
         if self.method in BASELINES:
             check_robust_receiver(self.robust, self.baseline_receiver, "baseline_receiver")
         if self.pilot_snr_db is not None and self.csi_error:
@@ -183,11 +169,12 @@ class LinkRun(LinkSolverSettings):
         # same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
+        self.check_csi_model_for(csi_error=self.csi_error, pilot_snr_db=self.pilot_snr_db, doppler=self.doppler)
 
     def ignored_settings(self) -> tuple[str, ...]:
         """The settings the run's method does not use: ``lam`` and ``neural_*`` are the neural
         model's, ``rho``, ``iterations`` and ``processing`` linear ADMM's, ``baseline_receiver``
-        the baselines'; the clean ceiling uses no link at all."""
+        the baselines'; the options of other channel models; the clean ceiling uses no link at all."""
         ignored = []
         if self.method != "neural":
             ignored += ["lam", "neural_epochs", "neural_lr", "neural_batch_size", "neural_validation_fraction"]
@@ -203,16 +190,11 @@ class LinkRun(LinkSolverSettings):
             ignored += ["csi_error", "pilot_snr_db", "csi_pilots", "robust"]  # it knows no channel at all
         elif not (self.csi_error or self.pilot_snr_db is not None):
             ignored += ["robust"]  # nothing to be robust to
-        applies = options_of(self.channel_model)
-        ignored += [name for name in CHANNEL_OPTIONS if name not in applies]
+        ignored += self.unused_channel_options()
         if self.method == "clean":
             ignored += ["awareness", "n_antennas", "pilots_per_class", "snr_db", "csi_error", "pilot_snr_db", "csi_pilots", "doppler", "coherence", "robust"]
-            ignored += ["channel_uses", "channel_model", *applies]
+            ignored += ["channel_uses", "channel_model", *options_of(self.channel_model)]
         return tuple(ignored)
-
-    def channel(self) -> ChannelModel:
-        """The run's channel model with its options (checked)."""
-        return ChannelModel(self.channel_model, **{name: getattr(self, name) for name in options_of(self.channel_model)})
 
     def csi(self) -> str:
         """What the design knows of the channel: ``perfect``, ``error-model`` (``csi_error``) or
@@ -517,6 +499,6 @@ def run_kind() -> RunKind:
     return RunKind(
         "link", "single-link", LinkRun, run_link_group, check_link_runs, _batched_fields,
         devices=devices_of("single-link"), data_version=latents_version,
-        sort_columns=("experiment", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "lam", "seed"),
+        sort_columns=("experiment", "channel_model", "method", "awareness", "pilots_per_class", "n_tx", "snr_db", "csi_error", "pilot_snr_db", "doppler", "robust", "lam", "seed"),
         cost=expected_cost,
     )  # fmt: skip

@@ -111,6 +111,20 @@ def _runs_by_kind(study: Study, runs: list) -> dict:
     return {kind: members for kind, members in split.items() if members}
 
 
+def _combined_manifest(manifests: dict[str, dict]) -> dict:
+    """One manifest for the run kinds of a study (:mod:`~semalign.experiments.manifest`): what they
+    share, their kinds and settings, the total of runs, and each kind's own part."""
+    own = ("setting", "runs", "swept", "fixed", "timing")
+    first = next(iter(manifests.values()))
+    return {
+        **{key: value for key, value in first.items() if key not in (*own, "run_kind")},
+        "run_kind": "+".join(manifests),
+        "setting": [manifest["setting"] for manifest in manifests.values()],
+        "runs": sum(manifest["runs"] for manifest in manifests.values()),
+        "kinds": {name: {key: manifest.get(key) for key in own} for name, manifest in manifests.items()},
+    }
+
+
 @contextlib.contextmanager
 def _protocol_cluster(context: RunContext):
     """With ``protocol_executor="dask"`` and no scheduler: one local cluster for the whole study,
@@ -144,20 +158,20 @@ def run_study(
     """
     study = get_study(study) if isinstance(study, str) else study
     runs_of_kind = _runs_by_kind(study, study.runs(grid))
-    parts = []
+    parts, manifests = [], {}
     with _protocol_cluster(context) as context:
         for kind, runs in runs_of_kind.items():
             parts.append(execute_runs(
                 kind, runs, out_dir, executor=executor, scheduler=scheduler, workers=workers,
                 context=context, progress=progress, study=study.name, grid=asdict(grid),
             ))  # fmt: skip
+            manifests[kind.name] = read_manifest(out_dir)
     results = parts[0]
-    if len(parts) > 1:  # every kind's rows in one table (each call stored only its own)
+    if len(parts) > 1:  # every kind's rows in one table and one manifest (each call wrote only its own)
         results = pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
         order = tuple(dict.fromkeys(c for kind in runs_of_kind for c in ("setting", *kind.sort_columns)))
         ResultStore(out_dir).consolidate_frame(results, order)
-        manifest = read_manifest(out_dir)
-        write_manifest(out_dir, {**manifest, "run_kind": study.run_kind, "runs": sum(len(dict.fromkeys(r)) for r in runs_of_kind.values())})
+        write_manifest(out_dir, _combined_manifest(manifests))
     if figures and results.height:
         study.draw_figures(succeeded(results), Path(out_dir) / "figures")
     return results

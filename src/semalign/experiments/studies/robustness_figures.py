@@ -37,7 +37,7 @@ def _caption(rows: pl.DataFrame) -> str:
         protection = f", primary receiver protected at {row['pu_limit_db']:g} dB" if row.get("pu_limit_db") is not None else ""
         return (
             f"{row['setting']} on {row['dataset']}: {antennas}, T = {row['channel_uses']}, SNR {row['snr_db']:g} dB ('{row['snr_convention']}'), "
-            f"{row['channel_model']} channels{protection}; naive dashed, robust solid; mean ± std over seeds"
+            f"{row['channel_model']} channels{protection}; naive dashed, robust solid; mean ± std over seeds and {'pairs' if row['setting'] == 'game' else 'users'}"
         )
     if row["experiment"] == "channel-model":
         spread = rows["delay_spread_ns"].drop_nulls() if "delay_spread_ns" in rows.columns else []
