@@ -18,6 +18,7 @@ from semalign.link.channel import TR38901_MODELS, _draw_from, _sionna_tr38901, c
 from semalign.link.channel_models import CHANNEL_MODELS, ChannelModel, check_channel_model
 from semalign.link.mimo import subcarrier_block_diagonal
 from semalign.link.noise import SNR_CONVENTIONS
+from semalign.tasks import mse
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -129,8 +130,6 @@ def test_a_receiver_hearing_several_transmitters_over_subcarriers():
 
 def test_subcarrier_links_reject_what_they_do_not_model():
     blocks = subcarrier_block_diagonal(ofdm_channel("tdl-a", 2, 2, 2, generator=_gen(0)))
-    with pytest.raises(ValueError, match="csi_error must be 0 on a frequency-selective link"):
-        Link(blocks, 10.0, subcarriers=2, csi_error=0.1)
     with pytest.raises(ValueError, match="does not split into 3 subcarrier blocks"):
         Link(blocks, 10.0, subcarriers=3)
     with pytest.raises(ValueError, match=r"channels must have shape \(S, n_rx, n_tx\)"):
@@ -194,5 +193,88 @@ def test_link_runs_reset_what_they_ignore_before_refusing_csi_settings():
 def test_link_runs_reject_csi_settings_on_frequency_selective_models_and_unknown_names():
     with pytest.raises(ValueError, match=r"channel_model='cdl-b' is frequency selective: doppler=0.01 \(imperfect or outdated CSI\)"):
         LinkRun(channel_model="cdl-b", doppler=0.01)
+    assert LinkRun(channel_model="cdl-b", csi_error=0.1).csi_error == 0.1  # estimated per subcarrier
     with pytest.raises(ValueError, match="unknown channel_model 'tdl'"):
         LinkRun(channel_model="tdl")
+
+
+# ------------------------------------------------------------------ imperfect CSI per subcarrier
+def _iid(shape, seed, variance=1.0) -> torch.Tensor:
+    parts = torch.randn((2, *shape), generator=_gen(seed), dtype=torch.float64)
+    return torch.complex(parts[0], parts[1]) * math.sqrt(variance / 2)
+
+
+@pytest.mark.parametrize("domain", ["complex", "real"])
+def test_independent_subcarrier_errors_keep_only_the_diagonal_blocks(domain):
+    """E[Δ M Δ^H] for Δ = diag(D_1, ..., D_S) with independent D_s, against a Monte-Carlo average."""
+    from semalign.link.csi import error_covariance
+    from semalign.link.mimo import real_composite
+
+    s, n_rx, n_tx, var, draws = 3, 2, 2, 0.3, 4000
+    size = (2 if domain == "real" else 1) * s * n_tx
+    a = torch.randn(size, size, dtype=torch.float64, generator=_gen(7))
+    m = a @ a.T if domain == "real" else (a + 1j * torch.randn(size, size, dtype=torch.float64, generator=_gen(8))) @ a.T.to(torch.complex128)
+    m = (m + m.mH) / 2
+    acc = 0
+    for k in range(draws):
+        delta = subcarrier_block_diagonal(_iid((s, n_rx, n_tx), 100 + k, var))
+        delta = real_composite(delta) if domain == "real" else delta
+        acc = acc + delta @ m @ delta.mH
+    expected = error_covariance(m, var, uses=s, size=n_rx, domain=domain, independent=True)
+    assert ((acc / draws - expected).abs().max() / expected.abs().max()).item() < 0.05
+    shared = error_covariance(m, var, uses=s, size=n_rx, domain=domain)
+    assert (shared - expected).abs().max() > 0.1 * expected.abs().max()  # the shared-error form differs
+
+
+def test_a_subcarrier_link_draws_each_subcarriers_own_error():
+    s, n = 2, 2
+    link = Link.from_subcarriers(ofdm_channel("tdl-a", n, n, s, generator=_gen(1), dtype=torch.complex128), float("inf"), csi_error=0.4)
+    assert link.error_blocks() == (s, True)
+    symbols = torch.zeros(20000, s * n, dtype=torch.complex128)
+    symbols[:, 0] = 1.0  # only the first antenna of subcarrier 1 transmits
+    errors = link.send(symbols, noise=False, channel_errors=True, generator=_gen(2)) - link.send(symbols, noise=False)
+    power = errors.abs().square().mean(0)  # per receive row
+    torch.testing.assert_close(power[:n], torch.full((n,), 0.4, dtype=torch.float64), rtol=0.05, atol=0.0)
+    assert power[n:].max().item() == 0.0  # no error leaks into the other subcarrier's rows
+    with pytest.raises(ValueError, match="needs channel_uses=1"):
+        Link(link.channel, 10.0, subcarriers=s, csi_error=0.1, channel_uses=2)
+
+
+def test_robust_admm_on_a_subcarrier_link_averages_over_each_subcarriers_error():
+    """The robust objective on diag(H_1, H_2) against the training MSE averaged over 500 draws of
+    independent per-subcarrier errors, and robust beats naive there."""
+    from semalign import LinearSemanticTransceiver, load_latents
+    from semalign.link.csi import true_channel
+    from semalign.link.mimo import real_composite
+    from semalign.transceivers.linear_admm import alignment_objective, noise_per_dimension
+
+    pair = load_latents("digits")
+    x, y = pair.train.tx[:1500], pair.train.rx[:1500]
+    per_subcarrier, eps = ofdm_channel("tdl-c", 4, 4, 2, generator=_gen(3), delay_spread_ns=300, dtype=torch.complex128), 0.3
+    link = Link.from_subcarriers(per_subcarrier.unsqueeze(0), [10.0], csi_error=eps)
+    robust = LinearSemanticTransceiver(link=link, robust=True).fit(x, y)
+    stats, sigma2 = robust.statistics_, noise_per_dimension(robust.statistics_, robust.noise_variance())
+    values, generator = [], _gen(4)
+    for _ in range(500):
+        lifted = real_composite(subcarrier_block_diagonal(true_channel(per_subcarrier, eps, generator=generator)).unsqueeze(0))
+        values.append(alignment_objective(stats, lifted.to(robust.precoder_.dtype) @ robust.precoder_, robust.decoder_, sigma2) / stats.d_rx)
+    assert robust.training_objective_.item() == pytest.approx(torch.stack(values).mean().item(), rel=0.03)
+    naive = LinearSemanticTransceiver(link=link).fit(x, y)
+    test_errors = {"naive": 0.0, "robust": 0.0}
+    for k in range(10):
+        true = subcarrier_block_diagonal(true_channel(per_subcarrier, eps, generator=_gen(50 + k))).unsqueeze(0)
+        for name, model in (("naive", naive), ("robust", robust)):
+            test_errors[name] += mse(model.transmit(pair.test.tx, channel=true, generator=_gen(k))[0], pair.test.rx)
+    assert test_errors["robust"] < test_errors["naive"]
+
+
+def test_link_runs_estimate_tdl_channels_per_subcarrier(tmp_path):
+    base = dict(method="linear-admm", n_antennas=2, channel_uses=2, snr_db=20.0, pilots_per_class=30, channel_model="tdl-a")
+    runs = [LinkRun(**base), LinkRun(**base, csi_error=0.3), LinkRun(**base, csi_error=0.3, robust=True), LinkRun(**base, pilot_snr_db=-5.0, csi_pilots=4)]
+    frame = execute_runs(get_run_kind("link"), runs, tmp_path, progress=False)
+    by_csi = {(row["csi"], row["robust"]): row for row in frame.iter_rows(named=True)}
+    perfect, naive, robust = by_csi[("perfect", None)], by_csi[("error-model", False)], by_csi[("error-model", True)]
+    assert naive["mse"] > perfect["mse"] and robust["mse"] < naive["mse"]
+    assert by_csi[("estimated", False)]["csi_error_known"] > 0.1
+    with pytest.raises(ValueError, match=r"channel_model='tdl-a' is frequency selective: doppler=0.01 .*on TDL/CDL channels csi_error, pilot_snr_db only"):
+        LinkRun(**base, doppler=0.01)

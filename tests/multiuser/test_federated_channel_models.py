@@ -64,8 +64,9 @@ def test_options_of_other_models_are_reset_and_the_settings_checked():
     assert FederatedRun(**COMMON, channel_model="kronecker", tx_correlation=0.5).channel().options() == {"tx_correlation": 0.5, "rx_correlation": 0.0}
     with pytest.raises(ValueError, match="unknown channel_model 'tdl'; expected one of rayleigh, kronecker, tdl-a, .*cdl-e"):
         FederatedRun(**COMMON, channel_model="tdl")
-    with pytest.raises(ValueError, match=r"channel_model='tdl-a' is frequency selective: csi_error=0.2 .*i.i.d. flat channels only"):
-        FederatedRun(**COMMON, channel_model="tdl-a", csi_error=0.2)
+    assert FederatedRun(**COMMON, channel_model="tdl-a", csi_error=0.2).csi_error == 0.2  # estimated per subcarrier
+    with pytest.raises(ValueError, match=r"channel_model='kronecker' has correlated antennas: csi_error=0.2 .*i.i.d. flat channels only"):
+        FederatedRun(**COMMON, channel_model="kronecker", tx_correlation=0.5, csi_error=0.2)
     with pytest.raises(ValueError, match="tx_correlation must be"):
         FederatedRun(**COMMON, channel_model="kronecker", tx_correlation=1.5)
     with pytest.raises(ValueError, match="bandwidth_mhz must be"):
@@ -130,10 +131,10 @@ def test_baseline_precoder_is_block_diagonal_with_the_power_budget_on_distinct_s
     assert all(torch.isfinite(e).all() for e in estimates)
 
 
-def test_csi_error_is_rejected_on_a_subcarrier_link():
+def test_csi_error_on_a_subcarrier_link_is_each_subcarriers_own():
     _, ofdm_link = _flat_and_subcarrier_links()
-    with pytest.raises(ValueError, match="csi_error must be 0 on a frequency-selective link"):
-        FederatedDownlink(link=ofdm_link, csi_error=0.1)
+    model = FederatedDownlink(link=ofdm_link, csi_error=0.1)
+    assert model._current_link().csi_error == 0.1 and model._current_link().error_blocks() == (T, True)
 
 
 # ------------------------------------------------------------------ runs through the engine

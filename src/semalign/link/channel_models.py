@@ -88,19 +88,26 @@ class ChannelModel:
         """Whether the T uses of a latent see different channels (TDL/CDL through OFDM)."""
         return self.name in TR38901_MODELS
 
-    def check_csi_model_for(self, **settings) -> None:
+    def check_csi_model_for(self, *, per_subcarrier: tuple[str, ...] = (), **settings) -> None:
         """``ValueError`` if any of the imperfect-CSI ``settings`` (name=value) is in use (not
         ``None``, 0 or ``False``) on a channel the CSI error model (:mod:`semalign.link.csi`) does
-        not describe: a frequency-selective model (one error shared by a latent's uses does not
-        apply to subcarriers) or correlated antennas (the estimate's error would be correlated with
-        the estimate; the estimators, the error draws and the robust designs assume i.i.d. entries)."""
-        used = [f"{name}={value!r}" for name, value in settings.items() if value is not None and value is not False and value != 0]
-        why = "is frequency selective" if self.frequency_selective else "has correlated antennas" if self.tx_correlation or self.rx_correlation else ""
-        if used and why:
-            raise ValueError(
-                f"channel_model={self.name!r} {why}: {', '.join(used)} (imperfect or outdated CSI) "
-                "is modelled on i.i.d. flat channels only (rayleigh, or kronecker without correlation)"
-            )
+        not describe: correlated antennas (the estimate's error would be correlated with the
+        estimate; the estimators, the error draws and the robust designs assume i.i.d. entries), or
+        a frequency-selective model, unless the setting is one of ``per_subcarrier``, those the
+        caller models per subcarrier (an estimate of each subcarrier's channel with its own
+        independent error)."""
+        used = {name: value for name, value in settings.items() if value is not None and value is not False and value != 0}
+        if self.tx_correlation or self.rx_correlation:
+            why, refused = "has correlated antennas", list(used)
+        elif self.frequency_selective:
+            why, refused = "is frequency selective", [name for name in used if name not in per_subcarrier]
+        else:
+            return
+        if refused:
+            where = "i.i.d. flat channels only (rayleigh, or kronecker without correlation)"
+            if per_subcarrier and self.frequency_selective:
+                where += f"; on TDL/CDL channels {', '.join(per_subcarrier)} only"
+            raise ValueError(f"channel_model={self.name!r} {why}: {', '.join(f'{n}={used[n]!r}' for n in refused)} (imperfect or outdated CSI) is modelled on {where}")
 
     def options(self) -> dict:
         """The options that apply to this model (what a result row records besides the name)."""

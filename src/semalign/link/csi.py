@@ -26,7 +26,8 @@ Doppler ``doppler`` per latent times the block length ``coherence``.
 **Robust designs** need the second moment of the error as the solver sees it: with Δ = I_T ⊗ D (the
 T channel uses of a latent share D) and a transmit covariance M, E[Δ M Δ^H] and its adjoint
 (:func:`error_covariance`), in the complex domain or in the real composite domain of widely linear
-maps.
+maps. On a frequency-selective link the S subcarriers are estimated separately, so
+Δ = diag(D_1, ..., D_S) with independent errors (``independent=True``).
 """
 
 from __future__ import annotations
@@ -215,11 +216,16 @@ def _lift(blocks: torch.Tensor, size: int) -> torch.Tensor:
     return (blocks[..., :, None, :, None] * eye).reshape(*blocks.shape[:-2], k * size, k * size)
 
 
-def error_covariance(m: torch.Tensor, error_variance: torch.Tensor | float, *, uses: int, size: int, domain: str) -> torch.Tensor:
+def error_covariance(
+    m: torch.Tensor, error_variance: torch.Tensor | float, *, uses: int, size: int, domain: str, independent: bool = False
+) -> torch.Tensor:
     """E[Δ M Δ^H] for the solver's channel error Δ and a matrix ``m`` on its input side.
 
     In the complex domain Δ = I_T ⊗ D with D_ij ~ CN(0, s): block (t, t') of the result is
-    s · tr(M_tt') I, i.e. s B(M) ⊗ I with B(M) the T x T matrix of block traces. In the real
+    s · tr(M_tt') I, i.e. s B(M) ⊗ I with B(M) the T x T matrix of block traces. With
+    ``independent`` the T blocks are subcarriers with their own errors, Δ = diag(D_1, ..., D_T)
+    with independent D_t: the cross blocks vanish in expectation and only the diagonal of B(M)
+    remains (the same in the real domain below). In the real
     composite domain (widely linear maps), Δ is the real composite of I_T ⊗ D and, with
     M = [[M11, M12], [M21, M22]] in real/imaginary blocks, the result is
     (s/2) [[B(M11) + B(M22), B(M12) - B(M21)], [B(M21) - B(M12), B(M11) + B(M22)]] ⊗ I.
@@ -229,9 +235,10 @@ def error_covariance(m: torch.Tensor, error_variance: torch.Tensor | float, *, u
     Args:
         m: ``(..., T a, T a)`` (complex domain) or ``(..., 2 T a, 2 T a)`` (real domain).
         error_variance: s = ε v, a number or ``(...,)`` per configuration.
-        uses: T.
+        uses: T (the diagonal blocks of Δ).
         size: the dimension per use of the result's side (n_rx for the covariance, n_tx for the adjoint).
         domain: ``"complex"`` or ``"real"``.
+        independent: the blocks have independent errors (subcarriers) instead of one shared D.
 
     Returns:
         ``(..., T size, T size)`` or ``(..., 2 T size, 2 T size)``.
@@ -242,10 +249,14 @@ def error_covariance(m: torch.Tensor, error_variance: torch.Tensor | float, *, u
     if domain == "complex":
         a = m.shape[-1] // uses
         traces = torch.diagonal(m.reshape(*batch, uses, a, uses, a), dim1=-3, dim2=-1).sum(-1)  # (..., T, T)
+        if independent:
+            traces = traces * torch.eye(uses, dtype=traces.dtype, device=traces.device)
         return _lift(s * traces, size)
     # Block traces of the four real/imaginary blocks at once: (..., 2, T, 2, T).
     a = m.shape[-1] // (2 * uses)
     traces = torch.diagonal(m.reshape(*batch, 2, uses, a, 2, uses, a), dim1=-4, dim2=-1).sum(-1)
+    if independent:
+        traces = traces * torch.eye(uses, dtype=traces.dtype, device=traces.device).view(uses, 1, uses)
     diag = traces[..., 0, :, 0, :] + traces[..., 1, :, 1, :]
     off = traces[..., 0, :, 1, :] - traces[..., 1, :, 0, :]
     small = torch.cat([torch.cat([diag, off], -1), torch.cat([-off, diag], -1)], -2)  # (..., 2T, 2T)

@@ -152,7 +152,8 @@ class Link:
             a latent's energy, so the noise level is that of S x ``channel_uses`` uses of an
             ``(n_rx / S, n_tx / S)`` channel (every SNR convention means what it means on a flat
             link). With several ``transmitters``, each transmitter's column block is its own
-            diag(H_1, ..., H_S). CSI error is not modelled on such links yet (``csi_error`` must be 0).
+            diag(H_1, ..., H_S). Its CSI error is diag(D_1, ..., D_S), independent per subcarrier
+            (per-subcarrier estimates), with ``channel_uses=1``.
         transmitters: transmitters sharing the ``n_tx`` columns (1 for a point-to-point link; Q for the
             view of a receiver of an interference network, whose columns are every transmitter's
             antennas side by side). Each transmitter has ``n_tx / transmitters`` antennas and the
@@ -216,8 +217,8 @@ class Link:
         if self.subcarriers > 1:
             if self.channel.shape[-2] % self.subcarriers or self.channel.shape[-1] % self.subcarriers:
                 raise ValueError(f"a channel of shape {tuple(self.channel.shape)} does not split into {self.subcarriers} subcarrier blocks")
-            if self.csi_error > 0:
-                raise ValueError("csi_error must be 0 on a frequency-selective link (subcarriers > 1): its channel error is not modelled yet")
+            if self.csi_error > 0 and self.channel_uses > 1:
+                raise ValueError("csi_error on a frequency-selective link needs channel_uses=1 (one use of its subcarriers, each with its own error)")
 
     @classmethod
     def from_subcarriers(cls, channels, snr_db=20.0, power: float = 1.0, **settings) -> Link:
@@ -284,6 +285,12 @@ class Link:
     def error_variance(self) -> float:
         """Variance ε v of each entry of the channel error a robust design averages over."""
         return self.csi_error * self.channel_variance
+
+    def error_blocks(self) -> tuple[int, bool]:
+        """How the channel error repeats over a latent's lifted channel, as
+        :func:`~semalign.link.csi.error_covariance` takes it: ``(T, False)``, the T uses share one
+        error D; on a frequency-selective link ``(S, True)``, each subcarrier has its own D_s."""
+        return (self.subcarriers, True) if self.subcarriers > 1 else (self.channel_uses, False)
 
     def noise_variance(self) -> torch.Tensor:
         """Complex noise variance sigma^2 per receive antenna per channel use: float64, the shape of
@@ -390,7 +397,8 @@ class Link:
                 float64 latents see the same noise.
             channel_errors: send every latent through its own channel drawn around the one used:
                 H + D with D of entries CN(0, ``csi_error`` v), drawn for each latent (shared by its
-                T uses) from ``generator`` before the noise. Robust training uses it to see the
+                T uses; on a frequency-selective link only in each subcarrier's block, each
+                subcarrier with its own) from ``generator`` before the noise. Robust training uses it to see the
                 channels the design channel stands for; without ``csi_error`` it changes nothing.
 
         Returns:
@@ -453,8 +461,11 @@ class Link:
         shape = (symbols.shape[-2], self.n_rx, per_use.shape[-1])  # (n, n_rx, n_tx)
         cdtype = torch.complex128 if symbols.real.dtype == torch.float64 else torch.complex64
 
+        mask = self._subcarrier_mask(cdtype, symbols.device)
+
         def draw(g: torch.Generator) -> torch.Tensor:
-            return complex_awgn(shape, self.error_variance(), generator=g, dtype=cdtype, device=g.device).to(symbols.device)
+            error = complex_awgn(shape, self.error_variance(), generator=g, dtype=cdtype, device=g.device).to(symbols.device)
+            return error if mask is None else error * mask  # each subcarrier's own error, none across them
 
         if isinstance(generator, (list, tuple)):
             if generator_of is None or generator_of.shape != symbols.shape[:1]:
@@ -464,6 +475,15 @@ class Link:
             errors = draw(generator)
         term = (per_use @ errors.mT).reshape(*symbols.shape[:-1], t * self.n_rx)  # (..., n, T n_rx)
         return torch.cat([term.real, term.imag], dim=-1) if split else term.to(symbols.dtype)
+
+    def _subcarrier_mask(self, dtype: torch.dtype, device) -> torch.Tensor | None:
+        """``(n_rx, n_tx)`` ones on each transmitter's subcarrier blocks, zeros elsewhere (``None`` on
+        a flat link): where a frequency-selective channel, and so its error, can be non-zero."""
+        s = self.subcarriers
+        if s == 1:
+            return None
+        blocks = torch.ones(s, self.n_rx // s, self.n_tx // s, dtype=dtype, device=device)
+        return subcarrier_block_diagonal(blocks).repeat(1, self.transmitters)
 
     def _add_grouped_noise(self, received, sigma2, generators, generator_of, split: bool, draw_real, draw_complex) -> torch.Tensor:
         """``received`` ``(b, n, m)`` plus noise: one unit draw per generator, configuration i taking

@@ -265,7 +265,7 @@ class FederatedDownlink(DownlinkEstimator):
         sigma2 = self.noise_variance() / (2 if self.widely else 1)
         start = self._start(s.shape[1] if self.widely else complex_dim(s.shape[1]), real if self.widely else cdtype)
         # Robust designs: the second moments of the users' channel errors (else None: the nominal steps).
-        errors = _ChannelErrors(link.error_variance(), link.channel_uses, link.n_rx, link.n_tx, "real" if self.widely else "complex") if self.robust_design else None
+        errors = _ChannelErrors.of(link, "real" if self.widely else "complex") if self.robust_design else None
         runtime = _DaskActors(self.scheduler, self.workers or min(self.n_users + 1, 4)) if self.executor == "dask" else _InProcess()
         self._start_log()
         history = {"objective": [], "primal_residual": [], "dual_residual": [], "power": []}

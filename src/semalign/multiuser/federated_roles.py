@@ -61,9 +61,11 @@ class _ChannelErrors:
 
     Attributes:
         variance: s = ε v, the complex variance of each entry of D.
-        uses: T.
-        n_rx, n_tx: antennas per use.
+        uses: T (or, on a frequency-selective link, the S subcarriers).
+        n_rx, n_tx: antennas per use (subcarrier).
         domain: ``"complex"`` (strictly linear) or ``"real"`` (widely linear).
+        independent: subcarriers with independent errors D_k,s (only the diagonal block traces
+            remain in Ω and Ψ) instead of T uses sharing D_k.
     """
 
     variance: float
@@ -71,14 +73,23 @@ class _ChannelErrors:
     n_rx: int
     n_tx: int
     domain: str
+    independent: bool = False
+
+    @classmethod
+    def of(cls, link, domain: str) -> "_ChannelErrors":
+        """The error structure of ``link`` (:meth:`~semalign.link.Link.error_blocks`): T uses
+        sharing D_k, or S subcarriers each with its own D_k,s."""
+        blocks, independent = link.error_blocks()
+        t = link.channel_uses
+        return cls(link.error_variance(), blocks, t * link.n_rx // blocks, t * link.n_tx // blocks, domain, independent)
 
     def covariance(self, fsf: torch.Tensor) -> torch.Tensor:
         """Ω ``(..., T N_r, T N_r)`` (real: ``2 T N_r``) for F S_w S_w^H F^H ``fsf``."""
-        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.domain)
+        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.domain, independent=self.independent)
 
     def adjoint(self, g_h_g: torch.Tensor) -> torch.Tensor:
         """Ψ ``(..., T N_t, T N_t)`` (real: ``2 T N_t``) for G^H G ``g_h_g``."""
-        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.domain)
+        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.domain, independent=self.independent)
 
 
 class _User:

@@ -271,18 +271,19 @@ class _ErrorMoments:
 
     stats: GramStatistics
     variance: float
-    uses: int
-    n_rx: int
+    uses: int  # diagonal blocks of Delta (channel uses sharing D, or subcarriers with their own)
+    n_rx: int  # rows and columns per block
     n_tx: int
+    independent: bool = False  # blocks with independent errors (subcarriers)
 
     def covariance(self, f: torch.Tensor) -> torch.Tensor:
         """Omega ``(b, rows of H_eff, rows of H_eff)`` for precoder ``f``."""
         fsf = (self.stats.n - 1) * (f @ f.mH) if self.stats.isotropic else f @ self.stats.sxx @ f.mH
-        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.stats.domain)
+        return error_covariance(fsf, self.variance, uses=self.uses, size=self.n_rx, domain=self.stats.domain, independent=self.independent)
 
     def adjoint(self, g_h_g: torch.Tensor) -> torch.Tensor:
         """Psi ``(b, columns of H_eff, columns of H_eff)`` for G^H G ``g_h_g``."""
-        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.stats.domain)
+        return error_covariance(g_h_g, self.variance, uses=self.uses, size=self.n_tx, domain=self.stats.domain, independent=self.independent)
 
 
 @register("linear-admm", "single-link", batched=("snr_db",), description="linear precoder/decoder learned by ADMM")
@@ -485,7 +486,9 @@ class LinearSemanticTransceiver(SemanticTransceiver):
         link = self._current_link()
         if not (self.robust and self.awareness == "aware" and link.csi_error > 0):
             return None
-        return _ErrorMoments(stats, link.error_variance(), link.channel_uses, self.n_rx, self.n_tx)
+        blocks, independent = link.error_blocks()
+        t = link.channel_uses  # the solver's channel is I_T (x) H: T n_rx rows, T n_tx columns
+        return _ErrorMoments(stats, link.error_variance(), blocks, t * self.n_rx // blocks, t * self.n_tx // blocks, independent)
 
     def inference_flops(self) -> torch.Tensor:
         """FLOPs ``(b,)`` per latent for the precoder (whitening folded in) and the decoder, counting

@@ -67,10 +67,10 @@ class LinkConventions:
         used = options_of(self.channel_model)
         return tuple(name for name in CHANNEL_OPTIONS if name not in used)
 
-    def check_csi_model_for(self, **settings) -> None:
+    def check_csi_model_for(self, *, per_subcarrier: tuple[str, ...] = (), **settings) -> None:
         """``ValueError`` if an imperfect-CSI setting is in use on a channel model the CSI error
         model does not describe (:meth:`~semalign.link.channel_models.ChannelModel.check_csi_model_for`)."""
-        self.channel().check_csi_model_for(**settings)
+        self.channel().check_csi_model_for(per_subcarrier=per_subcarrier, **settings)
 
 
 def check_snr_db(value: float, *, name: str = "snr_db", finite: bool = False) -> None:

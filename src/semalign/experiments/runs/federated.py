@@ -30,8 +30,9 @@ the methods are fitted on estimates drawn around them with the error model of
 :mod:`semalign.link.csi` (:func:`~semalign.link.csi.estimate_of`, from the seed's ``csi`` stream,
 one estimate per user identity, so every method of a seed and every user set knows the same
 estimate of a user's channel), and the test latents go through the true channels.
-``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0). The CSI error is
-modelled on the flat channel models only.
+``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0). On TDL/CDL each
+subcarrier's channel is estimated with its own independent error; correlated Kronecker channels
+take no CSI error (the error model needs i.i.d. entries).
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ class FederatedRun(ProtocolSettings):
         robust: design for the channels the estimates stand for (averaging over the CSI error);
             ignored (reset to ``False``) when ``csi_error`` is 0.
         The link conventions, the users' channel model and its options
-        (:class:`~semalign.experiments.runs.common.LinkConventions`; ``csi_error`` is modelled on the
-        i.i.d. flat channels only) and the protocol's settings are those of :class:`ProtocolSettings`.
+        (:class:`~semalign.experiments.runs.common.LinkConventions`; ``csi_error`` is modelled on
+        i.i.d. channels, per subcarrier on TDL/CDL) and the protocol's settings are those of :class:`ProtocolSettings`.
     """
 
     latents: str = "digits"
@@ -170,7 +171,7 @@ class FederatedRun(ProtocolSettings):
         # error; the options of other channel models), so a sweep does not store the same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, FederatedRun.__dataclass_fields__[name].default)
-        self.check_csi_model_for(csi_error=self.csi_error)
+        self.check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))  # TDL/CDL: per-subcarrier estimates
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
@@ -342,8 +343,8 @@ def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
 
 def known_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
     """What the designs know of the channels of ``users``, in the layout of :func:`user_channels`:
-    the channels themselves (``csi_error`` 0), or ``(K, N, N)`` estimates with the error model's
-    ``csi_error`` (i.i.d. flat channels only), drawn for every user identity of the pool at once from the
+    the channels themselves (``csi_error`` 0), or estimates with the error model's ``csi_error``
+    (per subcarrier on TDL/CDL, each with its own error), drawn for every user identity of the pool at once from the
     seed's ``csi`` stream (the same estimate of a user's channel in every user set and for every
     method of a seed)."""
     if not run.csi_error:
@@ -401,9 +402,9 @@ def _model(run: FederatedRun, channels: torch.Tensor, context: RunContext):
     diag(H_1, ..., H_T) per latent)."""
     if run.channel().frequency_selective:
         users_link = Link.from_subcarriers(
-            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
+            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, csi_error=run.csi_error,
         )  # fmt: skip
-        link = dict(channels=None, link=users_link)  # no CSI error on such links (FederatedRun rejects it)
+        link = dict(channels=None, link=users_link, robust=run.robust)
     else:
         link = dict(
             channels=channels, snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,

@@ -109,7 +109,8 @@ class LinkRun(LinkSolverSettings):
         robust: design for the channels the estimate stands for (averaging over the CSI error).
         channel_uses: T channel uses per latent (T x N symbols carry a latent).
         The link conventions, the channel model and its options (:class:`LinkConventions`;
-        imperfect or outdated CSI is modelled on i.i.d. flat channels only) and the methods' settings
+        imperfect CSI is modelled on i.i.d. channels, per subcarrier on TDL/CDL; outdated CSI on
+        flat ones) and the methods' settings
         are those of :class:`LinkSolverSettings`.
         The link conventions and the methods' settings are those of :class:`LinkSolverSettings`. A
         method's run keeps the defaults of the settings it does not use (``lam`` and ``neural_*``
@@ -169,7 +170,8 @@ class LinkRun(LinkSolverSettings):
         # same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, LinkRun.__dataclass_fields__[name].default)
-        self.check_csi_model_for(csi_error=self.csi_error, pilot_snr_db=self.pilot_snr_db, doppler=self.doppler)
+        # Estimates (error model or pilots) are made per subcarrier on TDL/CDL; their channels' evolution is not modelled.
+        self.check_csi_model_for(csi_error=self.csi_error, pilot_snr_db=self.pilot_snr_db, doppler=self.doppler, per_subcarrier=("csi_error", "pilot_snr_db"))
 
     def ignored_settings(self) -> tuple[str, ...]:
         """The settings the run's method does not use: ``lam`` and ``neural_*`` are the neural
@@ -391,9 +393,10 @@ def _prepare_fit(runs: list[LinkRun], pair: LatentPair, device: str) -> _Fit:
     idx = _pilots(first, pair)
     x, y = pair.train.tx[idx].to(device), pair.train.rx[idx].to(device)
     n, channel_model = first.n_antennas, first.channel()
-    h = channel_model.for_seed(first.seed, n, n, first.channel_uses, channel_variance=first.channel_variance, device=device)
-    h = channel_model.link_channel(h).to(torch.complex64)  # flat: (N, N); TDL/CDL: diag(H_1..H_T) (T N, T N)
-    known, csi_error = _known_channel(first, h)
+    drawn = channel_model.for_seed(first.seed, n, n, first.channel_uses, channel_variance=first.channel_variance, device=device)
+    known, csi_error = _known_channel(first, drawn)  # on TDL/CDL per subcarrier: each its own estimate
+    # In the link's layout: flat (N, N); TDL/CDL diag(H_1..H_T) (T N, T N).
+    h, known = channel_model.link_channel(drawn).to(torch.complex64), channel_model.link_channel(known).to(torch.complex64)
     lams = [run.lam for run in runs] if first.method == "neural" else None
     model = _transceiver(first, known.unsqueeze(0).expand(len(runs), *h.shape), [run.snr_db for run in runs], lams, device, csi_error)
     key = None
@@ -403,9 +406,11 @@ def _prepare_fit(runs: list[LinkRun], pair: LatentPair, device: str) -> _Fit:
 
 
 def _known_channel(run: LinkRun, channel: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """What the design knows of the seed's ``channel``, and the CSI error fraction of that knowledge:
-    the channel itself, an estimate with the error model's ``csi_error``, or an LMMSE estimate from
-    pilots. Drawn from the seed's ``csi`` stream, so every method of a seed knows the same estimate."""
+    """What the design knows of the seed's ``channel`` (flat ``(N, N)`` or per subcarrier
+    ``(T, N, N)``), and the CSI error fraction of that knowledge: the channel itself, an estimate
+    with the error model's ``csi_error``, or an LMMSE estimate from pilots (per subcarrier, each with
+    its own error). Drawn from the seed's ``csi`` stream, so every method of a seed knows the same
+    estimate."""
     if run.method == "clean" or run.awareness == "unaware":
         return channel, 0.0
     generator = stream_generator("csi", run.seed)
