@@ -105,7 +105,7 @@ def _print_table(title: str, frame) -> None:
     for k, (name, dtype) in enumerate(frame.schema.items()):
         # Values are never cut (a narrow terminal wraps the headers instead).
         widest = max((len(r[k]) for r in rows), default=0)
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", min_width=widest)
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", min_width=widest, overflow="fold")
     for cells in rows:
         table.add_row(*cells)
     console.print(table, crop=False)  # wider than a narrow terminal rather than cut
