@@ -7,12 +7,10 @@ alignment from its semantic pilots, draws the channels (Sionna; Rayleigh by defa
 and designs every pair's transceiver with ``method`` (an equilibrium of the game, or a baseline); ``transmit(xs)`` sends every pair's
 latents at once through the network.
 
-The pilot pipeline, per pair and seed: pack the real latents into complex ones
-(first half real, second half imaginary), whiten the transmitter's pilots (x~ = L^{-1}(x - mu_x),
-unit sample covariance), centre the receiver's (ybar = y - mu_y) and take the least-squares
-alignment A = Ybar X~^H / (n - 1), the residual e^LS = tr R_yy - ||A||_F^2 and the semantic
-weights (squared singular values of A). Pairs with smaller latents are zero-padded to the largest,
-which changes nothing.
+The pilot pipeline (:mod:`semalign.multiuser.game_pilots`), per pair and seed: the whitened
+least-squares alignment A, its residual e^LS and the semantic weights (squared singular values of
+A). Pairs with smaller latents are zero-padded to the largest, which changes nothing. The channels
+of every instance are drawn by :mod:`semalign.multiuser.game_channels`.
 
 Link model: N_t = N_r antennas per pair, T channel uses per latent lifted
 as I_T (x) H (flat channel models; per subcarrier below), direct channels CN(0, v), cross channels CN(0, v * cross_gain), primary-receiver
@@ -78,19 +76,20 @@ from semalign._estimator import Estimator
 from semalign._registry import register
 from semalign._seeds import check_seed, stream_generator
 from semalign._vocabulary import SCHEDULES
-from semalign.latents import LatentPair, select_pilots
+from semalign.latents import LatentPair
 from semalign.latents.pilots import PILOT_METHODS
 from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel
-from semalign.link.csi import check_csi_error, estimate_of
+from semalign.link.csi import check_csi_error
 from semalign.link.link import Link, as_true_channel
 from semalign.link.mimo import block_diagonal_channel, subcarrier_block_diagonal
 from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
 from semalign.link.packing import complex_dim, pack_complex, unpack_complex
-from semalign.link.whitening import Whitener, fit_whitener
 from semalign.multiuser.baselines import Design, centralized, ignore_interference
 from semalign.multiuser.best_response import pair_mse
 from semalign.multiuser.conditions import ConditionReport, check_conditions
 from semalign.multiuser.game import Equilibrium, solve_game
+from semalign.multiuser.game_channels import draw_instance_channels, receivers_view
+from semalign.multiuser.game_pilots import PairPilots, learn_pair_pilots
 from semalign.multiuser.network import DTYPE, PU_PROTECTIONS, InterferenceNetwork
 
 #: Methods of :class:`SemanticInterferenceGame` (its ``method`` and :meth:`~SemanticInterferenceGame.design`).
@@ -116,18 +115,6 @@ class PrimaryInterference:
     total: torch.Tensor
     believed: torch.Tensor
     limit: float | None
-
-
-@dataclass(frozen=True)
-class PairPilots:
-    """What one pair learns from its pilots, for one seed."""
-
-    whitener: Whitener
-    rx_mean: torch.Tensor  # (m,) complex
-    alignment: torch.Tensor  # (m, d) complex128
-    residual_mse: float
-    total_energy: float  # tr R_yy
-    n_pilots: int
 
 
 @register("orthogonal", "game", options={"method": "orthogonal"}, batched=("seeds",), devices=("cpu",), description="round-robin time division of the channel uses")
@@ -378,22 +365,7 @@ class SemanticInterferenceGame(Estimator):
 
     # ------------------------------------------------------------------ pilots
     def _pair_pilots(self, pair: LatentPair, seed: int) -> PairPilots:
-        idx = select_pilots(pair.train, self.pilots_per_class, method=self.pilot_method, seed=seed)
-        x = pack_complex(pair.train.tx[idx].to(self.device, torch.float64))
-        y = pack_complex(pair.train.rx[idx].to(self.device, torch.float64))
-        n = x.shape[0]
-        whitener = fit_whitener(x, name=f"pilots of pair {pair.tx_encoder}->{pair.rx_encoder}")
-        x_white = whitener.whiten(x).to(DTYPE)
-        y_mean = y.mean(0)
-        y_centred = (y - y_mean).to(DTYPE)
-        # The least-squares map Ybar X~^H (X~ X~^H)^{-1}: Ybar X~^H / (n - 1) when the whitening is exact,
-        # a general solve when it was shrunk (fewer pilots than transmitter dimensions).
-        cross = y_centred.mT @ x_white.conj()
-        gram = x_white.mT @ x_white.conj()
-        alignment = cross / (n - 1) if whitener.shrinkage == 0.0 else torch.linalg.solve(gram.mT, cross.mT).mT
-        total = float(y_centred.abs().square().sum() / (n - 1))
-        residual = float((y_centred.mT - alignment @ x_white.mT).abs().square().sum() / (n - 1))
-        return PairPilots(whitener, y_mean, alignment, residual, total, n)
+        return learn_pair_pilots(pair, seed, pilots_per_class=self.pilots_per_class, pilot_method=self.pilot_method, device=self.device)
 
     def noise_variance(self) -> float:
         """sigma^2 per receive antenna per channel use."""
@@ -437,7 +409,6 @@ class SemanticInterferenceGame(Estimator):
         """Pilots, channels and the interference network of every instance (no design yet)."""
         q, n, t = len(pairs), self.n_antennas, self.channel_uses
         model = self.channel()
-        per_subcarrier = (t,) if model.frequency_selective else ()  # one matrix per use, or one for all
         d = max(complex_dim(p.d_tx) for p in pairs)
         m = max(complex_dim(p.d_rx) for p in pairs)
         sigma2 = self.noise_variance()
@@ -446,9 +417,7 @@ class SemanticInterferenceGame(Estimator):
         self._pairs = pairs
         self.d_tx_, self.d_rx_ = [p.d_tx for p in pairs], [p.d_rx for p in pairs]
         self.pilots_ = {seed: [self._pair_pilots(p, seed) for p in pairs] for seed in self.seeds}
-        alignment, residual, per_use, pu_per_use, known, pu_known = [], [], [], [], [], []
-        cross = db_to_linear(self.cross_gain_db).item() ** 0.5
-        pu_scale = db_to_linear(self.pu_gain_db).item() ** 0.5
+        alignment, residual, drawn = [], [], []
         # One estimate stream per seed (the csi stream has no draw), consumed in draw order, so an
         # instance's estimate depends on its seed and draw only, never on the rest of the batch.
         csi_generators = {seed: stream_generator("csi", seed) for seed in self.seeds}
@@ -458,30 +427,19 @@ class SemanticInterferenceGame(Estimator):
                 a[i, : pilots.alignment.shape[0], : pilots.alignment.shape[1]] = pilots.alignment.cpu()
             alignment.append(a)
             residual.append(torch.tensor([p.residual_mse for p in self.pilots_[seed]], dtype=torch.float64))
-            # One CPU generator per (seed, draw): the same instance for every method and device.
-            generator = stream_generator("game-channels", seed, draw=draw)
-            # Every channel an independent draw of the model (rayleigh: exactly rayleigh_channel's draws).
-            h = model.draw(n, n, t, generator=generator, batch=q * q, channel_variance=self.channel_variance, dtype=DTYPE).view(q, q, *per_subcarrier, n, n)
-            eye = torch.eye(q, dtype=torch.bool).view(q, q, *(1 for _ in per_subcarrier), 1, 1)
-            per_use.append(torch.where(eye, h, h * cross))
-            if self.csi_error > 0:
-                # Estimating the unit-gain draw and scaling it by the gain is estimating the scaled
-                # channel with its own variance (v_H = v * gain): the error stays CN(0, ε v_H).
-                h_hat = estimate_of(h, self.csi_error, self.channel_variance, generator=csi_generators[seed])
-                known.append(torch.where(eye, h_hat, h_hat * cross))
-            if self.primary_users:
-                g = model.draw(self.primary_antennas, n, t, generator=generator, batch=self.primary_users * q, channel_variance=self.channel_variance, dtype=DTYPE)
-                pu_per_use.append(g.view(self.primary_users, q, *per_subcarrier, self.primary_antennas, n) * pu_scale)
-                if self.csi_error > 0:
-                    g_hat = estimate_of(g, self.csi_error, self.channel_variance, generator=csi_generators[seed])
-                    pu_known.append(g_hat.view(self.primary_users, q, self.primary_antennas, n) * pu_scale)
-        self.true_channels_per_use_ = torch.stack(per_use)  # (B, Q, Q, N, N); (B, Q, Q, T, N, N) per subcarrier
-        self.true_pu_channels_per_use_ = torch.stack(pu_per_use) if self.primary_users else None  # (B, J, Q, N_p, N); (B, J, Q, T, N_p, N)
-        # What the designs know: the estimates, or (perfect CSI) copies of the true channels.
-        self.channels_per_use_ = torch.stack(known) if known else self.true_channels_per_use_.clone()
-        self.pu_channels_per_use_ = None if not self.primary_users else (torch.stack(pu_known) if pu_known else self.true_pu_channels_per_use_.clone())
+            drawn.append(draw_instance_channels(
+                model, pairs=q, n_antennas=n, channel_uses=t, primary_users=self.primary_users, primary_antennas=self.primary_antennas,
+                cross_gain_db=self.cross_gain_db, pu_gain_db=self.pu_gain_db, channel_variance=self.channel_variance, csi_error=self.csi_error,
+                generator=stream_generator("game-channels", seed, draw=draw),  # one CPU generator per (seed, draw): the same instance everywhere
+                csi_generator=csi_generators[seed],
+            ))  # fmt: skip
+        self.true_channels_per_use_ = torch.stack([c.true for c in drawn])  # (B, Q, Q, N, N); (B, Q, Q, T, N, N) per subcarrier
+        self.channels_per_use_ = torch.stack([c.known for c in drawn])  # what the designs know (perfect CSI: a copy)
+        primary = self.primary_users > 0
+        self.true_pu_channels_per_use_ = torch.stack([c.primary for c in drawn]) if primary else None  # (B, J, Q, N_p, N); (B, J, Q, T, N_p, N)
+        self.pu_channels_per_use_ = torch.stack([c.primary_known for c in drawn]) if primary else None
         self.noise_variance_ = sigma2
-        heard = self._heard(self.channels_per_use_)
+        heard = receivers_view(self.channels_per_use_)
         uses = {"channel_uses": 1, "subcarriers": t} if self.frequency_selective else {"channel_uses": t}
         self.link_ = Link(
             heard, self.snr_db, self.power, snr_convention=self.snr_convention, channel_variance=self.channel_variance, transmitters=q, **uses,
@@ -490,26 +448,13 @@ class SemanticInterferenceGame(Estimator):
         self.network_ = self._network(alignment, residual)
         self.true_network_ = self._network(alignment, residual, true=True)
 
-    @staticmethod
-    def _heard(channels: torch.Tensor) -> torch.Tensor:
-        """``(B, Q, Q, N, N)`` per-use channels -> ``(B, Q, N, Q N)`` as the receivers hear them:
-        receiver q's per-use channel is [H_q1 ... H_qQ]. Per-subcarrier channels ``(B, Q, Q, T, N, N)``
-        -> ``(B, Q, T N, Q T N)``: receiver q's one use of the band, [diag_t(H_q1^(t)) ...
-        diag_t(H_qQ^(t))]."""
-        if channels.ndim == 6:
-            lifted = subcarrier_block_diagonal(channels)  # (B, Q, Q, T N, T N)
-            b, q, _, rows, columns = lifted.shape
-            return lifted.permute(0, 1, 3, 2, 4).reshape(b, q, rows, q * columns)
-        b, q, _, n_r, n_t = channels.shape
-        return channels.permute(0, 1, 3, 2, 4).reshape(b, q, n_r, q * n_t)
-
     @property
     def true_channel_(self) -> torch.Tensor:
         """``(B, Q, N, Q N)`` complex128 (``(B, Q, T N, Q T N)`` on a frequency-selective model): the
         true channels drawn in :meth:`fit`, in the layout of ``link_.channel`` (what :meth:`transmit`
         takes as ``channel``)."""
         self._check_fitted("true_channel_")
-        return self._heard(self.true_channels_per_use_)
+        return receivers_view(self.true_channels_per_use_)
 
     @property
     def designs_robust(self) -> bool:
