@@ -273,3 +273,31 @@ def test_a_federated_run_with_csi_error_runs_through_the_engine(tmp_path):
     # The CSI error costs MSE against perfect knowledge of the same channels (same seed, pilots, noise).
     admm = rows.filter(rows["method"] == "federated-admm")
     assert admm.filter(admm["csi_error"] == 0.3)["mse"].mean() > admm.filter(admm["csi_error"] == 0.0)["mse"].mean()
+
+
+def test_federated_runs_estimate_the_users_channels_from_pilots(tmp_path):
+    """pilot_snr_db: LMMSE estimates from csi_pilots pilots per antenna (per subcarrier on TDL), with
+    the ε they imply recorded; a low pilot SNR costs MSE, and a robust design loses less."""
+    from semalign.experiments.engine import execute_runs
+    from semalign.experiments.runs import get_run_kind
+    from semalign.experiments.runs.federated import FederatedRun
+
+    common = dict(
+        latents="synthetic", latents_options='{"n_train": 200, "n_test": 100, "d_tx": 16, "seed": 5}',
+        user_pool="a:1.0:12,b:0.0:20", homogeneous_sets="a,b", heterogeneous_sets="a,b", rounds=4, seed=1, n_antennas=2, channel_uses=2,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="give either csi_error .* or pilot_snr_db"):
+        FederatedRun(**common, csi_error=0.1, pilot_snr_db=0.0)
+    with pytest.raises(ValueError, match="csi_pilots=1 orthogonal pilots cannot separate 2 transmit antennas"):
+        FederatedRun(**common, pilot_snr_db=0.0, csi_pilots=1)
+    assert FederatedRun(**common, csi_pilots=3).csi_pilots == 8  # unused without a pilot SNR: the default
+    runs = [FederatedRun(**common, pilot_snr_db=-10.0, robust=robust) for robust in (False, True)]
+    runs += [FederatedRun(**common), FederatedRun(**common, channel_model="tdl-a", pilot_snr_db=-10.0, csi_pilots=4)]
+    rows = execute_runs(get_run_kind("federated"), runs, tmp_path, progress=False)
+    estimated = rows.filter(rows["csi"] == "estimated")
+    # 8 pilots at -10 dB: e = 1 / (8 * 0.1) = 1.25, so ε = e / (1 + e) = 0.556 (4 pilots: 0.714).
+    assert sorted(set(estimated["csi_error_known"].round(3))) == [0.556, 0.714]
+    perfect = rows.filter(rows["csi"] == "perfect")["mse"].mean()
+    rayleigh = estimated.filter(estimated["channel_model"] == "rayleigh")
+    naive, robust = (rayleigh.filter(rayleigh["robust"] == flag)["mse"].mean() for flag in (False, True))
+    assert naive > perfect and robust < naive

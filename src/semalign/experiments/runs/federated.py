@@ -29,7 +29,9 @@ Imperfect channel knowledge (``csi_error`` = ε > 0): the per-user channels abov
 the methods are fitted on estimates drawn around them with the error model of
 :mod:`semalign.link.csi` (:func:`~semalign.link.csi.estimate_of`, from the seed's ``csi`` stream,
 one estimate per user identity, so every method of a seed and every user set knows the same
-estimate of a user's channel), and the test latents go through the true channels.
+estimate of a user's channel), and the test latents go through the true channels. With
+``pilot_snr_db`` instead, every user's channel is estimated from pilots (LMMSE) and the designs know
+the estimate and the ε it implies.
 ``robust`` designs for the error (ignored, and reset to ``False``, when ε = 0). On TDL/CDL each
 subcarrier's channel is estimated with its own independent error; correlated Kronecker channels
 take no CSI error (the error model needs i.i.d. entries).
@@ -50,7 +52,7 @@ from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
-from semalign.link.csi import check_csi_error, estimate_of
+from semalign.link.csi import check_csi_error, estimate_channel, estimate_of
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
@@ -138,8 +140,12 @@ class FederatedRun(ProtocolSettings):
             ``pilots``; ``federated`` for a sweep).
         csi_error: ε in [0, 1], the fraction of each user's channel power the designs' estimates
             miss (0: perfect channel knowledge; module docstring).
+        pilot_snr_db, csi_pilots: instead of ``csi_error``, every user estimates its channel from
+            ``csi_pilots`` orthogonal pilots per transmit antenna at this pilot SNR (LMMSE,
+            :func:`~semalign.link.csi.estimate_channel`); the designs know the estimates and the ε
+            they imply (recorded as ``csi_error_known``).
         robust: design for the channels the estimates stand for (averaging over the CSI error);
-            ignored (reset to ``False``) when ``csi_error`` is 0.
+            ignored (reset to ``False``) with perfect channel knowledge.
         The link conventions, the users' channel model and its options
         (:class:`~semalign.experiments.runs.common.LinkConventions`; ``csi_error`` is modelled on
         i.i.d. channels, per subcarrier on TDL/CDL) and the protocol's settings are those of :class:`ProtocolSettings`.
@@ -160,18 +166,27 @@ class FederatedRun(ProtocolSettings):
     latents_options: str | None = None
     experiment: str = "federated"
     csi_error: float = 0.0
+    pilot_snr_db: float | None = None
+    csi_pilots: int = 8
     robust: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
+        if self.pilot_snr_db is not None:
+            check_snr_db(self.pilot_snr_db, name="pilot_snr_db", finite=True)
+            if self.csi_error:
+                raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channels from pilots), not both")
+            if check_positive_int("csi_pilots", self.csi_pilots) < self.n_antennas:
+                raise ValueError(f"csi_pilots={self.csi_pilots} orthogonal pilots cannot separate {self.n_antennas} transmit antennas; expected csi_pilots >= n_antennas")
         if not isinstance(self.robust, bool):
             raise ValueError(f"robust must be True or False, got {self.robust!r}")
         # Settings the run does not use take their defaults (nothing to be robust to without a CSI
         # error; the options of other channel models), so a sweep does not store the same run twice.
         for name in self.ignored_settings():
             object.__setattr__(self, name, FederatedRun.__dataclass_fields__[name].default)
-        self.check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))  # TDL/CDL: per-subcarrier estimates
+        # TDL/CDL: per-subcarrier estimates, each with its own error.
+        self.check_csi_model_for(csi_error=self.csi_error, pilot_snr_db=self.pilot_snr_db, per_subcarrier=("csi_error", "pilot_snr_db"))
         check_choice("latents", self.latents, SOURCES)
         check_choice("method", self.method, method_names("federated"))
         check_choice("user_set", self.user_set, USER_SETS)
@@ -195,12 +210,15 @@ class FederatedRun(ProtocolSettings):
         """The settings the run does not use: ``robust`` without a CSI error, and the options of the
         channel models other than ``channel_model`` (``ValueError`` listing the valid names if it is
         not a channel model)."""
-        ignored = ["robust"] if self.csi_error == 0 else []
+        ignored = ["csi_pilots"] if self.pilot_snr_db is None else []
+        if not (self.csi_error or self.pilot_snr_db is not None):
+            ignored.append("robust")  # nothing to be robust to
         return (*ignored, *self.unused_channel_options())
 
     def csi(self) -> str:
-        """What the designs know of the channels: ``perfect`` or ``error-model`` (``csi_error``)."""
-        return "error-model" if self.csi_error else "perfect"
+        """What the designs know of the channels: ``perfect``, ``error-model`` (``csi_error``) or
+        ``estimated`` (from pilots)."""
+        return "estimated" if self.pilot_snr_db is not None else "error-model" if self.csi_error else "perfect"
 
     def synthetic_users(self) -> tuple[tuple[str, float, int], ...]:
         """The synthetic users as ``(name, proximity, d_rx)``."""
@@ -341,17 +359,25 @@ def user_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
     return _pool_channels(run)[[names.index(u) for u in users]]
 
 
-def known_channels(run: FederatedRun, users: tuple[str, ...]) -> torch.Tensor:
-    """What the designs know of the channels of ``users``, in the layout of :func:`user_channels`:
-    the channels themselves (``csi_error`` 0), or estimates with the error model's ``csi_error``
-    (per subcarrier on TDL/CDL, each with its own error), drawn for every user identity of the pool at once from the
-    seed's ``csi`` stream (the same estimate of a user's channel in every user set and for every
-    method of a seed)."""
-    if not run.csi_error:
-        return user_channels(run, users)
+def known_channels(run: FederatedRun, users: tuple[str, ...]) -> tuple[torch.Tensor, float]:
+    """What the designs know of the channels of ``users``, in the layout of :func:`user_channels`,
+    and the error fraction ε of that knowledge: the channels themselves (0), estimates with the
+    error model's ``csi_error``, or LMMSE estimates from ``csi_pilots`` pilots at ``pilot_snr_db``
+    (per subcarrier on TDL/CDL, each with its own error). Drawn for every user identity of the pool
+    at once from the seed's ``csi`` stream (the same estimate of a user's channel in every user set
+    and for every method of a seed)."""
+    if not (run.csi_error or run.pilot_snr_db is not None):
+        return user_channels(run, users), 0.0
     names = pool_of(run).names
-    estimates = estimate_of(_pool_channels(run), run.csi_error, run.channel_variance, generator=stream_generator("csi", run.seed))
-    return estimates[[names.index(u) for u in users]]
+    generator = stream_generator("csi", run.seed)
+    if run.pilot_snr_db is not None:
+        estimate = estimate_channel(
+            _pool_channels(run), pilots=run.csi_pilots, pilot_snr_db=run.pilot_snr_db, channel_variance=run.channel_variance, generator=generator,
+        )  # fmt: skip
+        estimates, eps = estimate.design_channel, estimate.csi_error
+    else:
+        estimates, eps = estimate_of(_pool_channels(run), run.csi_error, run.channel_variance, generator=generator), run.csi_error
+    return estimates[[names.index(u) for u in users]], eps
 
 
 def shared_pilots(run: FederatedRun) -> torch.Tensor:
@@ -395,20 +421,21 @@ def _precoder_power(model) -> float:
     return float(z.abs().square().sum((-2, -1)).mean())
 
 
-def _model(run: FederatedRun, channels: torch.Tensor, context: RunContext):
-    """The run's scheme, unfitted, for the known ``channels`` in the layout of :func:`user_channels`:
+def _model(run: FederatedRun, channels: torch.Tensor, csi_error: float, context: RunContext):
+    """The run's scheme, unfitted, for the known ``channels`` (missing the share ``csi_error`` of their
+    power) in the layout of :func:`user_channels`:
     flat ``(K, N, N)`` channels with the link keywords (T uses), or, for TDL/CDL, ``link=`` the
     frequency-selective link of the per-subcarrier ``(K, T, N, N)`` channels (one use of
     diag(H_1, ..., H_T) per latent)."""
     if run.channel().frequency_selective:
         users_link = Link.from_subcarriers(
-            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, csi_error=run.csi_error,
+            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, csi_error=csi_error,
         )  # fmt: skip
         link = dict(channels=None, link=users_link, robust=run.robust)
     else:
         link = dict(
             channels=channels, snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
-            channel_uses=run.channel_uses, csi_error=run.csi_error, robust=run.robust,
+            channel_uses=run.channel_uses, csi_error=csi_error, robust=run.robust,
         )  # fmt: skip
     entry = get_method("federated", run.method)
     if entry.estimator is FederatedFeatureBaseline:
@@ -428,12 +455,13 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
         # Fitted on what the designs know; the test latents cross the true channels (in the link's
         # layout: block diagonal over the subcarriers for TDL/CDL).
         true = channel_model.link_channel(user_channels(run, group))
-        model = _model(run, known_channels(run, group), context)
+        known, csi_error = known_channels(run, group)
+        model = _model(run, known, csi_error, context)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # few pilots: whitening shrinkage, recorded as n_pilots
             model.fit(pool.ap_train[idx], [pool.users[u][0][idx] for u in group])
-            estimates = model.transmit(pool.ap_test, generator=stream_generator("test-noise", run.seed), channel=true if run.csi_error else None)
+            estimates = model.transmit(pool.ap_test, generator=stream_generator("test-noise", run.seed), channel=true if run.csi() != "perfect" else None)
         seconds = time.perf_counter() - start
         k = len(group)
         links = k if run.method == "multi-link" else 1
@@ -464,7 +492,8 @@ def run_federated_group(runs: list[FederatedRun], run_ids: list[str], context: R
                 "training_channel_uses": int(model.channel_uses_), "precoder_power": _precoder_power(model),
                 "final_primal_residual": model.history_["primal_residual"][-1] if hasattr(model, "history_") else None,
                 "fit_seconds": seconds,
-                "csi": run.csi(), "csi_error": run.csi_error, "robust": run.robust, "channel_model": run.channel_model,
+                "csi": run.csi(), "csi_error": run.csi_error, "csi_error_known": csi_error, "robust": run.robust,
+                "channel_model": run.channel_model,
             }  # fmt: skip
             # The channel model's own options are recorded; the other models' are not (as link rows).
             settings = {k: v for k, v in asdict(run).items() if k not in row and k not in run.unused_channel_options()}
@@ -490,5 +519,8 @@ def run_kind() -> RunKind:
     return RunKind(
         "federated", "federated", FederatedRun, run_federated_group, check_federated_runs, lambda run: (),
         devices=devices_of("federated"), data_version=pool_version,
-        sort_columns=("experiment", "channel_model", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "csi_error", "robust", "seed", "user_group", "user"),
+        sort_columns=(
+            "experiment", "channel_model", "method", "latents", "user_set", "n_tx", "channel_uses", "snr_db", "pilot_fraction", "csi_error",
+            "pilot_snr_db", "robust", "seed", "user_group", "user",
+        ),
     )  # fmt: skip
