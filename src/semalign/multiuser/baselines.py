@@ -93,10 +93,11 @@ def _constrained_minimiser(w_mat, linear, power, steps: int = 100):
 def _error_weight(network: InterferenceNetwork, decoders: torch.Tensor) -> torch.Tensor:
     """``(B, Q_tx, n_T, n_T)`` sum_{q != r} E[Δ_qr^H G_q^H G_q Δ_qr]: the expected-interference part of
     W_r on a network with channel-error variances (the adjoint of :func:`~semalign.link.csi.error_covariance`:
-    s_qr B(G_q^H G_q) (x) I_{N_t} in antenna space, mapped into a null-shaped network's coordinates)."""
+    s_qr B(G_q^H G_q) (x) I_{N_t} in antenna space, its diagonal blocks only with the network's
+    ``independent_errors``, mapped into a null-shaped network's coordinates)."""
     t = network.uses
     n_t = network.n_tx if network.null_basis is None else network.null_basis.shape[-2]  # antenna-space n_T
-    unit = error_covariance(decoders.mH @ decoders, 1.0, uses=t, size=n_t // t, domain="complex")  # (B, Q_rx, n_T_full, n_T_full)
+    unit = error_covariance(decoders.mH @ decoders, 1.0, uses=t, size=n_t // t, domain="complex", independent=network.independent_errors)  # (B, Q_rx, n_T_full, n_T_full)
     others = ~torch.eye(network.n_pairs, dtype=torch.bool, device=decoders.device)
     weights = torch.where(others, network.channel_error, torch.zeros((), dtype=torch.float64))  # (B, Q_rx, Q_tx)
     total = (weights.to(DTYPE)[..., None, None] * unit.unsqueeze(2)).sum(1)  # (B, Q_tx, n_T_full, n_T_full)

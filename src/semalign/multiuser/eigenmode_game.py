@@ -122,13 +122,16 @@ class EigenmodeGame:
 def _error_leakage(network: InterferenceNetwork, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``(B, Q, Q, k, k)`` s_qr u_{q,i}^H (B(v v^H) (x) I_N) u_{q,i} for v = v_{r,j} in antenna space
     (zero for r = q). With v and u reshaped per use (T, N): B(v v^H)_{ts} = v_s^H v_t and
-    u^H (B (x) I) u = sum_{t,s} B_ts u_t^H u_s."""
+    u^H (B (x) I) u = sum_{t,s} B_ts u_t^H u_s. With ``independent_errors`` (one error per
+    subcarrier) only the diagonal of B remains: sum_t ||v_t||^2 ||u_t||^2."""
     t = network.uses
     v_full = network.lift(v)  # (B, Q, n_T_full, k)
     b, q, _, k = v_full.shape
     v_use = v_full.transpose(-2, -1).reshape(b, q, k, t, -1)  # (B, Q, k, T, N_t)
     u_use = u.transpose(-2, -1).reshape(b, q, k, t, -1)  # (B, Q, k, T, N)
     block = torch.einsum("brjta,brjsa->brjts", v_use, v_use.conj())  # B(v v^H)
+    if network.independent_errors:  # independent per-use errors: E[Δ] cross blocks vanish
+        block = block * torch.eye(t, dtype=block.dtype, device=block.device)
     gram = torch.einsum("bqita,bqisa->bqits", u_use.conj(), u_use)  # u_t^H u_s
     leak = torch.einsum("bqits,brjts->bqrij", gram, block).real
     eye = torch.eye(q, dtype=torch.bool, device=u.device)

@@ -11,7 +11,7 @@ so a study solves many games in one call:
   receiver q (receive before transmit, as everywhere in semalign); any matrices: lifted over a
   latent's T channel uses they are I_T (x) H for a flat channel and diag(H^(1), ..., H^(T)) for one
   that differs per use (OFDM subcarriers), and nothing here assumes the uses identical except the
-  channel-error terms below (a D shared by the uses);
+  channel-error terms below (a D shared by the uses, or one independent D_t per subcarrier);
 * ``noise`` ``(B, Q, n_R, n_R)``: R_q^0, thermal noise plus the primary transmitters' interference;
 * ``power`` ``(B, Q)``: budgets P_q (energy per latent, spread over the n_T dimensions);
 * ``pu_channels`` ``(B, J, Q, N_p, n_T)``: G_pq, from SU transmitter q to primary receiver p, and
@@ -25,15 +25,19 @@ Q_r = F_r F_r^H: the others affect a pair only through their transmit covariance
 
 **Imperfect channel knowledge** (robust designs, the error model of :mod:`semalign.link.csi`). The
 channels above may be estimates Ĥ of channels H = Ĥ + Δ with Δ = I_T (x) D lifted over the T channel
-uses of a latent (the uses share D) and D independent of Ĥ with i.i.d. CN(0, s) entries. Given
+uses of a latent (flat channels: the uses share D) or, with ``independent_errors`` (frequency-selective
+channels, the uses are OFDM subcarriers each estimated on its own), Δ = diag(D_1, ..., D_T) with
+independent D_t; every D (D_t) independent of Ĥ with i.i.d. CN(0, s) entries. Given
 ``channel_error`` ``(B, Q, Q)`` (s_qr = ε v_qr per entry of the per-use error of H_qr), ``pu_channel_error``
 ``(B, J, Q)`` (s_pq of G_pq's) and ``uses`` = T, the network describes the *expected* second moments
 over the error:
 
 * E[H_qr Q_r H_qr^H] = Ĥ_qr Q_r Ĥ_qr^H + s_qr B(Q_r) (x) I_N, with B(Q) the T x T matrix of the traces
-  of Q's N_t x N_t blocks (:func:`semalign.link.csi.error_covariance`); per channel use t the added
-  term is s_qr tr(Q_r,tt) I, and its trace is s_qr N tr(Q_r);
-* E[tr(G_pq Q_q G_pq^H)] = tr(Ĝ_pq Q_q Ĝ_pq^H) + s_pq N_p tr(Q_q) (N_p receive antennas per use).
+  of Q's N_t x N_t blocks (:func:`semalign.link.csi.error_covariance`); with ``independent_errors``
+  the cross-use blocks vanish in expectation and B(Q) is replaced by its diagonal diag_t tr(Q_r,tt).
+  Either way, per channel use t the added term is s_qr tr(Q_r,tt) I, and its trace is s_qr N tr(Q_r);
+* E[tr(G_pq Q_q G_pq^H)] = tr(Ĝ_pq Q_q Ĝ_pq^H) + s_pq N_p tr(Q_q) (N_p receive antennas per use; the
+  same for shared and independent errors, as only the diagonal blocks of Q enter the trace).
 
 Every design computed on such a network (games, baselines) optimises these expectations; the pair's
 *own* channel error is not part of it (a design's owner supplies a bound of it in ``noise``, see
@@ -92,8 +96,13 @@ class InterferenceNetwork:
             used here); with it, :meth:`interference` is the expected covariance over the error.
         pu_channel_error: optional ``(B, J, Q)`` float64 s_pq >= 0, the same for the PU channels;
             with it, :meth:`pu_interference` and :meth:`pu_grams` are expectations over the error.
-        uses: T, the channel uses the channels are lifted over (I_T (x) per-use channel); needed to
-            shape the error terms, ignored without error variances.
+        uses: T, the channel uses the channels are lifted over (I_T (x) per-use channel, or
+            diag(H^(1), ..., H^(T)) per subcarrier); needed to shape the error terms, ignored
+            without error variances.
+        independent_errors: ``False`` (flat channels): the T uses share one error D, Δ = I_T (x) D;
+            ``True`` (frequency-selective TDL/CDL channels): each use is a subcarrier estimated with
+            its own independent error D_t, Δ = diag(D_1, ..., D_T), so the expected interference
+            keeps only the diagonal blocks of B(Q). Ignored without error variances.
     """
 
     alignment: torch.Tensor
@@ -108,6 +117,7 @@ class InterferenceNetwork:
     channel_error: torch.Tensor | None = None
     pu_channel_error: torch.Tensor | None = None
     uses: int = 1
+    independent_errors: bool = False
 
     def __post_init__(self) -> None:
         check_choice("pu_protection", self.pu_protection, PU_PROTECTIONS)
@@ -139,6 +149,8 @@ class InterferenceNetwork:
         if isinstance(self.uses, bool) or int(self.uses) != self.uses or self.uses < 1 or h.shape[-1] % int(self.uses) or n_r % int(self.uses):
             raise ValueError(f"uses must be a positive integer dividing n_T = {h.shape[-1]} and n_R = {n_r} (the channel uses the channels are lifted over), got {self.uses!r}")
         object.__setattr__(self, "uses", int(self.uses))
+        if not isinstance(self.independent_errors, bool):
+            raise ValueError(f"independent_errors must be True or False (an independent channel error per use), got {self.independent_errors!r}")
         if self.channel_error is not None:
             object.__setattr__(self, "channel_error", _variances("channel_error", self.channel_error, (b, q, q), a.device))
         if self.pu_channel_error is not None:
@@ -214,8 +226,11 @@ class InterferenceNetwork:
         total = self.noise[:, idx] + (received * others[None, :, :, None, None]).sum(2)
         if self.channel_error is None:
             return total
-        # + sum_{r != q} s_qr B(Q_r) (x) I_N, with Q_r in antenna space (the error acts there).
-        unit = error_covariance(self.lift_covariance(covariances), 1.0, uses=self.uses, size=self.n_rx // self.uses, domain="complex")  # (B, Q, n_R, n_R)
+        # + sum_{r != q} s_qr B(Q_r) (x) I_N (diag(B(Q_r)) (x) I_N with independent per-use errors),
+        # with Q_r in antenna space (the error acts there).
+        unit = error_covariance(
+            self.lift_covariance(covariances), 1.0, uses=self.uses, size=self.n_rx // self.uses, domain="complex", independent=self.independent_errors
+        )  # (B, Q, n_R, n_R)
         weights = self.channel_error[:, idx] * (idx.unsqueeze(-1) != torch.arange(self.n_pairs, device=idx.device))  # (B, S, Q), r != q
         return total + (weights.to(DTYPE)[..., None, None] * unit.unsqueeze(1)).sum(2)
 

@@ -32,8 +32,8 @@ channel (direct, cross and primary, each an independent draw of the model scaled
 one matrix H^(t) per subcarrier and is lifted as diag(H^(1), ..., H^(T)); every design (both games,
 ignore-interference, centralized) works on those lifted channels, and ``orthogonal`` becomes OFDMA
 (pair q gets the subcarriers t = q, q + Q, ...). A subcarrier is a channel use: the noise level
-and the primary-user limits stay those of T uses. The channel-error model (one D shared by the T
-uses) does not describe frequency-selective channels, so ``csi_error`` must be 0 with them.
+and the primary-user limits stay those of T uses. With ``csi_error`` each subcarrier's channel is
+estimated on its own: the errors below are independent per subcarrier (correlated ``kronecker`` is refused).
 
 Instances: ``seeds`` x ``draws`` independent instances (pilots per seed; channels per seed and
 draw) are designed as one batch.
@@ -43,11 +43,13 @@ The channels drawn in ``fit`` are the true ones (``true_channels_per_use_``,
 ``true_pu_channels_per_use_``, ``true_network_``); every design sees estimates of all of them,
 Ĥ = estimate_of(H, ε, v_H) (:func:`~semalign.link.csi.estimate_of`) with v_H the variance of that channel's
 entries (v direct, v * cross_gain cross, v * pu_gain primary), so H = Ĥ + D with D independent of Ĥ,
-entries CN(0, ε v_H), shared by the T uses of a latent. A naive design (``robust=False``) takes Ĥ for
-the truth. A robust design (``robust=True``) designs for the expectation over D:
+entries CN(0, ε v_H), shared by the T uses of a latent (TDL/CDL: one independent D_t per subcarrier).
+A naive design (``robust=False``) takes Ĥ for the truth. A robust design (``robust=True``) designs for
+the expectation over D:
 
 * receiver q's interference from transmitter r is E[H_qr Q_r H_qr^H] = Ĥ_qr Q_r Ĥ_qr^H + ε v_qr
-  B(Q_r) (x) I_N (per channel use t: + ε v_qr tr(Q_r,tt) I; B(Q) the T x T block traces of Q);
+  B(Q_r) (x) I_N (per channel use t: + ε v_qr tr(Q_r,tt) I; B(Q) the T x T block traces of Q; per
+  subcarrier errors keep its diagonal only, diag(B(Q_r)) (x) I_N);
 * each primary budget binds E[tr(G_jr Q_r G_jr^H)] = tr(Ĝ_jr Q_r Ĝ_jr^H) + ε v_pu N_p tr(Q_r);
 * the pair's own channel error adds E[D_qq F F^H D_qq^H] = ε v B(Q_q) (x) I <= ε v tr(Q_q) I <= ε v P_q I
   to its receiver: a robust design adds the bound ε v P_q I to the noise, so its reported MSE
@@ -144,8 +146,9 @@ class SemanticInterferenceGame(Estimator):
         seeds: one instance per seed (pilots, channels and the default test noise come from it).
         draws: channel draws per seed (more instances).
         csi_error: ε in [0, 1], the fraction of each channel's power the designs' estimates miss
-            (module docs); 0: perfect channel knowledge (then nothing changes). Flat channel models
-            only (``ValueError`` with a TDL/CDL ``channel_model``).
+            (module docs); 0: perfect channel knowledge (then nothing changes). On a TDL/CDL
+            ``channel_model`` the error is per subcarrier (independent across the T uses);
+            ``ValueError`` with correlated ``kronecker`` antennas.
         robust: design for the expectation over the channel error (module docs) instead of taking
             the estimate for the truth; only matters with ``csi_error > 0``.
         method: what ``fit`` designs: ``"game-fixed-eigenmode"`` (default) or ``"game-full-mimo"`` (a
@@ -285,7 +288,7 @@ class SemanticInterferenceGame(Estimator):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
         self.draws = check_positive_int("draws", self.draws)
         self.csi_error = check_csi_error(self.csi_error)
-        self.channel().check_csi_model_for(csi_error=self.csi_error)
+        self.channel().check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))
         if not isinstance(self.robust, bool):
             raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {self.robust!r}")
         self.method = check_choice("method", self.method, GAME_METHODS)
@@ -472,13 +475,14 @@ class SemanticInterferenceGame(Estimator):
 
     def _error_terms(self, b: int, q: int, uses: int) -> dict:
         """A robust design's model of the channel error (empty otherwise): the per-entry error
-        variances ε v_H of every cross and primary channel and the lifting T."""
+        variances ε v_H of every cross and primary channel, the lifting T, and whether the uses'
+        errors are independent (subcarriers of a TDL/CDL model) or shared (flat)."""
         if not self.designs_robust:
             return {}
         eps, v = self.csi_error, self.channel_variance
         gains = torch.full((q, q), float(db_to_linear(self.cross_gain_db)), dtype=torch.float64)
         gains.fill_diagonal_(1.0)
-        terms = dict(channel_error=(eps * v * gains).expand(b, q, q), uses=uses)
+        terms = dict(channel_error=(eps * v * gains).expand(b, q, q), uses=uses, independent_errors=self.frequency_selective)
         if self.primary_users:
             terms["pu_channel_error"] = torch.full((b, self.primary_users, q), eps * v * float(db_to_linear(self.pu_gain_db)), dtype=torch.float64)
         return terms

@@ -100,7 +100,8 @@ class GameRun(GameSettings):
             so a sweep does not store the same run twice.
         The link conventions, the channel model of every channel (direct, cross, primary) and its
         options (:class:`~semalign.experiments.runs.common.LinkConventions`; on TDL/CDL the
-        ``orthogonal`` baseline is OFDMA, and ``csi_error`` is modelled on i.i.d. flat channels only) and
+        ``orthogonal`` baseline is OFDMA and ``csi_error`` is an independent error per subcarrier;
+        correlated ``kronecker`` antennas refuse ``csi_error``) and
         the shared settings are those of :class:`GameSettings`.
     """
 
@@ -143,7 +144,7 @@ class GameRun(GameSettings):
             raise ValueError(f"robust must be true or false (design for the expectation over the channel error), got {self.robust!r}")
         for name in self.ignored_settings():
             object.__setattr__(self, name, GameRun.__dataclass_fields__[name].default)
-        self.check_csi_model_for(csi_error=self.csi_error)
+        self.check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))
 
     def ignored_settings(self) -> tuple[str, ...]:
         """The settings the run does not use (they take their defaults, so a sweep over them does
