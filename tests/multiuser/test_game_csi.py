@@ -194,33 +194,36 @@ def test_robust_eigenmode_game_leakage_is_the_expected_interference():
     torch.testing.assert_close(from_game, from_network, rtol=1e-10, atol=1e-12)
 
 
+def _monte_carlo_pu_loads(game, robust: bool, lift, count: int = 40_000) -> tuple[torch.Tensor, float]:
+    """The PU interference of every pair ``(B, J, Q)`` averaged over ``count`` true primary-user
+    channels drawn around the estimate (pu_gain 0 dB; ``lift`` turns the per-use draws into the
+    lifted channels), and each pair's share of the limit; checks the design's belief meets the
+    limit on the estimate and, for a robust design, equals the Monte-Carlo mean (3 %)."""
+    drawn = _draws_around(game.pu_channels_per_use_, 1.0, count, seed=3)  # (M, B, J, Q, [T,] N_p, N)
+    g = lift(drawn)
+    covariances = game.design_.precoders @ game.design_.precoders.mH
+    means = torch.diagonal(g @ covariances[None, :, None] @ g.mH, dim1=-2, dim2=-1).sum(-1).real.mean(0)  # (B, J, Q)
+    share = game.pu_limit() / game.n_pairs
+    believed = game.primary_interference().believed
+    assert (believed <= share * (1 + 1e-9)).all()
+    if robust:  # the design's belief is the expectation: the Monte-Carlo mean agrees with it
+        torch.testing.assert_close(means, believed, rtol=0.03, atol=1e-3 * share)
+    return means, share
+
+
 @pytest.mark.parametrize("method", ["game-fixed-eigenmode", "ignore-interference", "orthogonal"])
 def test_robust_limits_hold_in_expectation_and_naive_ones_are_violated(method):
     """Per instance and pair, the Monte-Carlo mean over 40000 error draws around the estimate of the
     true PU interference stays below the pair's share of the limit (+3 % for the sampling error, about
     1 % standard deviation here) for robust designs, while naive designs (limits met on the estimate
     only) exceed it on average."""
-    count = 40_000
-    variance = 1.0  # pu_gain 0 dB
     means = {}
     for robust in (False, True):
         game = _pu_game(robust, method, seeds=(1,) if method.startswith("game-") else (0, 1))  # one instance keeps the game < 10 s
-        drawn = _draws_around(game.pu_channels_per_use_, variance, count, seed=3)  # (M, B, J, Q, N_p, N)
-        g = block_diagonal_channel(drawn, game.channel_uses)
-        covariances = game.design_.precoders @ game.design_.precoders.mH
-        loads = torch.diagonal(g @ covariances[None, :, None] @ g.mH, dim1=-2, dim2=-1).sum(-1).real  # (M, B, J, Q)
-        means[robust] = loads.mean(0)
-        share = game.pu_limit() / game.n_pairs
-        believed = game.primary_interference().believed
-        assert (believed <= share * (1 + 1e-9)).all()
-        if robust:
-            # The design's belief is the expectation: the Monte-Carlo mean agrees with it.
-            torch.testing.assert_close(means[robust], believed, rtol=0.03, atol=1e-3 * share)
-    share = game.pu_limit() / game.n_pairs
+        means[robust], share = _monte_carlo_pu_loads(game, robust, lambda drawn: block_diagonal_channel(drawn, game.channel_uses))
     active = means[True] > 0
     if method == "orthogonal":  # T = 2 uses: both pairs get one
         assert active.all()
-    print(method, "Monte-Carlo mean PU interference / share: naive", (means[False] / share).flatten().tolist(), "robust", (means[True] / share).flatten().tolist())
     assert (means[True] <= share * 1.03).all(), means[True] / share
     assert (means[False] > share * 1.03).any(), means[False] / share
 
@@ -369,24 +372,13 @@ def test_tdl_robust_limits_hold_in_expectation_over_per_subcarrier_errors(method
     """As above on tdl-a: the Monte-Carlo mean over 40000 per-subcarrier error draws around the
     estimate of the PU interference stays below the pair's share (+3 %) for robust designs and
     matches what they believe."""
-    count = 40_000
     means = {}
     for robust in (False, True):
         game = _game(
             channel_model="tdl-a", primary_users=1, pu_limit_db=0.0, pu_protection="individual", csi_error=EPS, robust=robust, method=method,
             seeds=(1,) if method.startswith("game-") else (0, 1),
         )  # fmt: skip
-        drawn = _draws_around(game.pu_channels_per_use_, 1.0, count, seed=3)  # (M, B, J, Q, T, N_p, N), pu_gain 0 dB
-        g = subcarrier_block_diagonal(drawn)
-        covariances = game.design_.precoders @ game.design_.precoders.mH
-        loads = torch.diagonal(g @ covariances[None, :, None] @ g.mH, dim1=-2, dim2=-1).sum(-1).real  # (M, B, J, Q)
-        means[robust] = loads.mean(0)
-        share = game.pu_limit() / game.n_pairs
-        believed = game.primary_interference().believed
-        assert (believed <= share * (1 + 1e-9)).all()
-        if robust:
-            torch.testing.assert_close(means[robust], believed, rtol=0.03, atol=1e-3 * share)
-    print(method, "TDL Monte-Carlo mean PU interference / share: naive", (means[False] / share).flatten().tolist(), "robust", (means[True] / share).flatten().tolist())
+        means[robust], share = _monte_carlo_pu_loads(game, robust, subcarrier_block_diagonal)
     assert (means[True] <= share * 1.03).all(), means[True] / share
     assert (means[False] > share * 1.03).any(), means[False] / share
 
