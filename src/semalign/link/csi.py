@@ -55,6 +55,14 @@ def check_csi_error(value) -> float:
     return number
 
 
+def check_robust(value) -> bool:
+    """``value`` if it is ``True`` or ``False`` (design for the expectation over the CSI error, or
+    not), else ``ValueError`` naming ``robust``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {value!r}")
+    return value
+
+
 def _complex_gaussian(shape, variance: float, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
     """CN(0, ``variance``) entries drawn on the generator's device in ``like``'s precision, moved to ``like``'s device."""
     dtype = torch.complex128 if like.dtype in (torch.complex128, torch.float64) else torch.complex64

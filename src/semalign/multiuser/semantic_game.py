@@ -81,7 +81,7 @@ from semalign._vocabulary import SCHEDULES
 from semalign.latents import LatentPair
 from semalign.latents.pilots import PILOT_METHODS
 from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel
-from semalign.link.csi import check_csi_error
+from semalign.link.csi import check_csi_error, check_robust
 from semalign.link.link import Link, as_true_channel
 from semalign.link.mimo import block_diagonal_channel, subcarrier_block_diagonal
 from semalign.link.noise import check_snr_convention, db_to_linear, noise_variance
@@ -208,12 +208,12 @@ class SemanticInterferenceGame(Estimator):
         snr_convention: str = "total",
         channel_variance: float = 1.0,
         power: float = 1.0,
-        channel_model: str = "rayleigh",
-        tx_correlation: float = 0.0,
-        rx_correlation: float = 0.0,
-        delay_spread_ns: float = 100.0,
-        carrier_frequency_ghz: float = 3.5,
-        bandwidth_mhz: float = 20.0,
+        channel_model: str = ChannelModel.name,  # the channel model's defaults are ChannelModel's
+        tx_correlation: float = ChannelModel.tx_correlation,
+        rx_correlation: float = ChannelModel.rx_correlation,
+        delay_spread_ns: float = ChannelModel.delay_spread_ns,
+        carrier_frequency_ghz: float = ChannelModel.carrier_frequency_ghz,
+        bandwidth_mhz: float = ChannelModel.bandwidth_mhz,
         cross_gain_db: float = -10.0,
         primary_users: int = 0,
         primary_antennas: int = 1,
@@ -289,8 +289,7 @@ class SemanticInterferenceGame(Estimator):
         self.draws = check_positive_int("draws", self.draws)
         self.csi_error = check_csi_error(self.csi_error)
         self.channel().check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))
-        if not isinstance(self.robust, bool):
-            raise ValueError(f"robust must be True or False (design for the expectation over the channel error), got {self.robust!r}")
+        check_robust(self.robust)
         self.method = check_choice("method", self.method, GAME_METHODS)
         self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
         self.tol = check_positive("tol", self.tol)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from semalign._checks import check_positive
+from semalign._checks import check_positive, check_positive_int
 from semalign._version import __version__
 from semalign.link.channel_models import CHANNEL_OPTIONS, ChannelModel, options_of
 from semalign.link.link import as_snr_db
@@ -43,12 +43,13 @@ class LinkConventions:
     snr_convention: str = "total"
     channel_variance: float = 1.0
     power: float = 1.0
-    channel_model: str = "rayleigh"
-    tx_correlation: float = 0.0
-    rx_correlation: float = 0.0
-    delay_spread_ns: float = 100.0
-    carrier_frequency_ghz: float = 3.5
-    bandwidth_mhz: float = 20.0
+    # The channel model's defaults are ChannelModel's own (one place states them).
+    channel_model: str = ChannelModel.name
+    tx_correlation: float = ChannelModel.tx_correlation
+    rx_correlation: float = ChannelModel.rx_correlation
+    delay_spread_ns: float = ChannelModel.delay_spread_ns
+    carrier_frequency_ghz: float = ChannelModel.carrier_frequency_ghz
+    bandwidth_mhz: float = ChannelModel.bandwidth_mhz
 
     def __post_init__(self) -> None:
         check_snr_convention(self.snr_convention)
@@ -71,6 +72,20 @@ class LinkConventions:
         """``ValueError`` if an imperfect-CSI setting is in use on a channel model the CSI error
         model does not describe (:meth:`~semalign.link.channel_models.ChannelModel.check_csi_model_for`)."""
         self.channel().check_csi_model_for(per_subcarrier=per_subcarrier, **settings)
+
+
+def check_pilot_estimation(*, pilot_snr_db: float | None, csi_pilots: int, csi_error: float, n_antennas: int) -> None:
+    """Raise ``ValueError`` naming the setting unless a run's channel estimation from pilots is
+    well posed: ``csi_pilots`` a positive count, and with a ``pilot_snr_db`` (finite) no
+    ``csi_error`` beside it and at least one orthogonal pilot per transmit antenna."""
+    check_positive_int("csi_pilots", csi_pilots)
+    if pilot_snr_db is None:
+        return
+    check_snr_db(pilot_snr_db, name="pilot_snr_db", finite=True)
+    if csi_error:
+        raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channel from pilots), not both")
+    if csi_pilots < n_antennas:
+        raise ValueError(f"csi_pilots={csi_pilots} orthogonal pilots cannot separate {n_antennas} transmit antennas; expected csi_pilots >= n_antennas")
 
 
 def check_snr_db(value: float, *, name: str = "snr_db", finite: bool = False) -> None:

@@ -50,9 +50,9 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_pilot_estimation, check_snr_db, classifier, provenance
 from semalign.latents import DIGITS_ENCODERS, LatentSplit, load_latents, select_pilots
-from semalign.link.csi import check_csi_error, estimate_channel, estimate_of
+from semalign.link.csi import check_csi_error, check_robust, estimate_channel, estimate_of
 from semalign.link.link import Link
 from semalign.link.packing import complex_dim
 from semalign.methods import devices_of, get_method, method_names
@@ -173,14 +173,8 @@ class FederatedRun(ProtocolSettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
-        if self.pilot_snr_db is not None:
-            check_snr_db(self.pilot_snr_db, name="pilot_snr_db", finite=True)
-            if self.csi_error:
-                raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channels from pilots), not both")
-            if check_positive_int("csi_pilots", self.csi_pilots) < self.n_antennas:
-                raise ValueError(f"csi_pilots={self.csi_pilots} orthogonal pilots cannot separate {self.n_antennas} transmit antennas; expected csi_pilots >= n_antennas")
-        if not isinstance(self.robust, bool):
-            raise ValueError(f"robust must be True or False, got {self.robust!r}")
+        check_pilot_estimation(pilot_snr_db=self.pilot_snr_db, csi_pilots=self.csi_pilots, csi_error=self.csi_error, n_antennas=self.n_antennas)
+        check_robust(self.robust)
         # Settings the run does not use take their defaults (nothing to be robust to without a CSI
         # error; the options of other channel models), so a sweep does not store the same run twice.
         for name in self.ignored_settings():

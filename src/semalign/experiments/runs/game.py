@@ -22,7 +22,7 @@ from semalign._vocabulary import SCHEDULES
 from semalign.experiments.engine import RunContext, RunKind
 from semalign.experiments.runs.common import LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents
-from semalign.link.csi import check_csi_error
+from semalign.link.csi import check_csi_error, check_robust
 from semalign.methods import devices_of, get_method, method_names
 from semalign.multiuser.conditions import local_rate
 from semalign.multiuser.eigenmode_game import EigenmodeGame
@@ -140,8 +140,7 @@ class GameRun(GameSettings):
         if self.experiment == "convergence" and not self.method.startswith("game-"):
             raise ValueError(f"experiment='convergence' traces a game's updates; method {self.method!r} solves no game (use game-fixed-eigenmode or game-full-mimo)")
         object.__setattr__(self, "csi_error", check_csi_error(self.csi_error))
-        if not isinstance(self.robust, bool):
-            raise ValueError(f"robust must be true or false (design for the expectation over the channel error), got {self.robust!r}")
+        check_robust(self.robust)
         for name in self.ignored_settings():
             object.__setattr__(self, name, GameRun.__dataclass_fields__[name].default)
         self.check_csi_model_for(csi_error=self.csi_error, per_subcarrier=("csi_error",))

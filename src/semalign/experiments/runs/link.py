@@ -23,7 +23,7 @@ from semalign._checks import check_choice, check_positive, check_positive_int
 from semalign._seeds import stream_generator
 from semalign._vocabulary import AWARENESS, BASELINE_RECEIVERS, PROCESSING
 from semalign.experiments.engine import RunContext, RunKind
-from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_snr_db, classifier, provenance
+from semalign.experiments.runs.common import LastUsed, LinkConventions, cached_latents, canonical_options, check_pilot_estimation, check_snr_db, classifier, provenance
 from semalign.latents import LatentPair, load_latents, select_pilots
 from semalign.link.channel_models import options_of
 from semalign.link.csi import check_csi_error, check_doppler, estimate_channel, estimate_of, gauss_markov_channels
@@ -152,18 +152,12 @@ class LinkRun(LinkSolverSettings):
         if not self.lam >= 0 or self.lam == float("inf"):
             raise ValueError(f"lam must be a finite number >= 0, got {self.lam!r}")
         check_csi_error(self.csi_error)
-        if self.pilot_snr_db is not None:
-            check_snr_db(self.pilot_snr_db, name="pilot_snr_db", finite=True)
-        check_positive_int("csi_pilots", self.csi_pilots)
+        check_pilot_estimation(pilot_snr_db=self.pilot_snr_db, csi_pilots=self.csi_pilots, csi_error=self.csi_error, n_antennas=self.n_antennas)
         check_positive_int("coherence", self.coherence)
         check_doppler(self.doppler)
         check_positive_int("channel_uses", self.channel_uses)
         if self.method in BASELINES:
             check_robust_receiver(self.robust, self.baseline_receiver, "baseline_receiver")
-        if self.pilot_snr_db is not None and self.csi_error:
-            raise ValueError("give either csi_error (the error model) or pilot_snr_db (estimate the channel from pilots), not both")
-        if self.pilot_snr_db is not None and self.csi_pilots < self.n_antennas:
-            raise ValueError(f"csi_pilots={self.csi_pilots} orthogonal pilots cannot separate {self.n_antennas} transmit antennas; expected csi_pilots >= n_antennas")
         if self.latents_options is not None:
             object.__setattr__(self, "latents_options", canonical_options(self.latents_options))
         # Settings a method ignores take their defaults, so a sweep over them does not store the
