@@ -416,21 +416,15 @@ def _precoder_power(model) -> float:
 
 
 def _model(run: FederatedRun, channels: torch.Tensor, csi_error: float, context: RunContext):
-    """The run's scheme, unfitted, for the known ``channels`` (missing the share ``csi_error`` of their
-    power) in the layout of :func:`user_channels`:
-    flat ``(K, N, N)`` channels with the link keywords (T uses), or, for TDL/CDL, ``link=`` the
-    frequency-selective link of the per-subcarrier ``(K, T, N, N)`` channels (one use of
-    diag(H_1, ..., H_T) per latent)."""
-    if run.channel().frequency_selective:
-        users_link = Link.from_subcarriers(
-            channels, run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance, csi_error=csi_error,
-        )  # fmt: skip
-        link = dict(channels=None, link=users_link, robust=run.robust)
-    else:
-        link = dict(
-            channels=channels, snr_db=run.snr_db, power=run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
-            channel_uses=run.channel_uses, csi_error=csi_error, robust=run.robust,
-        )  # fmt: skip
+    """The run's scheme, unfitted, on the link of the known ``channels`` (in the layout of
+    :func:`user_channels`; missing the share ``csi_error`` of their power): T uses of flat
+    ``(K, N, N)`` channels, or, for TDL/CDL, one use of diag(H_1, ..., H_T) per latent."""
+    model = run.channel()
+    users_link = Link(
+        model.link_channel(channels), run.snr_db, run.power, snr_convention=run.snr_convention, channel_variance=run.channel_variance,
+        csi_error=csi_error, **model.link_settings(run.channel_uses),
+    )  # fmt: skip
+    link = dict(link=users_link, robust=run.robust)
     entry = get_method("federated", run.method)
     if entry.estimator is FederatedFeatureBaseline:
         return entry.create(processing=run.baseline_processing, seed=run.seed, **link)
